@@ -1,0 +1,33 @@
+import { createRequire } from "node:module";
+import type { HardhatUserConfig } from "hardhat/config";
+import hardhatMocha from "@nomicfoundation/hardhat-mocha";
+import hardhatViem from "@nomicfoundation/hardhat-viem";
+
+// Compile offline: Hardhat would otherwise download solc. The exact version comes from the
+// `solc` npm package, so the compiler is pinned by package-lock.json like everything else.
+const require = createRequire(import.meta.url);
+const SOLC_VERSION = "0.8.30";
+const soljsonPath = require.resolve("solc/soljson.js");
+
+const config: HardhatUserConfig = {
+  plugins: [hardhatMocha, hardhatViem],
+  solidity: {
+    version: SOLC_VERSION,
+    path: soljsonPath,
+    settings: {
+      optimizer: { enabled: true, runs: 200 },
+      evmVersion: "prague",
+    },
+  },
+  paths: {
+    tests: {
+      mocha: "test",
+      solidity: "contracts/test",
+    },
+  },
+  test: {
+    mocha: { timeout: 120_000 },
+  },
+};
+
+export default config;

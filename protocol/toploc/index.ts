@@ -1,0 +1,10 @@
+export * from "./errors.ts";
+export * from "./bf16.ts";
+export { FIELD_PRIME } from "./field.ts";
+export * from "./params.ts";
+export * from "./chunks.ts";
+export * from "./topk.ts";
+export * from "./proof.ts";
+export * from "./build.ts";
+export * from "./verify.ts";
+export * from "./thresholds.ts";
