@@ -24,14 +24,16 @@ export function float32ToBf16Bits(value: number): number {
 
 /** Rounds a whole float32 array to bf16 bit patterns. */
 export function float32ArrayToBf16(values: Float32Array): Uint16Array {
-  const src = new Uint32Array(values.buffer, values.byteOffset, values.length);
+  // Signed 32-bit view: V8 keeps every step below in int32 registers. Wrapping arithmetic
+  // gives the same high 16 bits as the unsigned formula, and finite values never wrap.
+  const src = new Int32Array(values.buffer, values.byteOffset, values.length);
   const out = new Uint16Array(values.length);
   for (let i = 0; i < src.length; i++) {
     const bits = src[i]!;
     out[i] =
       (bits & 0x7fffffff) > 0x7f800000
         ? (bits >>> 16) | 0x0040
-        : ((bits + 0x7fff + ((bits >>> 16) & 1)) >>> 16) & 0xffff;
+        : (bits + 0x7fff + ((bits >>> 16) & 1)) >>> 16;
   }
   return out;
 }

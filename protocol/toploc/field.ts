@@ -21,12 +21,19 @@ export function reduce(v: number): number {
   return r < 0 ? r + FIELD_PRIME : r >= FIELD_PRIME ? r - FIELD_PRIME : r;
 }
 
-let inverses: Uint32Array | undefined;
+/** reduce() for 0 <= v < 2^40: truncation is floor there, and |0 is cheaper than Math.floor. */
+function reduceNonNegative(v: number): number {
+  const r = v - ((v * INV_PRIME) | 0) * FIELD_PRIME;
+  return r >= FIELD_PRIME ? r - FIELD_PRIME : r < 0 ? r + FIELD_PRIME : r;
+}
+
+// Inverses fit in 16 bits; the 128 KiB table stays in L2 cache during interpolation.
+let inverses: Uint16Array | undefined;
 
 /** Multiplicative inverses of 1..P-1, built once (inv[i] = -(P / i) * inv[P mod i]). */
-function inverseTable(): Uint32Array {
+function inverseTable(): Uint16Array {
   if (inverses) return inverses;
-  const inv = new Uint32Array(FIELD_PRIME);
+  const inv = new Uint16Array(FIELD_PRIME);
   inv[1] = 1;
   for (let i = 2; i < FIELD_PRIME; i++) {
     inv[i] = FIELD_PRIME - mulMod(Math.floor(FIELD_PRIME / i), inv[FIELD_PRIME % i]!);
@@ -54,9 +61,9 @@ export function interpolate(x: ArrayLike<number>, y: ArrayLike<number>): Uint16A
   for (let i = 0; i < n; i++) dd[i] = reduce(y[i]!);
   for (let k = 1; k < n; k++) {
     for (let i = n - 1; i >= k; i--) {
-      const numer = reduce(dd[i]! - dd[i - 1]!);
+      // (dd[i] - dd[i-1] + P) < 2P, times an inverse < P: below 2^34, one reduction suffices.
       const denom = reduce(x[i]! - x[i - k]!);
-      dd[i] = mulMod(numer, inv[denom]!);
+      dd[i] = reduceNonNegative((dd[i]! - dd[i - 1]! + FIELD_PRIME) * inv[denom]!);
     }
   }
   // Horner-style expansion from the highest Newton term down:
@@ -69,9 +76,9 @@ export function interpolate(x: ArrayLike<number>, y: ArrayLike<number>): Uint16A
     // coeffs <- coeffs * (x - x[i]) + dd[i]
     coeffs[degree + 1] = coeffs[degree]!;
     for (let j = degree; j >= 1; j--) {
-      coeffs[j] = reduce(coeffs[j - 1]! + mulMod(coeffs[j]!, negXi));
+      coeffs[j] = reduceNonNegative(coeffs[j - 1]! + coeffs[j]! * negXi);
     }
-    coeffs[0] = reduce(mulMod(coeffs[0]!, negXi) + dd[i]!);
+    coeffs[0] = reduceNonNegative(coeffs[0]! * negXi + dd[i]!);
     degree++;
   }
   const out = new Uint16Array(n);
@@ -87,4 +94,30 @@ export function evaluate(coeffs: ArrayLike<number>, x: number): number {
     acc = reduce(acc * xr + coeffs[i]!);
   }
   return acc;
+}
+
+/**
+ * Evaluates the polynomial at every point of `xs` (each already in [0, P)) into `out`. Four
+ * points share each pass over the coefficients: Horner's rule is one long dependency chain per
+ * point, so interleaving four chains keeps the CPU's multipliers busy.
+ */
+export function evaluateMany(coeffs: Uint16Array, xs: ArrayLike<number>, out: Uint32Array): void {
+  const top = coeffs.length - 1;
+  let p = 0;
+  for (; p + 4 <= xs.length; p += 4) {
+    const x0 = xs[p]!, x1 = xs[p + 1]!, x2 = xs[p + 2]!, x3 = xs[p + 3]!;
+    let a0 = coeffs[top]!, a1 = a0, a2 = a0, a3 = a0;
+    for (let i = top - 1; i >= 0; i--) {
+      const c = coeffs[i]!;
+      a0 = reduceNonNegative(a0 * x0 + c);
+      a1 = reduceNonNegative(a1 * x1 + c);
+      a2 = reduceNonNegative(a2 * x2 + c);
+      a3 = reduceNonNegative(a3 * x3 + c);
+    }
+    out[p] = a0;
+    out[p + 1] = a1;
+    out[p + 2] = a2;
+    out[p + 3] = a3;
+  }
+  for (; p < xs.length; p++) out[p] = evaluate(coeffs, xs[p]!);
 }

@@ -1,4 +1,4 @@
-import { FIELD_PRIME, evaluate, interpolate } from "./field.ts";
+import { FIELD_PRIME, evaluate, evaluateMany, interpolate } from "./field.ts";
 import { InvalidBase64Error, MalformedProofError, NoInjectiveModulusError } from "./errors.ts";
 
 /**
@@ -30,6 +30,15 @@ export class ToplocProof {
   /** The bf16 bit pattern the proof claims for flat index `index` (as a field element). */
   valueAt(index: number): number {
     return evaluate(this.coefficients, index % this.modulus);
+  }
+
+  /** valueAt for many indices at once (the verifier's hot path). */
+  valuesAt(indices: ArrayLike<number>): Uint32Array {
+    const xs = new Uint32Array(indices.length);
+    for (let i = 0; i < xs.length; i++) xs[i] = indices[i]! % this.modulus;
+    const out = new Uint32Array(indices.length);
+    evaluateMany(this.coefficients, xs, out);
+    return out;
   }
 
   toBytes(): Uint8Array {

@@ -1,5 +1,9 @@
-import { BF16_MAGNITUDE_MASK, BF16_NON_FINITE } from "./bf16.ts";
 import { ChunkTooShortError, NonFiniteActivationError } from "./errors.ts";
+
+// Local copies of the bf16 masks: module imports compile to live-binding getters under tsx,
+// which costs a call per access inside these loops.
+const BF16_MAGNITUDE_MASK = 0x7fff;
+const BF16_NON_FINITE = 0x7f80;
 
 /** The k largest-magnitude entries of a bf16 chunk: flat indices and their bf16 bit patterns. */
 export interface TopK {
@@ -26,23 +30,18 @@ export function topKByMagnitude(chunk: Uint16Array, k: number, field = "chunk"):
   if (n < k) {
     throw new ChunkTooShortError(`${field} has ${n} values, fewer than k = ${k}`, field);
   }
-  assertFinite(chunk, field);
-  const selected = k * 64 <= n ? heapSelect(chunk, k) : introSelect(chunk, k);
+  const selected = k * 64 <= n ? heapSelect(chunk, k, field) : introSelect(chunk, k, field);
   const values = new Uint16Array(k);
   for (let i = 0; i < k; i++) values[i] = chunk[selected[i]!]!;
   return { indices: selected, values };
 }
 
-function assertFinite(chunk: Uint16Array, field: string): void {
-  for (let i = 0; i < chunk.length; i++) {
-    if ((chunk[i]! & BF16_MAGNITUDE_MASK) >= BF16_NON_FINITE) {
-      const kind = (chunk[i]! & 0x7f) === 0 ? "Inf" : "NaN";
-      throw new NonFiniteActivationError(
-        `${field}[${i}] is ${kind} (bf16 0x${chunk[i]!.toString(16)}); activations must be finite`,
-        field,
-      );
-    }
-  }
+function nonFinite(chunk: Uint16Array, i: number, field: string): NonFiniteActivationError {
+  const kind = (chunk[i]! & 0x7f) === 0 ? "Inf" : "NaN";
+  return new NonFiniteActivationError(
+    `${field}[${i}] is ${kind} (bf16 0x${chunk[i]!.toString(16)}); activations must be finite`,
+    field,
+  );
 }
 
 // The heap below orders by torch's comparator comp(x, y) = |x| > |y|: its top is the smallest
@@ -88,29 +87,94 @@ function makeHeap(keys: Uint16Array, idx: Uint32Array, len: number): void {
 /**
  * libstdc++ __heap_select over the whole chunk (the selection half of std::partial_sort): heap
  * the first k, then every later entry strictly larger than the heap's smallest replaces it.
+ * Non-finite values are larger than any finite one, so checking only the entries that would
+ * enter the heap finds every NaN and Inf without a separate pass.
  */
-function heapSelect(chunk: Uint16Array, k: number): Uint32Array {
+function heapSelect(chunk: Uint16Array, k: number, field: string): Uint32Array {
   const keys = new Uint16Array(k);
   const idx = new Uint32Array(k);
   for (let i = 0; i < k; i++) {
-    keys[i] = chunk[i]! & BF16_MAGNITUDE_MASK;
+    const key = chunk[i]! & BF16_MAGNITUDE_MASK;
+    if (key >= BF16_NON_FINITE) throw nonFinite(chunk, i, field);
+    keys[i] = key;
     idx[i] = i;
   }
   makeHeap(keys, idx, k);
-  for (let i = k; i < chunk.length; i++) {
-    const key = chunk[i]! & BF16_MAGNITUDE_MASK;
-    if (key > keys[0]!) adjustHeap(keys, idx, 0, k, key, i);
+  let floor = keys[0]!;
+  let i = k;
+  // Most entries are rejected: test two bf16 lanes per 32-bit word at once. Adding
+  // (0x7fff - floor) to each 15-bit magnitude sets that lane's bit 15 exactly when it exceeds
+  // floor, and cannot carry into the other lane. Lanes are little-endian: low half first.
+  if ((chunk.byteOffset & 3) === 0) {
+    if (i & 1) floor = offer(chunk, i++, keys, idx, floor, field);
+    const words = new Uint32Array(chunk.buffer, chunk.byteOffset + 2 * i, (chunk.length - i) >>> 1);
+    let bias = (0x7fff - floor) * 0x10001;
+    for (let w = 0; w < words.length; w++) {
+      if ((((words[w]! & 0x7fff7fff) + bias) & 0x80008000) !== 0) {
+        floor = offer(chunk, i + 2 * w, keys, idx, floor, field);
+        floor = offer(chunk, i + 2 * w + 1, keys, idx, floor, field);
+        bias = (0x7fff - floor) * 0x10001;
+      }
+    }
+    i += 2 * words.length;
   }
+  for (; i < chunk.length; i++) floor = offer(chunk, i, keys, idx, floor, field);
   return idx;
 }
 
+/** One step of __heap_select: entry i replaces the heap top if strictly larger. Returns the new top. */
+function offer(chunk: Uint16Array, i: number, keys: Uint16Array, idx: Uint32Array, floor: number, field: string): number {
+  const key = chunk[i]! & BF16_MAGNITUDE_MASK;
+  if (key <= floor) return floor;
+  if (key >= BF16_NON_FINITE) throw nonFinite(chunk, i, field);
+  replaceTop(keys, idx, key, i);
+  return keys[0]!;
+}
+
+/**
+ * adjustHeap(keys, idx, 0, keys.length, key, index) specialised for the root, the only case the
+ * scan needs: same moves, fewer bounds computations in the loop.
+ */
+function replaceTop(keys: Uint16Array, idx: Uint32Array, key: number, index: number): void {
+  const len = keys.length;
+  const limit = (len - 1) >> 1;
+  let hole = 0;
+  let child = 0;
+  while (child < limit) {
+    child = 2 * child + 2;
+    const right = keys[child]!;
+    const left = keys[child - 1]!;
+    const pick = right > left ? child - 1 : child;
+    keys[hole] = right > left ? left : right;
+    idx[hole] = idx[pick]!;
+    hole = child = pick;
+  }
+  if ((len & 1) === 0 && child === (len - 2) >> 1) {
+    child = 2 * child + 1;
+    keys[hole] = keys[child]!;
+    idx[hole] = idx[child]!;
+    hole = child;
+  }
+  let parent = (hole - 1) >> 1;
+  while (hole > 0 && keys[parent]! > key) {
+    keys[hole] = keys[parent]!;
+    idx[hole] = idx[parent]!;
+    hole = parent;
+    parent = (hole - 1) >> 1;
+  }
+  keys[hole] = key;
+  idx[hole] = index;
+}
+
 /** std::nth_element(first, first + k - 1, last, comp) as libstdc++'s __introselect; returns the first k. */
-function introSelect(chunk: Uint16Array, k: number): Uint32Array {
+function introSelect(chunk: Uint16Array, k: number, field: string): Uint32Array {
   const n = chunk.length;
   const keys = new Uint16Array(n);
   const idx = new Uint32Array(n);
   for (let i = 0; i < n; i++) {
-    keys[i] = chunk[i]! & BF16_MAGNITUDE_MASK;
+    const key = chunk[i]! & BF16_MAGNITUDE_MASK;
+    if (key >= BF16_NON_FINITE) throw nonFinite(chunk, i, field);
+    keys[i] = key;
     idx[i] = i;
   }
   const swap = (a: number, b: number): void => {

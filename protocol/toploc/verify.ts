@@ -1,4 +1,3 @@
-import { bf16Exponent, bf16Mantissa } from "./bf16.ts";
 import { chunkActivations, type Activation } from "./chunks.ts";
 import { InvalidParameterError, ProofCountMismatchError } from "./errors.ts";
 import { resolveParams, type ToplocParams } from "./params.ts";
@@ -44,15 +43,17 @@ export function verifyChunk(
   field = "chunk",
 ): ChunkVerification {
   const { indices, values } = topKByMagnitude(bits, topk, field);
+  const claims = proof.valuesAt(indices);
   const errors = new Uint8Array(topk);
   let matched = 0;
   let sum = 0;
   for (let i = 0; i < topk; i++) {
     // Field elements are < 65497, so they fit the 16 bits of a bf16 pattern as the reference casts them.
-    const claimed = proof.valueAt(indices[i]!);
+    const claimed = claims[i]!;
     const actual = values[i]!;
-    if (bf16Exponent(claimed) !== bf16Exponent(actual)) continue;
-    const err = Math.abs(bf16Mantissa(claimed) - bf16Mantissa(actual));
+    // Exponent bits 7..14 and mantissa bits 0..6 of the bf16 patterns; the sign is not compared.
+    if ((claimed & 0x7f80) !== (actual & 0x7f80)) continue;
+    const err = Math.abs((claimed & 0x7f) - (actual & 0x7f));
     errors[matched++] = err;
     sum += err;
   }
