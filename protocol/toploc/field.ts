@@ -21,12 +21,6 @@ export function reduce(v: number): number {
   return r < 0 ? r + FIELD_PRIME : r >= FIELD_PRIME ? r - FIELD_PRIME : r;
 }
 
-/** reduce() for 0 <= v < 2^40: truncation is floor there, and |0 is cheaper than Math.floor. */
-function reduceNonNegative(v: number): number {
-  const r = v - ((v * INV_PRIME) | 0) * FIELD_PRIME;
-  return r >= FIELD_PRIME ? r - FIELD_PRIME : r < 0 ? r + FIELD_PRIME : r;
-}
-
 // Inverses fit in 16 bits; the 128 KiB table stays in L2 cache during interpolation.
 let inverses: Uint16Array | undefined;
 
@@ -51,8 +45,9 @@ export function invMod(a: number): number {
 
 /**
  * Coefficients c[0..n-1] (lowest degree first) of the unique polynomial of degree < n through
- * the points (x[i], y[i]) over GF(P). The x values must be distinct mod P. Newton's divided
- * differences, then expansion into the monomial basis; O(n^2).
+ * the points (x[i], y[i]) over GF(P). The x values must be distinct and in [0, P). Newton's
+ * divided differences, then expansion into the monomial basis; O(n^2). The reductions are
+ * written out inline: this is the prover's hot loop, and V8 does not inline reduce() here.
  */
 export function interpolate(x: ArrayLike<number>, y: ArrayLike<number>): Uint16Array {
   const n = x.length;
@@ -61,9 +56,12 @@ export function interpolate(x: ArrayLike<number>, y: ArrayLike<number>): Uint16A
   for (let i = 0; i < n; i++) dd[i] = reduce(y[i]!);
   for (let k = 1; k < n; k++) {
     for (let i = n - 1; i >= k; i--) {
-      // (dd[i] - dd[i-1] + P) < 2P, times an inverse < P: below 2^34, one reduction suffices.
-      const denom = reduce(x[i]! - x[i - k]!);
-      dd[i] = reduceNonNegative((dd[i]! - dd[i - 1]! + FIELD_PRIME) * inv[denom]!);
+      let denom = x[i]! - x[i - k]!;
+      if (denom < 0) denom += FIELD_PRIME;
+      // (dd[i] - dd[i-1] + P) < 2P, times an inverse < P: below 2^34, exact in a double.
+      const v: number = (dd[i]! - dd[i - 1]! + FIELD_PRIME) * inv[denom]!;
+      const r = v - Math.floor(v * INV_PRIME) * FIELD_PRIME;
+      dd[i] = r >= FIELD_PRIME ? r - FIELD_PRIME : r < 0 ? r + FIELD_PRIME : r;
     }
   }
   // Horner-style expansion from the highest Newton term down:
@@ -72,13 +70,17 @@ export function interpolate(x: ArrayLike<number>, y: ArrayLike<number>): Uint16A
   let degree = 0;
   coeffs[0] = dd[n - 1]!;
   for (let i = n - 2; i >= 0; i--) {
-    const negXi = reduce(-x[i]!);
+    const negXi = x[i] === 0 ? 0 : FIELD_PRIME - x[i]!;
     // coeffs <- coeffs * (x - x[i]) + dd[i]
     coeffs[degree + 1] = coeffs[degree]!;
     for (let j = degree; j >= 1; j--) {
-      coeffs[j] = reduceNonNegative(coeffs[j - 1]! + coeffs[j]! * negXi);
+      const v: number = coeffs[j - 1]! + coeffs[j]! * negXi;
+      const r = v - Math.floor(v * INV_PRIME) * FIELD_PRIME;
+      coeffs[j] = r >= FIELD_PRIME ? r - FIELD_PRIME : r < 0 ? r + FIELD_PRIME : r;
     }
-    coeffs[0] = reduceNonNegative(coeffs[0]! * negXi + dd[i]!);
+    const v0: number = coeffs[0]! * negXi + dd[i]!;
+    const r0 = v0 - Math.floor(v0 * INV_PRIME) * FIELD_PRIME;
+    coeffs[0] = r0 >= FIELD_PRIME ? r0 - FIELD_PRIME : r0 < 0 ? r0 + FIELD_PRIME : r0;
     degree++;
   }
   const out = new Uint16Array(n);
@@ -109,10 +111,19 @@ export function evaluateMany(coeffs: Uint16Array, xs: ArrayLike<number>, out: Ui
     let a0 = coeffs[top]!, a1 = a0, a2 = a0, a3 = a0;
     for (let i = top - 1; i >= 0; i--) {
       const c = coeffs[i]!;
-      a0 = reduceNonNegative(a0 * x0 + c);
-      a1 = reduceNonNegative(a1 * x1 + c);
-      a2 = reduceNonNegative(a2 * x2 + c);
-      a3 = reduceNonNegative(a3 * x3 + c);
+      a0 = a0 * x0 + c;
+      a1 = a1 * x1 + c;
+      a2 = a2 * x2 + c;
+      a3 = a3 * x3 + c;
+      a0 -= Math.floor(a0 * INV_PRIME) * FIELD_PRIME;
+      a1 -= Math.floor(a1 * INV_PRIME) * FIELD_PRIME;
+      a2 -= Math.floor(a2 * INV_PRIME) * FIELD_PRIME;
+      a3 -= Math.floor(a3 * INV_PRIME) * FIELD_PRIME;
+      // The floor estimate is off by one at most; fix up so each stays in [0, P).
+      if (a0 >= FIELD_PRIME) a0 -= FIELD_PRIME; else if (a0 < 0) a0 += FIELD_PRIME;
+      if (a1 >= FIELD_PRIME) a1 -= FIELD_PRIME; else if (a1 < 0) a1 += FIELD_PRIME;
+      if (a2 >= FIELD_PRIME) a2 -= FIELD_PRIME; else if (a2 < 0) a2 += FIELD_PRIME;
+      if (a3 >= FIELD_PRIME) a3 -= FIELD_PRIME; else if (a3 < 0) a3 += FIELD_PRIME;
     }
     out[p] = a0;
     out[p + 1] = a1;
