@@ -1,0 +1,67 @@
+/**
+ * Loading a node's Ethereum key: from an encrypted JSON keystore (Web3 Secret Storage, as
+ * geth, Foundry and ethers write it; decrypted with ethers) or from a plain key file. Both the
+ * operator (its signing key) and the aggregator (its transaction key) start through here.
+ */
+import { readFile, stat, writeFile } from "node:fs/promises";
+import { decryptKeystoreJson, encryptKeystoreJson, isKeystoreJson, type EncryptOptions } from "ethers";
+import { privateKeyToAccount, type PrivateKeyAccount } from "viem/accounts";
+import type { Hex } from "viem";
+
+export class KeyLoadError extends Error {
+  override name = "KeyLoadError";
+  constructor(
+    message: string,
+    /** The config field that pointed at the bad key, e.g. "signer.keystore". */
+    readonly field: string,
+  ) {
+    super(message);
+  }
+}
+
+export type KeySource =
+  | { keystore: string; password: string }
+  | { keyFile: string };
+
+const PRIVATE_KEY = /^(0x)?[0-9a-fA-F]{64}$/;
+
+async function readText(path: string, field: string): Promise<string> {
+  try {
+    return await readFile(path, "utf8");
+  } catch (error) {
+    throw new KeyLoadError(`${field}: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, field);
+  }
+}
+
+/** Loads the account a KeySource describes; every failure names the field and the file. */
+export async function loadAccount(source: KeySource, fieldPrefix = "key"): Promise<PrivateKeyAccount> {
+  if ("keystore" in source) {
+    const field = `${fieldPrefix}.keystore`;
+    const json = await readText(source.keystore, field);
+    if (!isKeystoreJson(json)) throw new KeyLoadError(`${field}: ${source.keystore} is not an encrypted JSON keystore`, field);
+    let privateKey: string;
+    try {
+      privateKey = (await decryptKeystoreJson(json, source.password)).privateKey;
+    } catch (error) {
+      const reason = /password/i.test((error as Error).message) ? "wrong password" : (error as Error).message;
+      throw new KeyLoadError(`${field}: cannot decrypt ${source.keystore}: ${reason}`, field);
+    }
+    return privateKeyToAccount(privateKey as Hex);
+  }
+  const field = `${fieldPrefix}.keyFile`;
+  const mode = (await stat(source.keyFile).catch(() => undefined))?.mode;
+  // Like ssh: a key others can read is a key that may already be someone else's.
+  if (mode !== undefined && (mode & 0o077) !== 0) {
+    throw new KeyLoadError(`${field}: ${source.keyFile} is readable by group or others (mode ${(mode & 0o777).toString(8)}); chmod 600 it`, field);
+  }
+  const text = (await readText(source.keyFile, field)).trim();
+  if (!PRIVATE_KEY.test(text)) throw new KeyLoadError(`${field}: ${source.keyFile} does not hold a 32-byte hex private key`, field);
+  return privateKeyToAccount((text.startsWith("0x") ? text : `0x${text}`) as Hex);
+}
+
+/** Writes `privateKey` as an encrypted keystore (mode 0600, never overwriting). */
+export async function writeKeystore(path: string, privateKey: Hex, password: string, options?: EncryptOptions): Promise<void> {
+  const address = privateKeyToAccount(privateKey).address;
+  const json = await encryptKeystoreJson({ address, privateKey }, password, options);
+  await writeFile(path, json, { mode: 0o600, flag: "wx" });
+}
