@@ -1,0 +1,65 @@
+/**
+ * Typed errors of the inference engine. Each names the field (request field, load option, graph
+ * tensor) and the offending value, so that the server can map it to a 4xx and say exactly what
+ * was wrong.
+ */
+export class EngineError extends Error {
+  override name = "EngineError";
+  constructor(
+    message: string,
+    /** Request field, load option or graph element that was wrong, e.g. "promptTokens[3]". */
+    readonly field: string,
+  ) {
+    super(message);
+  }
+}
+
+/** A generate/verify request is malformed: bad token ids, sampling values out of range, ... */
+export class InvalidRequestError extends EngineError {
+  override name = "InvalidRequestError";
+}
+
+/** The prompt (plus the tokens asked for) does not fit the model's context window. */
+export class ContextLengthError extends InvalidRequestError {
+  override name = "ContextLengthError";
+}
+
+/** A load option is wrong (bad type, empty path, ...). */
+export class InvalidOptionError extends EngineError {
+  override name = "InvalidOptionError";
+}
+
+/** The model or tokenizer file does not exist or cannot be read. */
+export class ModelFileNotFoundError extends EngineError {
+  override name = "ModelFileNotFoundError";
+}
+
+/** The ONNX file is not a decoder-only causal LM this engine can drive (no logits, odd inputs, ...). */
+export class UnsupportedModelError extends EngineError {
+  override name = "UnsupportedModelError";
+}
+
+/** The activation tensor named by the caller is not in the graph, or none could be found. */
+export class ActivationTensorError extends EngineError {
+  override name = "ActivationTensorError";
+}
+
+/** The tokenizer.json uses a model or pre-tokenizer this loader does not implement. */
+export class UnsupportedTokenizerError extends EngineError {
+  override name = "UnsupportedTokenizerError";
+}
+
+/** The generated default model does not hash to the value pinned in its manifest. */
+export class DefaultModelMismatchError extends EngineError {
+  override name = "DefaultModelMismatchError";
+}
+
+/** The request's AbortSignal fired before generation finished. */
+export class GenerationAbortedError extends EngineError {
+  override name = "GenerationAbortedError";
+}
+
+/** The engine was closed; no more forwards can run. */
+export class EngineClosedError extends EngineError {
+  override name = "EngineClosedError";
+}

@@ -1,0 +1,184 @@
+import * as ort from "onnxruntime-node";
+import { ActivationTensorError, EngineClosedError, UnsupportedModelError } from "./errors.ts";
+import { LOGITS_OUTPUT, type PastInput } from "./graph.ts";
+import type { HookedModel } from "./hook.ts";
+
+/** One forward's results that decoding and proving need. */
+export interface ForwardOutput {
+  /** Logits of the last row (vocabSize values): the next-token distribution. */
+  lastLogits: Float32Array;
+  /** Activation rows (rows x hiddenSize) of the tokens fed in this forward. */
+  hidden: Float32Array;
+}
+
+/** A growing sequence: prefill once, then one step per generated token. */
+export interface Sequence {
+  prefill(tokens: readonly number[]): Promise<ForwardOutput>;
+  /** Feeds one token; `hidden` is that token's single activation row. */
+  step(token: number): Promise<ForwardOutput>;
+}
+
+export interface RunnerOptions {
+  intraOpThreads?: number;
+}
+
+function int64(values: ArrayLike<number>): BigInt64Array {
+  const out = new BigInt64Array(values.length);
+  for (let i = 0; i < values.length; i++) out[i] = BigInt(values[i]!);
+  return out;
+}
+
+function range64(start: number, count: number): BigInt64Array {
+  const out = new BigInt64Array(count);
+  for (let i = 0; i < count; i++) out[i] = BigInt(start + i);
+  return out;
+}
+
+function ones64(count: number): BigInt64Array {
+  return new BigInt64Array(count).fill(1n);
+}
+
+/** Shape of an empty KV cache for batch 1: the batch dim is 1, the past-length dim 0. */
+function emptyPastDims(past: PastInput): number[] {
+  let unknown = 0;
+  const dims = past.dims.map((d, i) => {
+    if (typeof d === "number") return d;
+    if (i === 0) return 1;
+    unknown++;
+    return 0;
+  });
+  if (unknown !== 1 || dims.length < 3) {
+    throw new UnsupportedModelError(
+      `${past.name} has shape [${past.dims.join(", ")}]; expected fixed head dims and one symbolic past-length dim`,
+      "modelPath",
+    );
+  }
+  return dims;
+}
+
+/** Runs a hooked causal LM on onnxruntime: full forwards (verification) and growing sequences (generation). */
+export class ModelRunner {
+  private closed = false;
+  private constructor(
+    private readonly session: ort.InferenceSession,
+    readonly activationTensor: string,
+    private readonly inputs: ReadonlySet<string>,
+    private readonly pastInputs: readonly PastInput[],
+    private readonly emptyPast: ReadonlyMap<string, ort.Tensor>,
+    readonly hiddenSize: number,
+    readonly vocabSize: number,
+  ) {}
+
+  get hasKvCache(): boolean {
+    return this.pastInputs.length > 0;
+  }
+
+  static async open(model: HookedModel, options: RunnerOptions = {}): Promise<ModelRunner> {
+    let session: ort.InferenceSession;
+    try {
+      session = await ort.InferenceSession.create(model.path, {
+        executionProviders: ["cpu"],
+        graphOptimizationLevel: "all",
+        executionMode: "sequential",
+        intraOpNumThreads: options.intraOpThreads ?? 0,
+        logSeverityLevel: 3,
+      });
+    } catch (error) {
+      throw new UnsupportedModelError(`onnxruntime cannot load the model: ${(error as Error).message}`, "modelPath");
+    }
+    const emptyPast = new Map<string, ort.Tensor>();
+    for (const past of model.summary.pastInputs) {
+      emptyPast.set(past.name, new ort.Tensor("float32", new Float32Array(0), emptyPastDims(past)));
+    }
+    const inputs = new Set(model.summary.inputs);
+    // Probe with one token: the sizes of the activation and the logits come from the model itself.
+    const probe = new ModelRunner(session, model.activationTensor, inputs, model.summary.pastInputs, emptyPast, 0, 0);
+    const result = await probe.run([0], 0, emptyPast);
+    const logits = result[LOGITS_OUTPUT]!;
+    const hidden = result[model.activationTensor]!;
+    const vocabSize = Number(logits.dims.at(-1));
+    const hiddenSize = Number(hidden.dims.at(-1));
+    if (logits.type !== "float32") {
+      throw new UnsupportedModelError(`logits are ${logits.type}; only float32 models are supported`, "modelPath");
+    }
+    if (hidden.type !== "float32" || hidden.size !== hiddenSize || hiddenSize < 1) {
+      throw new ActivationTensorError(
+        `activation tensor ${JSON.stringify(model.activationTensor)} is ${hidden.type} [${hidden.dims.join(", ")}] for one token; ` +
+          "expected one float32 hidden-state row per token",
+        "activationTensor",
+      );
+    }
+    return new ModelRunner(session, model.activationTensor, inputs, model.summary.pastInputs, emptyPast, hiddenSize, vocabSize);
+  }
+
+  private async run(tokens: readonly number[], start: number, past: ReadonlyMap<string, ort.Tensor>): Promise<ort.InferenceSession.ReturnType> {
+    if (this.closed) throw new EngineClosedError("the engine is closed", "engine");
+    const count = tokens.length;
+    const feeds: Record<string, ort.Tensor> = { input_ids: new ort.Tensor("int64", int64(tokens), [1, count]) };
+    if (this.inputs.has("attention_mask")) feeds.attention_mask = new ort.Tensor("int64", ones64(start + count), [1, start + count]);
+    if (this.inputs.has("position_ids")) feeds.position_ids = new ort.Tensor("int64", range64(start, count), [1, count]);
+    for (const [name, tensor] of past) feeds[name] = tensor;
+    return this.session.run(feeds);
+  }
+
+  /** Hidden rows (rows x hiddenSize) and last-row logits of one output set. */
+  private extract(result: ort.InferenceSession.ReturnType, rows: number): ForwardOutput {
+    const logits = result[LOGITS_OUTPUT]!.data as Float32Array;
+    const hidden = result[this.activationTensor]!.data as Float32Array;
+    if (hidden.length !== rows * this.hiddenSize) {
+      throw new ActivationTensorError(
+        `activation tensor ${JSON.stringify(this.activationTensor)} has ${hidden.length} values for ${rows} tokens; expected ${rows * this.hiddenSize}`,
+        "activationTensor",
+      );
+    }
+    const vocab = this.vocabSize;
+    return { lastLogits: logits.subarray(logits.length - vocab), hidden };
+  }
+
+  /** One forward over `tokens` from position 0 with nothing cached: the verifier's recomputation. */
+  async forward(tokens: readonly number[]): Promise<ForwardOutput> {
+    return this.extract(await this.run(tokens, 0, this.emptyPast), tokens.length);
+  }
+
+  beginSequence(): Sequence {
+    return this.hasKvCache ? this.cachedSequence() : this.recomputedSequence();
+  }
+
+  /** With a KV cache: the prefill fills it, each step feeds one token and keeps the presents. */
+  private cachedSequence(): Sequence {
+    let past: ReadonlyMap<string, ort.Tensor> = this.emptyPast;
+    let length = 0;
+    const advance = async (tokens: readonly number[]): Promise<ForwardOutput> => {
+      const result = await this.run(tokens, length, past);
+      const next = new Map<string, ort.Tensor>();
+      for (const input of this.pastInputs) next.set(input.name, result[`present.${input.layer}.${input.kind}`]!);
+      past = next;
+      length += tokens.length;
+      return this.extract(result, tokens.length);
+    };
+    return { prefill: advance, step: (token) => advance([token]) };
+  }
+
+  /** Without a KV cache: every step re-runs the whole sequence and keeps its last row. */
+  private recomputedSequence(): Sequence {
+    const tokens: number[] = [];
+    const hiddenSize = this.hiddenSize;
+    return {
+      prefill: async (prompt) => {
+        tokens.push(...prompt);
+        return this.forward(tokens);
+      },
+      step: async (token) => {
+        tokens.push(token);
+        const out = await this.forward(tokens);
+        return { lastLogits: out.lastLogits, hidden: out.hidden.subarray(out.hidden.length - hiddenSize) };
+      },
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.session.release();
+  }
+}
