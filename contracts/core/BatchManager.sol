@@ -1,0 +1,583 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.30;
+
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {IOperatorRegistry} from "../interfaces/IOperatorRegistry.sol";
+import {InferenceLeaf, InferenceLeafLib} from "../libraries/InferenceLeaf.sol";
+import {TypedData} from "../libraries/TypedData.sol";
+
+/// @title BatchManager
+/// @notice Batch commitments, stake-weighted quorum attestations, disputes over single leaves and
+/// the slashing that follows. Works with either staking back end (IOperatorRegistry).
+/// @dev Batch life: Submitted -> Attested -> Finalized; Submitted -> Expired (no quorum within the
+/// response window); Attested/Cleared -> Disputed -> Slashed (fraud upheld) or Cleared (every open
+/// dispute rejected), and a Cleared batch finalizes after the (unchanged) challenge deadline.
+contract BatchManager is EIP712, ReentrancyGuard {
+    using SafeERC20 for IERC20;
+
+    /// @notice Where a batch is in its life.
+    enum BatchState {
+        None,
+        Submitted,
+        Attested,
+        Disputed,
+        Cleared,
+        Slashed,
+        Finalized,
+        Expired
+    }
+
+    /// @notice Where a dispute is.
+    enum DisputeState {
+        None,
+        Open,
+        Upheld,
+        Rejected,
+        Moot
+    }
+
+    /// @notice An ERC-2098 compact ECDSA signature.
+    struct Signature {
+        bytes32 r;
+        bytes32 vs;
+    }
+
+    /// @notice A signed dispute vote.
+    struct Vote {
+        bool fraud;
+        bytes32 r;
+        bytes32 vs;
+    }
+
+    /// @notice Deployment parameters (all immutable).
+    struct Config {
+        uint16 attestThresholdBps; // share of total weight an attestation needs
+        uint16 voteThresholdBps; // share of total weight that upholds a dispute
+        uint32 responseWindow; // seconds from submission to attestation
+        uint32 challengeWindow; // seconds from attestation during which disputes open
+        uint32 votingWindow; // seconds from a dispute's opening during which votes count
+        uint16 proverSlashBps; // of the prover's stake, on fraud
+        uint16 operatorSlashBps; // of each attester's stake, on fraud
+        uint16 challengerRewardBps; // of seized stake, to the challenger
+        uint128 disputeBond; // in bondToken
+    }
+
+    /// @notice Stored per batch: one packed slot plus the root.
+    struct Batch {
+        address prover;
+        uint40 refBlock; // stake is counted at this block
+        uint40 deadline; // response deadline while Submitted, challenge deadline after
+        BatchState state;
+        uint8 openDisputes;
+    }
+
+    /// @notice Stored per dispute.
+    struct Dispute {
+        uint48 batchId;
+        address challenger;
+        uint40 votingDeadline;
+        DisputeState state;
+        bytes32 leafHash;
+        uint128 fraudWeight;
+        uint128 cleanWeight;
+    }
+
+    /// @notice Verdict of an attestation that a batch checked out (the only one attest accepts).
+    uint8 public constant VERDICT_VALID = 1;
+    /// @notice Verdict of a failed check (signed off chain; disputes carry it on chain).
+    uint8 public constant VERDICT_INVALID = 2;
+    uint256 private constant BPS = 10_000;
+
+    /// @notice The staking back end.
+    IOperatorRegistry public immutable registry;
+    /// @notice Token of dispute bonds (the stake token in native mode).
+    IERC20 public immutable bondToken;
+    /// @notice Receives forfeited bonds and the slashed stake not paid to challengers.
+    address public immutable treasury;
+
+    uint16 public immutable attestThresholdBps;
+    uint16 public immutable voteThresholdBps;
+    uint32 public immutable responseWindow;
+    uint32 public immutable challengeWindow;
+    uint32 public immutable votingWindow;
+    uint16 public immutable proverSlashBps;
+    uint16 public immutable operatorSlashBps;
+    uint16 public immutable challengerRewardBps;
+    uint128 public immutable disputeBond;
+
+    /// @notice Number of batches submitted (ids start at 1).
+    uint256 public batchCount;
+    /// @notice Number of disputes opened (ids start at 1).
+    uint256 public disputeCount;
+
+    mapping(uint256 batchId => Batch) internal _batches;
+    /// @notice The Merkle root committed by each batch.
+    mapping(uint256 batchId => bytes32) public batchRoot;
+    /// @notice keccak256(abi.encodePacked(signing keys)) of the attestation that moved a batch to Attested.
+    mapping(uint256 batchId => bytes32) public attestersHash;
+    mapping(uint256 disputeId => Dispute) internal _disputes;
+    /// @notice Whether a leaf of a batch has been disputed (one dispute per leaf).
+    mapping(uint256 batchId => mapping(bytes32 leafHash => bool)) public leafDisputed;
+    /// @notice Whether a signing key has voted on a dispute.
+    mapping(uint256 disputeId => mapping(address signingKey => bool)) public hasVoted;
+
+    /// @notice A prover committed a batch.
+    event BatchSubmitted(
+        uint256 indexed batchId,
+        address indexed prover,
+        bytes32 indexed modelId,
+        bytes32 envelopeHash,
+        bytes32 root,
+        uint64 leafCount,
+        string dataURI,
+        uint256 refBlock,
+        uint256 responseDeadline
+    );
+    /// @notice A quorum attested the batch; `signers` are the signing keys, ascending.
+    event BatchAttested(
+        uint256 indexed batchId,
+        bytes32 root,
+        uint32 leavesChecked,
+        uint256 attestedWeight,
+        uint256 totalWeight,
+        uint256 challengeDeadline,
+        address[] signers
+    );
+    /// @notice No quorum within the response window.
+    event BatchExpired(uint256 indexed batchId);
+    /// @notice The batch is disputed (first open dispute).
+    event BatchDisputed(uint256 indexed batchId, uint256 indexed disputeId);
+    /// @notice Every open dispute on the batch was rejected.
+    event BatchCleared(uint256 indexed batchId);
+    /// @notice Fraud upheld: prover and attesters slashed.
+    event BatchSlashed(uint256 indexed batchId, uint256 indexed disputeId, uint256 seized);
+    /// @notice The challenge window passed without an open dispute.
+    event BatchFinalized(uint256 indexed batchId);
+    /// @notice A dispute over one leaf was opened.
+    event DisputeOpened(
+        uint256 indexed disputeId,
+        uint256 indexed batchId,
+        address indexed challenger,
+        bytes32 leafHash,
+        bytes32 evidence,
+        uint256 votingDeadline
+    );
+    /// @notice Votes were counted.
+    event VotesCast(uint256 indexed disputeId, uint256 voters, uint256 fraudWeight, uint256 cleanWeight);
+    /// @notice A dispute was closed; `paidToChallenger` includes the returned bond.
+    event DisputeResolved(uint256 indexed disputeId, DisputeState outcome, uint256 paidToChallenger);
+
+    /// @notice A configuration value is out of range.
+    error InvalidConfig(string field);
+    /// @notice registry.unbondingDelay() must exceed response + challenge + voting windows.
+    error UnbondingDelayTooShort(uint256 unbondingDelay, uint256 required);
+    /// @notice The caller is not a registered prover with the minimum stake.
+    error NotActiveProver(address account);
+    /// @notice A zero Merkle root.
+    error ZeroRoot();
+    /// @notice A batch of zero leaves.
+    error EmptyBatch();
+    /// @notice The batch does not exist.
+    error UnknownBatch(uint256 batchId);
+    /// @notice The batch is not in a state that allows this call.
+    error InvalidBatchState(uint256 batchId, BatchState state);
+    /// @notice The response window of the batch is over.
+    error ResponseWindowClosed(uint256 batchId, uint256 deadline);
+    /// @notice The response window of the batch is not over yet.
+    error ResponseWindowOpen(uint256 batchId, uint256 deadline);
+    /// @notice The challenge window of the batch is over.
+    error ChallengeWindowClosed(uint256 batchId, uint256 deadline);
+    /// @notice The challenge window of the batch is not over yet.
+    error ChallengeWindowOpen(uint256 batchId, uint256 deadline);
+    /// @notice The attested root is not the batch's root.
+    error RootMismatch(uint256 batchId, bytes32 root);
+    /// @notice attest only takes VERDICT_VALID.
+    error UnsupportedVerdict(uint8 verdict);
+    /// @notice No signatures given.
+    error NoSignatures();
+    /// @notice Signature `index` is malformed (bad length, s too high, unrecoverable).
+    error InvalidSignature(uint256 index);
+    /// @notice Signer `index` is not above the previous one (signers must be strictly ascending).
+    error SignersNotAscending(uint256 index);
+    /// @notice The same signer appears twice.
+    error DuplicateSigner(address signer);
+    /// @notice The signer had no operator stake at the batch's reference block.
+    error SignerNotStaked(address signer);
+    /// @notice The signers' weight is below the threshold.
+    error QuorumNotReached(uint256 weight, uint256 totalWeight);
+    /// @notice Evidence must be a non-zero hash.
+    error ZeroEvidence();
+    /// @notice That leaf of that batch was already disputed.
+    error LeafAlreadyDisputed(uint256 batchId, bytes32 leafHash);
+    /// @notice Too many disputes open at once on one batch.
+    error TooManyOpenDisputes(uint256 batchId);
+    /// @notice The dispute does not exist or is closed.
+    error DisputeNotOpen(uint256 disputeId);
+    /// @notice The voting window is over.
+    error VotingClosed(uint256 disputeId, uint256 votingDeadline);
+    /// @notice The signer already voted on the dispute.
+    error AlreadyVoted(address signer);
+    /// @notice Neither side has won and the voting window is open.
+    error DisputeUndecided(uint256 disputeId, uint256 fraudWeight, uint256 cleanWeight, uint256 totalWeight);
+    /// @notice The attester list passed does not match the stored attestation.
+    error AttestersMismatch(uint256 batchId);
+
+    /// @param registry_ The staking back end (StakeRegistry or EigenServiceManager).
+    /// @param bondToken_ Token of dispute bonds.
+    /// @param treasury_ Receives forfeited bonds and the rest of seized stake.
+    /// @param config Thresholds, windows, slashing shares and the bond.
+    constructor(IOperatorRegistry registry_, IERC20 bondToken_, address treasury_, Config memory config)
+        EIP712(TypedData.DOMAIN_NAME, TypedData.DOMAIN_VERSION)
+    {
+        if (address(registry_) == address(0)) revert InvalidConfig("registry");
+        if (address(bondToken_) == address(0)) revert InvalidConfig("bondToken");
+        if (treasury_ == address(0)) revert InvalidConfig("treasury");
+        if (config.attestThresholdBps == 0 || config.attestThresholdBps > BPS) revert InvalidConfig("attestThresholdBps");
+        if (config.voteThresholdBps == 0 || config.voteThresholdBps > BPS) revert InvalidConfig("voteThresholdBps");
+        if (config.responseWindow == 0) revert InvalidConfig("responseWindow");
+        if (config.challengeWindow == 0) revert InvalidConfig("challengeWindow");
+        if (config.votingWindow == 0) revert InvalidConfig("votingWindow");
+        if (config.proverSlashBps == 0 || config.proverSlashBps > BPS) revert InvalidConfig("proverSlashBps");
+        if (config.operatorSlashBps == 0 || config.operatorSlashBps > BPS) revert InvalidConfig("operatorSlashBps");
+        if (config.challengerRewardBps > BPS) revert InvalidConfig("challengerRewardBps");
+        if (config.disputeBond == 0) revert InvalidConfig("disputeBond");
+        uint256 required = uint256(config.responseWindow) + config.challengeWindow + config.votingWindow;
+        uint256 delay = registry_.unbondingDelay();
+        if (delay <= required) revert UnbondingDelayTooShort(delay, required);
+        registry = registry_;
+        bondToken = bondToken_;
+        treasury = treasury_;
+        attestThresholdBps = config.attestThresholdBps;
+        voteThresholdBps = config.voteThresholdBps;
+        responseWindow = config.responseWindow;
+        challengeWindow = config.challengeWindow;
+        votingWindow = config.votingWindow;
+        proverSlashBps = config.proverSlashBps;
+        operatorSlashBps = config.operatorSlashBps;
+        challengerRewardBps = config.challengerRewardBps;
+        disputeBond = config.disputeBond;
+    }
+
+    // ------------------------------------------------------------------ batches
+
+    /// @notice Commits a batch of proven inferences. Stake is counted at the previous block.
+    /// @param modelId keccak256 of the model id string.
+    /// @param envelopeHash Hash of the batch's envelope (metadata document).
+    /// @param root Merkle root over the batch's leaves (protocol/merkle).
+    /// @param leafCount Number of leaves.
+    /// @param dataURI Where operators fetch leaves and proofs.
+    /// @return batchId The new batch's id.
+    function submitBatch(bytes32 modelId, bytes32 envelopeHash, bytes32 root, uint64 leafCount, string calldata dataURI)
+        external
+        returns (uint256 batchId)
+    {
+        if (!registry.isActiveProver(msg.sender)) revert NotActiveProver(msg.sender);
+        if (root == bytes32(0)) revert ZeroRoot();
+        if (leafCount == 0) revert EmptyBatch();
+        batchId = ++batchCount;
+        uint256 refBlock = block.number - 1;
+        uint256 deadline = block.timestamp + responseWindow;
+        _batches[batchId] = Batch(msg.sender, uint40(refBlock), uint40(deadline), BatchState.Submitted, 0);
+        batchRoot[batchId] = root;
+        emit BatchSubmitted(batchId, msg.sender, modelId, envelopeHash, root, leafCount, dataURI, refBlock, deadline);
+    }
+
+    /// @notice Moves a Submitted batch to Attested with signatures of operators' signing keys over
+    /// the EIP-712 Attestation(batchId, root, verdict, leavesChecked), sorted by signer address.
+    /// @param batchId The batch.
+    /// @param root The batch's root (as signed).
+    /// @param verdict Must be VERDICT_VALID.
+    /// @param leavesChecked How many leaves the operators checked (as signed).
+    /// @param signatures Compact signatures, signers strictly ascending.
+    function attest(uint256 batchId, bytes32 root, uint8 verdict, uint32 leavesChecked, Signature[] calldata signatures)
+        external
+    {
+        Batch memory b = _batches[batchId];
+        if (b.state != BatchState.Submitted) revert InvalidBatchState(batchId, b.state);
+        if (block.timestamp > b.deadline) revert ResponseWindowClosed(batchId, b.deadline);
+        if (root != batchRoot[batchId]) revert RootMismatch(batchId, root);
+        if (verdict != VERDICT_VALID) revert UnsupportedVerdict(verdict);
+        if (signatures.length == 0) revert NoSignatures();
+
+        address[] memory signers = _recoverSigners(attestationDigest(batchId, root, verdict, leavesChecked), signatures);
+        (uint256 weight, uint256 total) = _attestedWeight(signers, b.refBlock);
+        if (weight * BPS < total * attestThresholdBps) revert QuorumNotReached(weight, total);
+
+        uint256 challengeDeadline = block.timestamp + challengeWindow;
+        Batch storage stored = _batches[batchId];
+        stored.state = BatchState.Attested;
+        stored.deadline = uint40(challengeDeadline);
+        attestersHash[batchId] = keccak256(abi.encodePacked(signers));
+        emit BatchAttested(batchId, root, leavesChecked, weight, total, challengeDeadline, signers);
+    }
+
+    /// @notice Marks a Submitted batch whose response window passed without quorum as Expired.
+    /// @param batchId The batch.
+    function expire(uint256 batchId) external {
+        Batch storage b = _batches[batchId];
+        if (b.state != BatchState.Submitted) revert InvalidBatchState(batchId, b.state);
+        if (block.timestamp <= b.deadline) revert ResponseWindowOpen(batchId, b.deadline);
+        b.state = BatchState.Expired;
+        emit BatchExpired(batchId);
+    }
+
+    /// @notice Finalizes an Attested or Cleared batch after its challenge deadline.
+    /// @param batchId The batch.
+    function finalize(uint256 batchId) external {
+        Batch storage b = _batches[batchId];
+        if (b.state != BatchState.Attested && b.state != BatchState.Cleared) revert InvalidBatchState(batchId, b.state);
+        if (block.timestamp <= b.deadline) revert ChallengeWindowOpen(batchId, b.deadline);
+        b.state = BatchState.Finalized;
+        emit BatchFinalized(batchId);
+    }
+
+    // ------------------------------------------------------------------ disputes
+
+    /// @notice Disputes one leaf of an Attested (or Disputed/Cleared) batch within its challenge
+    /// window: proves the leaf's inclusion and names the evidence; takes the bond (approve first).
+    /// @param batchId The batch.
+    /// @param leaf The disputed leaf's fields.
+    /// @param proof Its Merkle proof (sibling hashes from the leaf up).
+    /// @param evidence Hash of the challenger's recomputation result.
+    /// @return disputeId The new dispute's id.
+    function openDispute(uint256 batchId, InferenceLeaf calldata leaf, bytes32[] calldata proof, bytes32 evidence)
+        external
+        nonReentrant
+        returns (uint256 disputeId)
+    {
+        Batch memory b = _batches[batchId];
+        if (b.state != BatchState.Attested && b.state != BatchState.Disputed && b.state != BatchState.Cleared) {
+            revert InvalidBatchState(batchId, b.state);
+        }
+        if (block.timestamp > b.deadline) revert ChallengeWindowClosed(batchId, b.deadline);
+        if (b.openDisputes == type(uint8).max) revert TooManyOpenDisputes(batchId);
+        if (evidence == bytes32(0)) revert ZeroEvidence();
+        bytes32 leafHash = InferenceLeafLib.requireIncluded(proof, batchRoot[batchId], leaf);
+        if (leafDisputed[batchId][leafHash]) revert LeafAlreadyDisputed(batchId, leafHash);
+
+        disputeId = _recordDispute(batchId, b, leafHash, evidence);
+        bondToken.safeTransferFrom(msg.sender, address(this), disputeBond);
+    }
+
+    /// @notice Counts operators' signed votes DisputeVote(disputeId, batchId, leafHash, fraud),
+    /// weighted by stake at the batch's reference block. Signers strictly ascending within a call;
+    /// each signing key votes once per dispute. Anyone may submit (typically the aggregator).
+    /// @param disputeId The dispute.
+    /// @param votes Votes with compact signatures.
+    function castVotes(uint256 disputeId, Vote[] calldata votes) external {
+        Dispute storage d = _disputes[disputeId];
+        if (d.state != DisputeState.Open) revert DisputeNotOpen(disputeId);
+        if (block.timestamp > d.votingDeadline) revert VotingClosed(disputeId, d.votingDeadline);
+        uint256 n = votes.length;
+        if (n == 0) revert NoSignatures();
+        uint256 batchId = d.batchId;
+        bytes32 fraudDigest = disputeVoteDigest(disputeId, batchId, d.leafHash, true);
+        bytes32 cleanDigest = disputeVoteDigest(disputeId, batchId, d.leafHash, false);
+
+        address[] memory signers = new address[](n);
+        address previous = address(0);
+        for (uint256 i = 0; i < n; ++i) {
+            Vote calldata v = votes[i];
+            address signer = _recover(v.fraud ? fraudDigest : cleanDigest, v.r, v.vs, i);
+            _checkAscending(previous, signer, i);
+            if (hasVoted[disputeId][signer]) revert AlreadyVoted(signer);
+            hasVoted[disputeId][signer] = true;
+            signers[i] = signer;
+            previous = signer;
+        }
+        uint256[] memory weights = registry.signerWeightsAt(signers, _batches[batchId].refBlock);
+        uint256 fraudWeight = d.fraudWeight;
+        uint256 cleanWeight = d.cleanWeight;
+        for (uint256 i = 0; i < n; ++i) {
+            uint256 w = weights[i];
+            if (w == 0) revert SignerNotStaked(signers[i]);
+            if (votes[i].fraud) fraudWeight += w;
+            else cleanWeight += w;
+        }
+        d.fraudWeight = uint128(fraudWeight);
+        d.cleanWeight = uint128(cleanWeight);
+        emit VotesCast(disputeId, n, fraudWeight, cleanWeight);
+    }
+
+    /// @notice Closes a dispute. Upheld when fraud votes reach voteThresholdBps of total weight:
+    /// the prover and every attester are slashed, the challenger gets the bond back plus
+    /// challengerRewardBps of the seized stake (the rest to the treasury), the batch is Slashed.
+    /// Rejected when fraud can no longer reach the threshold, or when the voting window ended
+    /// without it (the defined time-out outcome): the bond goes to the treasury, and the batch is
+    /// Cleared once no dispute on it is open. Moot when the batch was already slashed by another
+    /// dispute: the bond is returned. Anyone may call.
+    /// @param disputeId The dispute.
+    /// @param attesters The batch's attesting signing keys as emitted in BatchAttested (only read
+    /// when the dispute is upheld; pass [] otherwise).
+    function resolveDispute(uint256 disputeId, address[] calldata attesters) external nonReentrant {
+        Dispute storage d = _disputes[disputeId];
+        if (d.state != DisputeState.Open) revert DisputeNotOpen(disputeId);
+        uint256 batchId = d.batchId;
+        Batch storage b = _batches[batchId];
+        address challenger = d.challenger;
+        uint256 bond = disputeBond;
+        b.openDisputes -= 1;
+
+        if (b.state == BatchState.Slashed) {
+            d.state = DisputeState.Moot;
+            emit DisputeResolved(disputeId, DisputeState.Moot, bond);
+            bondToken.safeTransfer(challenger, bond);
+            return;
+        }
+
+        uint256 total = registry.totalWeightAt(b.refBlock);
+        if (uint256(d.fraudWeight) * BPS >= total * voteThresholdBps && total != 0) {
+            if (keccak256(abi.encodePacked(attesters)) != attestersHash[batchId]) revert AttestersMismatch(batchId);
+            d.state = DisputeState.Upheld;
+            b.state = BatchState.Slashed;
+            uint256 seized = _slashBatch(b.prover, attesters, disputeId);
+            uint256 reward = (seized * challengerRewardBps) / BPS;
+            emit BatchSlashed(batchId, disputeId, seized);
+            emit DisputeResolved(disputeId, DisputeState.Upheld, bond + reward);
+            bondToken.safeTransfer(challenger, bond + reward);
+            if (seized > reward) bondToken.safeTransfer(treasury, seized - reward);
+            return;
+        }
+
+        bool fraudOutvoted = uint256(d.cleanWeight) * BPS > total * (BPS - voteThresholdBps);
+        if (!fraudOutvoted && block.timestamp <= d.votingDeadline) {
+            revert DisputeUndecided(disputeId, d.fraudWeight, d.cleanWeight, total);
+        }
+        d.state = DisputeState.Rejected;
+        if (b.openDisputes == 0) {
+            b.state = BatchState.Cleared;
+            emit BatchCleared(batchId);
+        }
+        emit DisputeResolved(disputeId, DisputeState.Rejected, 0);
+        bondToken.safeTransfer(treasury, bond);
+    }
+
+    // ------------------------------------------------------------------ views
+
+    /// @notice The EIP-712 digest operators sign to attest a batch.
+    /// @param batchId The batch.
+    /// @param root Its root.
+    /// @param verdict The verdict.
+    /// @param leavesChecked Leaves checked.
+    /// @return The digest.
+    function attestationDigest(uint256 batchId, bytes32 root, uint8 verdict, uint32 leavesChecked)
+        public
+        view
+        returns (bytes32)
+    {
+        return _hashTypedDataV4(keccak256(abi.encode(TypedData.ATTESTATION_TYPEHASH, batchId, root, verdict, leavesChecked)));
+    }
+
+    /// @notice The EIP-712 digest operators sign to vote on a dispute.
+    /// @param disputeId The dispute.
+    /// @param batchId Its batch.
+    /// @param leafHash The disputed leaf.
+    /// @param fraud The vote.
+    /// @return The digest.
+    function disputeVoteDigest(uint256 disputeId, uint256 batchId, bytes32 leafHash, bool fraud)
+        public
+        view
+        returns (bytes32)
+    {
+        return _hashTypedDataV4(keccak256(abi.encode(TypedData.DISPUTE_VOTE_TYPEHASH, disputeId, batchId, leafHash, fraud)));
+    }
+
+    /// @notice A batch's stored state.
+    /// @param batchId The batch.
+    /// @return The batch (prover, refBlock, deadline, state, openDisputes).
+    function getBatch(uint256 batchId) external view returns (Batch memory) {
+        return _batches[batchId];
+    }
+
+    /// @notice A dispute's stored state.
+    /// @param disputeId The dispute.
+    /// @return The dispute.
+    function getDispute(uint256 disputeId) external view returns (Dispute memory) {
+        return _disputes[disputeId];
+    }
+
+    // ------------------------------------------------------------------ internals
+
+    function _recordDispute(uint256 batchId, Batch memory b, bytes32 leafHash, bytes32 evidence)
+        private
+        returns (uint256 disputeId)
+    {
+        leafDisputed[batchId][leafHash] = true;
+        disputeId = ++disputeCount;
+        uint256 votingDeadline = block.timestamp + votingWindow;
+        _disputes[disputeId] =
+            Dispute(uint48(batchId), msg.sender, uint40(votingDeadline), DisputeState.Open, leafHash, 0, 0);
+        Batch storage stored = _batches[batchId];
+        stored.openDisputes = b.openDisputes + 1;
+        if (b.state != BatchState.Disputed) {
+            stored.state = BatchState.Disputed;
+            emit BatchDisputed(batchId, disputeId);
+        }
+        emit DisputeOpened(disputeId, batchId, msg.sender, leafHash, evidence, votingDeadline);
+    }
+
+    function _recoverSigners(bytes32 digest, Signature[] calldata signatures)
+        private
+        pure
+        returns (address[] memory signers)
+    {
+        uint256 n = signatures.length;
+        signers = new address[](n);
+        address previous = address(0);
+        for (uint256 i = 0; i < n; ++i) {
+            Signature calldata sig = signatures[i];
+            address signer = _recover(digest, sig.r, sig.vs, i);
+            _checkAscending(previous, signer, i);
+            signers[i] = signer;
+            previous = signer;
+        }
+    }
+
+    function _attestedWeight(address[] memory signers, uint256 refBlock)
+        private
+        view
+        returns (uint256 weight, uint256 total)
+    {
+        uint256[] memory weights = registry.signerWeightsAt(signers, refBlock);
+        uint256 n = signers.length;
+        for (uint256 i = 0; i < n; ++i) {
+            uint256 w = weights[i];
+            if (w == 0) revert SignerNotStaked(signers[i]);
+            weight += w;
+        }
+        total = registry.totalWeightAt(refBlock);
+    }
+
+    function _recover(bytes32 digest, bytes32 r, bytes32 vs, uint256 index) private pure returns (address signer) {
+        ECDSA.RecoverError err;
+        (signer, err,) = ECDSA.tryRecover(digest, r, vs);
+        if (err != ECDSA.RecoverError.NoError) revert InvalidSignature(index);
+    }
+
+    function _checkAscending(address previous, address signer, uint256 index) private pure {
+        if (signer <= previous) {
+            if (signer == previous) revert DuplicateSigner(signer);
+            revert SignersNotAscending(index);
+        }
+    }
+
+    function _slashBatch(address prover, address[] calldata attesters, uint256 disputeId)
+        private
+        returns (uint256 seized)
+    {
+        bytes32 reason = bytes32(disputeId);
+        address[] memory proverOnly = new address[](1);
+        proverOnly[0] = prover;
+        seized = registry.slash(proverOnly, proverSlashBps, address(this), reason);
+        uint256 n = attesters.length;
+        address[] memory operators = new address[](n);
+        for (uint256 i = 0; i < n; ++i) {
+            operators[i] = registry.operatorOfSigner(attesters[i]);
+        }
+        seized += registry.slash(operators, operatorSlashBps, address(this), reason);
+    }
+}

@@ -1,0 +1,200 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.30;
+
+import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {Checkpoints} from "@openzeppelin/contracts/utils/structs/Checkpoints.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+import {IOperatorRegistry} from "../interfaces/IOperatorRegistry.sol";
+import {TypedData} from "../libraries/TypedData.sol";
+
+/// @title OperatorRegistryBase
+/// @notice Membership, signing keys and block-checkpointed voting weight shared by the native
+/// StakeRegistry and the EigenLayer service manager. Where the stake comes from (an ERC-20 held
+/// here, or EigenLayer allocations) is the subclass's business.
+/// @dev Voting weight is kept per signing key, because attestations and votes arrive signed by
+/// keys: one storage read per signer. Each key's history is an OpenZeppelin Checkpoints.Trace208
+/// (block number => weight); a copy of its newest checkpoint sits in one packed slot so that the
+/// common case (no change since the reference block) costs a single cold SLOAD.
+abstract contract OperatorRegistryBase is IOperatorRegistry, EIP712, Ownable {
+    using Checkpoints for Checkpoints.Trace208;
+
+    /// @notice A member's role and signing key.
+    struct Member {
+        Role role;
+        address signingKey;
+    }
+
+    /// @notice The account that may call slash() (the BatchManager), set once.
+    address public slasher;
+
+    /// @inheritdoc IOperatorRegistry
+    uint256 public immutable override unbondingDelay;
+
+    mapping(address account => Member) internal _members;
+    mapping(address signingKey => address account) internal _accountOfKey;
+    mapping(address signingKey => Checkpoints.Trace208) internal _weightHistory;
+    mapping(address signingKey => Checkpoints.Checkpoint208) internal _latestWeight;
+    Checkpoints.Trace208 internal _totalWeight;
+
+    /// @notice `account` joined with `role` and `signingKey`.
+    event MemberRegistered(address indexed account, Role role, address indexed signingKey);
+    /// @notice The voting weight of `signingKey` (operator `account`) became `weight` at this block.
+    event WeightChanged(address indexed account, address indexed signingKey, uint256 weight, uint256 totalWeight);
+    /// @notice The slasher was set.
+    event SlasherSet(address indexed slasher);
+
+    /// @notice A required address argument was zero.
+    error ZeroAddress(string field);
+    /// @notice `account` is already a member.
+    error AlreadyRegistered(address account);
+    /// @notice `signingKey` is already bound to a member (or is the zero address).
+    error SigningKeyInUse(address signingKey);
+    /// @notice The signing key must differ from the account that stakes.
+    error SigningKeyIsAccount(address account);
+    /// @notice Role must be Operator or Prover.
+    error InvalidRole(uint8 role);
+    /// @notice The registration signature's deadline has passed.
+    error RegistrationExpired(uint256 deadline, uint256 timestamp);
+    /// @notice The registration signature was not made by the signing key.
+    error InvalidRegistrationSignature(address signingKey, address recovered);
+    /// @notice Only the slasher may slash.
+    error NotSlasher(address caller);
+    /// @notice The slasher is set once.
+    error SlasherAlreadySet(address slasher);
+    /// @notice Basis points outside 1..10000.
+    error InvalidBps(uint256 bps);
+    /// @notice `account` is not a member.
+    error NotRegistered(address account);
+
+    modifier onlySlasher() {
+        if (msg.sender != slasher) revert NotSlasher(msg.sender);
+        _;
+    }
+
+    constructor(uint256 unbondingDelay_, address owner_)
+        EIP712(TypedData.DOMAIN_NAME, TypedData.DOMAIN_VERSION)
+        Ownable(owner_)
+    {
+        unbondingDelay = unbondingDelay_;
+    }
+
+    /// @notice Sets the only account allowed to slash (the BatchManager). Once.
+    /// @param slasher_ The slasher address.
+    function setSlasher(address slasher_) external onlyOwner {
+        if (slasher != address(0)) revert SlasherAlreadySet(slasher);
+        if (slasher_ == address(0)) revert ZeroAddress("slasher");
+        slasher = slasher_;
+        emit SlasherSet(slasher_);
+    }
+
+    /// @notice The EIP-712 digest a signing key signs to register for `account`.
+    /// @param account The staking account.
+    /// @param signingKey The signing-key address.
+    /// @param role 1 = Operator, 2 = Prover.
+    /// @param deadline Last valid timestamp.
+    /// @return The digest.
+    function registrationDigest(address account, address signingKey, Role role, uint256 deadline)
+        public
+        view
+        returns (bytes32)
+    {
+        return _hashTypedDataV4(keccak256(abi.encode(TypedData.REGISTRATION_TYPEHASH, account, signingKey, uint8(role), deadline)));
+    }
+
+    /// @notice A member's role and signing key.
+    /// @param account The member's account.
+    /// @return role The role (None if not a member).
+    /// @return signingKey The bound signing key.
+    function memberOf(address account) external view returns (Role role, address signingKey) {
+        Member memory m = _members[account];
+        return (m.role, m.signingKey);
+    }
+
+    /// @inheritdoc IOperatorRegistry
+    function operatorOfSigner(address signingKey) external view returns (address) {
+        return _accountOfKey[signingKey];
+    }
+
+    /// @inheritdoc IOperatorRegistry
+    function signerWeightsAt(address[] calldata signingKeys, uint256 blockNumber)
+        external
+        view
+        returns (uint256[] memory weights)
+    {
+        uint48 key = SafeCast.toUint48(blockNumber);
+        uint256 n = signingKeys.length;
+        weights = new uint256[](n);
+        for (uint256 i = 0; i < n; ++i) {
+            weights[i] = _weightAt(signingKeys[i], key);
+        }
+    }
+
+    /// @notice Voting weight of one signing key at `blockNumber`.
+    /// @param signingKey The key.
+    /// @param blockNumber A past or current block.
+    /// @return The weight.
+    function weightAt(address signingKey, uint256 blockNumber) external view returns (uint256) {
+        return _weightAt(signingKey, SafeCast.toUint48(blockNumber));
+    }
+
+    /// @inheritdoc IOperatorRegistry
+    function totalWeightAt(uint256 blockNumber) external view returns (uint256) {
+        return _totalWeight.upperLookupRecent(SafeCast.toUint48(blockNumber));
+    }
+
+    /// @inheritdoc IOperatorRegistry
+    function isActiveProver(address prover) external view returns (bool) {
+        return _members[prover].role == Role.Prover && _stakeOf(prover) >= _minimumStake(Role.Prover);
+    }
+
+    /// @dev Current stake of a member, in the back end's units.
+    function _stakeOf(address account) internal view virtual returns (uint256);
+
+    /// @dev Minimum stake for a role.
+    function _minimumStake(Role role) internal view virtual returns (uint256);
+
+    /// @dev Records a new member after checking the signing key's EIP-712 registration signature.
+    function _registerMember(address account, uint8 role, address signingKey, uint256 deadline, bytes memory signature)
+        internal
+    {
+        if (role != uint8(Role.Operator) && role != uint8(Role.Prover)) revert InvalidRole(role);
+        if (_members[account].role != Role.None) revert AlreadyRegistered(account);
+        if (signingKey == address(0) || _accountOfKey[signingKey] != address(0)) revert SigningKeyInUse(signingKey);
+        if (signingKey == account) revert SigningKeyIsAccount(account);
+        if (block.timestamp > deadline) revert RegistrationExpired(deadline, block.timestamp);
+        bytes32 digest = registrationDigest(account, signingKey, Role(role), deadline);
+        (address recovered,,) = ECDSA.tryRecover(digest, signature);
+        if (recovered != signingKey) revert InvalidRegistrationSignature(signingKey, recovered);
+        _members[account] = Member(Role(role), signingKey);
+        _accountOfKey[signingKey] = account;
+        emit MemberRegistered(account, Role(role), signingKey);
+    }
+
+    /// @dev Sets an operator's voting weight from this block on (provers have none).
+    function _setWeight(address account, uint256 weight) internal {
+        Member memory m = _members[account];
+        if (m.role != Role.Operator) return;
+        uint48 nowBlock = SafeCast.toUint48(block.number);
+        uint208 newWeight = SafeCast.toUint208(weight);
+        (uint208 oldWeight,) = _weightHistory[m.signingKey].push(nowBlock, newWeight);
+        _latestWeight[m.signingKey] = Checkpoints.Checkpoint208(nowBlock, newWeight);
+        uint208 total = _totalWeight.latest() - oldWeight + newWeight;
+        _totalWeight.push(nowBlock, total);
+        emit WeightChanged(account, m.signingKey, weight, total);
+    }
+
+    /// @dev Weight of a key at a block: the cached newest checkpoint when it is not newer than the
+    /// block (one SLOAD), otherwise a lookup in the full history.
+    function _weightAt(address signingKey, uint48 blockNumber) internal view returns (uint256) {
+        Checkpoints.Checkpoint208 memory last = _latestWeight[signingKey];
+        if (last._key <= blockNumber) return last._value;
+        return _weightHistory[signingKey].upperLookupRecent(blockNumber);
+    }
+
+    /// @dev Checks a basis-point argument.
+    function _checkBps(uint256 bps) internal pure {
+        if (bps == 0 || bps > 10_000) revert InvalidBps(bps);
+    }
+}
