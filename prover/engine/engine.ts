@@ -17,7 +17,7 @@ import { checkGenerateRequest, checkTokens, type GenerateRequest } from "./reque
 import { ModelRunner } from "./runner.ts";
 import { sampleToken } from "./sampling.ts";
 import { ByteTokenizer, type Tokenizer } from "./tokenizer.ts";
-import { loadHfTokenizer } from "./tokenizer-hf.ts";
+import { HfByteLevelTokenizer, loadHfTokenizer } from "./tokenizer-hf.ts";
 
 export interface EngineInfo {
   modelId: string;
@@ -114,6 +114,12 @@ export class Engine {
         : isDefault
           ? new ByteTokenizer()
           : new ByteTokenizer({ special: false });
+      if (tokenizer instanceof HfByteLevelTokenizer && tokenizer.maxTokenId >= runner.vocabSize) {
+        throw new InvalidOptionError(
+          `tokenizerPath has token id ${tokenizer.maxTokenId} but the model's vocabulary has ${runner.vocabSize} entries`,
+          "tokenizerPath",
+        );
+      }
       const maxContext = options.maxContext ?? hooked.summary.maxContext ?? FALLBACK_MAX_CONTEXT;
       const info: EngineInfo = {
         modelId: options.modelId ?? (isDefault ? DEFAULT_MODEL_MANIFEST.modelId : basename(modelPath).replace(/\.onnx$/i, "")),

@@ -2,7 +2,7 @@ export { Engine, FALLBACK_MAX_CONTEXT, type EngineInfo, type Generation, type Lo
 export type { GenerateRequest, Sampling } from "./request.ts";
 export { MAX_TEMPERATURE, MAX_UINT64 } from "./request.ts";
 export { ByteTokenizer, plainChatText, type Tokenizer } from "./tokenizer.ts";
-export { loadHfTokenizer } from "./tokenizer-hf.ts";
+export { HfByteLevelTokenizer, loadHfTokenizer } from "./tokenizer-hf.ts";
 export { defaultCacheDir } from "./hook.ts";
 export * from "./errors.ts";
 export { DEFAULT_MODEL_MANIFEST, type ModelManifest } from "../model/manifest.ts";
