@@ -1,0 +1,21 @@
+/** Typed errors for reading deployments; each names the field that was wrong. */
+export class DeploymentError extends Error {
+  override name = "DeploymentError";
+  constructor(
+    message: string,
+    /** Field or argument that was wrong, e.g. "contracts.batchManager.address". */
+    readonly field: string,
+  ) {
+    super(message);
+  }
+}
+
+/** No deployment file for the chain id. */
+export class DeploymentNotFoundError extends DeploymentError {
+  override name = "DeploymentNotFoundError";
+}
+
+/** The deployment file is not valid JSON or lacks / mistypes a field. */
+export class InvalidDeploymentError extends DeploymentError {
+  override name = "InvalidDeploymentError";
+}
