@@ -1,0 +1,4 @@
+export * from "./batcher.ts";
+export * from "./committer.ts";
+export * from "./errors.ts";
+export * from "./manifest.ts";

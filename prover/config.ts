@@ -1,0 +1,251 @@
+/**
+ * The prover's configuration: defaults, then a JSON file (--config or PROVER_CONFIG), then
+ * environment variables, then command-line flags. The merged result is validated once, at
+ * start, against a JSON schema; the first bad field stops the start with a ConfigError that
+ * names it and where it came from.
+ */
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { Ajv, type ErrorObject } from "ajv";
+
+export interface ModelConfig {
+  /** An ONNX causal LM; absent: the embedded default model. */
+  path?: string;
+  /** A Hugging Face tokenizer.json for `path`. */
+  tokenizerPath?: string;
+  /** Tensor to prove, overriding auto-detection. */
+  activationTensor?: string;
+  /** Where generated and hooked models are cached. */
+  cacheDir?: string;
+  /** Model id served and committed in leaves (default: the manifest's or the file name). */
+  id?: string;
+  maxContext?: number;
+  threads?: number;
+}
+
+export interface ProverConfig {
+  host: string;
+  port: number;
+  /** Folder of the level database (created if missing). */
+  dataDir: string;
+  /** URL operators use to reach this prover (batch data URIs); default http://host:port. */
+  publicUrl?: string;
+  bodyLimitBytes: number;
+  logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+  /** fsync every store write (turn off only for throwaway data). */
+  syncWrites: boolean;
+  queue: { concurrency: number; maxWaiting: number };
+  generation: { defaultMaxTokens: number };
+  batch: { maxRecords: number; maxAgeMs: number; commitRetryMs: number };
+  model: ModelConfig;
+}
+
+export const DEFAULT_CONFIG: Readonly<ProverConfig> = Object.freeze({
+  host: "127.0.0.1",
+  port: 8000,
+  dataDir: "data/prover",
+  bodyLimitBytes: 1 << 20,
+  logLevel: "info",
+  syncWrites: true,
+  queue: { concurrency: 1, maxWaiting: 16 },
+  generation: { defaultMaxTokens: 256 },
+  batch: { maxRecords: 64, maxAgeMs: 60_000, commitRetryMs: 30_000 },
+  model: {},
+});
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+  constructor(
+    message: string,
+    /** Dotted config field, e.g. "batch.maxRecords". */
+    readonly field: string,
+  ) {
+    super(message);
+  }
+}
+
+const positive = (max: number) => ({ type: "integer", minimum: 1, maximum: max }) as const;
+const nonEmpty = { type: "string", minLength: 1 } as const;
+
+const CONFIG_SCHEMA = {
+  type: "object",
+  additionalProperties: false,
+  properties: {
+    host: nonEmpty,
+    port: { type: "integer", minimum: 0, maximum: 65535 },
+    dataDir: nonEmpty,
+    publicUrl: { type: "string", pattern: "^https?://[^\\s]+$" },
+    bodyLimitBytes: positive(64 << 20),
+    logLevel: { enum: ["fatal", "error", "warn", "info", "debug", "trace", "silent"] },
+    syncWrites: { type: "boolean" },
+    queue: {
+      type: "object",
+      additionalProperties: false,
+      properties: { concurrency: positive(64), maxWaiting: { type: "integer", minimum: 0, maximum: 100_000 } },
+    },
+    generation: { type: "object", additionalProperties: false, properties: { defaultMaxTokens: positive(1 << 20) } },
+    batch: {
+      type: "object",
+      additionalProperties: false,
+      properties: {
+        maxRecords: positive(2 ** 25),
+        maxAgeMs: positive(2 ** 31 - 1),
+        commitRetryMs: positive(2 ** 31 - 1),
+      },
+    },
+    model: {
+      type: "object",
+      additionalProperties: false,
+      properties: {
+        path: nonEmpty,
+        tokenizerPath: nonEmpty,
+        activationTensor: nonEmpty,
+        cacheDir: nonEmpty,
+        id: nonEmpty,
+        maxContext: { type: "integer", minimum: 2, maximum: 1 << 20 },
+        threads: { type: "integer", minimum: 0, maximum: 256 },
+      },
+    },
+  },
+} as const;
+
+const validate = new Ajv({ allErrors: false, strict: true }).compile(CONFIG_SCHEMA);
+
+type EnvKind = "string" | "integer" | "boolean";
+/** Environment variable -> config field. */
+export const ENV_VARS: Readonly<Record<string, readonly [string, EnvKind]>> = Object.freeze({
+  PROVER_HOST: ["host", "string"],
+  PROVER_PORT: ["port", "integer"],
+  PROVER_DATA_DIR: ["dataDir", "string"],
+  PROVER_PUBLIC_URL: ["publicUrl", "string"],
+  PROVER_BODY_LIMIT_BYTES: ["bodyLimitBytes", "integer"],
+  PROVER_LOG_LEVEL: ["logLevel", "string"],
+  PROVER_SYNC_WRITES: ["syncWrites", "boolean"],
+  PROVER_QUEUE_CONCURRENCY: ["queue.concurrency", "integer"],
+  PROVER_QUEUE_MAX_WAITING: ["queue.maxWaiting", "integer"],
+  PROVER_DEFAULT_MAX_TOKENS: ["generation.defaultMaxTokens", "integer"],
+  PROVER_BATCH_MAX_RECORDS: ["batch.maxRecords", "integer"],
+  PROVER_BATCH_MAX_AGE_MS: ["batch.maxAgeMs", "integer"],
+  PROVER_BATCH_COMMIT_RETRY_MS: ["batch.commitRetryMs", "integer"],
+  PROVER_MODEL_PATH: ["model.path", "string"],
+  PROVER_TOKENIZER_PATH: ["model.tokenizerPath", "string"],
+  PROVER_ACTIVATION_TENSOR: ["model.activationTensor", "string"],
+  PROVER_MODEL_CACHE_DIR: ["model.cacheDir", "string"],
+  PROVER_MODEL_ID: ["model.id", "string"],
+  PROVER_MAX_CONTEXT: ["model.maxContext", "integer"],
+  PROVER_THREADS: ["model.threads", "integer"],
+});
+
+/** Command-line flag -> config field (all take a value). */
+const FLAGS: Readonly<Record<string, readonly [string, EnvKind]>> = {
+  host: ["host", "string"],
+  port: ["port", "integer"],
+  "data-dir": ["dataDir", "string"],
+  "public-url": ["publicUrl", "string"],
+  model: ["model.path", "string"],
+  tokenizer: ["model.tokenizerPath", "string"],
+  "activation-tensor": ["model.activationTensor", "string"],
+  "model-id": ["model.id", "string"],
+  "log-level": ["logLevel", "string"],
+};
+
+export interface LoadConfigInput {
+  argv?: readonly string[];
+  env?: Readonly<Record<string, string | undefined>>;
+  cwd?: string;
+}
+
+/** Builds and validates the configuration; throws ConfigError naming the first bad field. */
+export function loadConfig(input: LoadConfigInput = {}): ProverConfig {
+  const env = input.env ?? {};
+  const cwd = input.cwd ?? process.cwd();
+  let flags: Record<string, string | undefined>;
+  try {
+    const options = Object.fromEntries(
+      ["config", ...Object.keys(FLAGS)].map((name) => [name, { type: "string" as const }]),
+    );
+    flags = parseArgs({ args: [...(input.argv ?? [])], options, strict: true, allowPositionals: false }).values;
+  } catch (error) {
+    throw new ConfigError(`command line: ${(error as Error).message}`, "argv");
+  }
+  const merged: Record<string, unknown> = structuredClone(DEFAULT_CONFIG) as unknown as Record<string, unknown>;
+  const file = flags.config ?? env.PROVER_CONFIG;
+  if (file !== undefined) mergeInto(merged, readConfigFile(resolve(cwd, file)));
+  for (const [name, [field, kind]] of Object.entries(ENV_VARS)) {
+    const raw = env[name];
+    if (raw !== undefined && raw !== "") setField(merged, field, parseValue(raw, kind, field, `environment variable ${name}`));
+  }
+  for (const [name, [field, kind]] of Object.entries(FLAGS)) {
+    const raw = flags[name];
+    if (raw !== undefined) setField(merged, field, parseValue(raw, kind, field, `flag --${name}`));
+  }
+  if (!validate(merged)) throw fromSchemaError(validate.errors![0]!, merged);
+  return merged as unknown as ProverConfig;
+}
+
+function readConfigFile(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    throw new ConfigError(`cannot read config file ${path}: ${(error as Error).message}`, "config");
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new ConfigError(`config file ${path} is not valid JSON: ${(error as Error).message}`, "config");
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    throw new ConfigError(`config file ${path} must hold a JSON object`, "config");
+  }
+  return parsed as Record<string, unknown>;
+}
+
+/** Deep-merges plain objects (arrays and scalars replace). Type errors are left to the schema. */
+function mergeInto(target: Record<string, unknown>, source: Record<string, unknown>): void {
+  for (const [key, value] of Object.entries(source)) {
+    const current = target[key];
+    if (isPlainObject(value) && isPlainObject(current)) mergeInto(current, value);
+    else target[key] = value;
+  }
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function setField(target: Record<string, unknown>, field: string, value: unknown): void {
+  const parts = field.split(".");
+  let node = target;
+  for (const part of parts.slice(0, -1)) {
+    if (!isPlainObject(node[part])) node[part] = {};
+    node = node[part] as Record<string, unknown>;
+  }
+  node[parts[parts.length - 1]!] = value;
+}
+
+function parseValue(raw: string, kind: EnvKind, field: string, source: string): unknown {
+  if (kind === "string") return raw;
+  if (kind === "integer") {
+    if (!/^-?\d+$/.test(raw.trim())) throw new ConfigError(`${field} (from ${source}) must be an integer, got "${raw}"`, field);
+    return Number(raw.trim());
+  }
+  const lowered = raw.trim().toLowerCase();
+  if (["1", "true", "yes"].includes(lowered)) return true;
+  if (["0", "false", "no"].includes(lowered)) return false;
+  throw new ConfigError(`${field} (from ${source}) must be true or false, got "${raw}"`, field);
+}
+
+function fromSchemaError(error: ErrorObject, config: Record<string, unknown>): ConfigError {
+  const path = error.instancePath.split("/").filter(Boolean).join(".");
+  if (error.keyword === "additionalProperties") {
+    const extra = String(error.params.additionalProperty);
+    const field = path ? `${path}.${extra}` : extra;
+    return new ConfigError(`unknown config field ${field}`, field);
+  }
+  let value: unknown = config;
+  for (const part of path.split(".").filter(Boolean)) value = (value as Record<string, unknown>)?.[part];
+  return new ConfigError(`config field ${path || "(root)"} ${error.message ?? "is invalid"}, got ${JSON.stringify(value)}`, path || "(root)");
+}

@@ -1,0 +1,49 @@
+/**
+ * What the server, batching and CLI need from an inference engine. prover/engine's Engine
+ * satisfies it structurally; keeping the port this narrow lets the serving half depend on three
+ * members (info, tokenizer, generate) rather than on how inference is done.
+ */
+import type { ToplocParams } from "../protocol/toploc/index.ts";
+
+export interface EngineInfoLike {
+  modelId: string;
+  weightsHash: string;
+  hiddenSize: number;
+  vocabSize: number;
+  maxContext: number;
+  toploc: ToplocParams;
+  bosTokenId?: number;
+  eosTokenId?: number;
+}
+
+export interface TokenizerLike {
+  encode(text: string): number[];
+  decode(tokens: readonly number[]): string;
+  chatPrompt(messages: { role: string; content: string }[]): number[];
+}
+
+export interface GenerateRequestLike {
+  promptTokens: number[];
+  temperature: number;
+  topP: number;
+  maxTokens: number;
+  seed: bigint;
+  /** Asked after each new token; true ends generation with finishReason "stop". */
+  shouldStop?: (outputTokens: readonly number[]) => boolean;
+  onToken?: (token: number, index: number) => void;
+  signal?: AbortSignal;
+}
+
+export interface GenerationLike {
+  promptTokens: number[];
+  outputTokens: number[];
+  finishReason: "stop" | "length";
+  proofs: Uint8Array[];
+  toploc: ToplocParams;
+}
+
+export interface InferenceEngine {
+  readonly info: EngineInfoLike;
+  readonly tokenizer: TokenizerLike;
+  generate(request: GenerateRequestLike): Promise<GenerationLike>;
+}

@@ -1,0 +1,112 @@
+/**
+ * `npm run prover`: loads the configuration, the engine (the embedded default model unless
+ * model.path is set), the proof store and the batcher, and serves the API until SIGINT/SIGTERM.
+ * Shutdown closes in dependency order: stop accepting requests and let those in flight finish
+ * (their records are written), stop the batcher, then close the store and the engine.
+ */
+import { join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import type { FastifyInstance } from "fastify";
+import { Batcher, type BatchCommitter } from "./batch/index.ts";
+import { ConfigError, loadConfig, type ProverConfig } from "./config.ts";
+import { Engine } from "./engine/index.ts";
+import { buildProverApp } from "./server/index.ts";
+import { ProofStore } from "./store/index.ts";
+
+export interface RunningProver {
+  /** The address the server listens on, e.g. http://127.0.0.1:8000. */
+  address: string;
+  app: FastifyInstance;
+  engine: Engine;
+  store: ProofStore;
+  batcher: Batcher;
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Replaces the default record-only committer (a chain committer, once contracts are wired). */
+  committer?: BatchCommitter;
+}
+
+export async function startProver(config: ProverConfig, options: StartOptions = {}): Promise<RunningProver> {
+  const engine = await Engine.load({
+    ...(config.model.path !== undefined ? { modelPath: config.model.path } : {}),
+    ...(config.model.tokenizerPath !== undefined ? { tokenizerPath: config.model.tokenizerPath } : {}),
+    ...(config.model.activationTensor !== undefined ? { activationTensor: config.model.activationTensor } : {}),
+    ...(config.model.cacheDir !== undefined ? { cacheDir: config.model.cacheDir } : {}),
+    ...(config.model.id !== undefined ? { modelId: config.model.id } : {}),
+    ...(config.model.maxContext !== undefined ? { maxContext: config.model.maxContext } : {}),
+    ...(config.model.threads !== undefined ? { threads: config.model.threads } : {}),
+  });
+  const cleanups: (() => Promise<void>)[] = [() => engine.close()];
+  const cleanUp = async () => {
+    for (const step of cleanups.splice(0).reverse()) await step();
+  };
+  try {
+    const store = await ProofStore.open(join(resolve(config.dataDir), "store"), { sync: config.syncWrites });
+    cleanups.push(() => store.close());
+    let address = "";
+    const batcher = new Batcher(store, {
+      ...config.batch,
+      ...(options.committer ? { committer: options.committer } : {}),
+      publicUrl: () => config.publicUrl ?? address,
+      onError: (error, context) => app.log.error({ err: error }, context),
+    });
+    cleanups.push(() => batcher.stop());
+    const app = await buildProverApp({
+      engine,
+      store,
+      batcher,
+      bodyLimitBytes: config.bodyLimitBytes,
+      concurrency: config.queue.concurrency,
+      maxWaiting: config.queue.maxWaiting,
+      defaultMaxTokens: config.generation.defaultMaxTokens,
+      logger: config.logLevel === "silent" ? false : { level: config.logLevel },
+    });
+    cleanups.push(() => app.close());
+    address = await app.listen({ host: config.host, port: config.port });
+    await batcher.start();
+    app.log.info({ model: engine.info.modelId, weightsHash: engine.info.weightsHash, address }, "prover ready");
+    return { address, app, engine, store, batcher, close: cleanUp };
+  } catch (error) {
+    await cleanUp();
+    throw error;
+  }
+}
+
+async function main(): Promise<void> {
+  let config: ProverConfig;
+  try {
+    config = loadConfig({ argv: process.argv.slice(2), env: process.env });
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`prover: invalid configuration: ${error.message}\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
+  const prover = await startProver(config);
+  process.stdout.write(`prover: serving ${prover.engine.info.modelId} on ${prover.address}\n`);
+  let closing = false;
+  const shutdown = (signal: string) => {
+    if (closing) return;
+    closing = true;
+    process.stdout.write(`prover: ${signal}, shutting down\n`);
+    prover.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        process.stderr.write(`prover: shutdown failed: ${String(error)}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGINT", () => shutdown("SIGINT"));
+  process.on("SIGTERM", () => shutdown("SIGTERM"));
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+  main().catch((error: unknown) => {
+    process.stderr.write(`prover: failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,58 @@
+/**
+ * The prover's HTTP server: fastify with the OpenAI-compatible routes and the data endpoint,
+ * each a plugin. The app is returned unstarted; main.ts (or a test) calls listen().
+ */
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
+import type { Batcher } from "../batch/index.ts";
+import type { InferenceEngine } from "../inference-engine.ts";
+import type { ProofStore } from "../store/index.ts";
+import type { ServiceDeps } from "./completion-service.ts";
+import { EngineQueue } from "./engine-queue.ts";
+import { installErrorHandling } from "./error-handler.ts";
+import { chatRoutes } from "./routes/chat-completions.ts";
+import { completionRoutes } from "./routes/completions.ts";
+import { dataRoutes } from "./routes/data.ts";
+import { healthRoutes } from "./routes/health.ts";
+import { modelRoutes } from "./routes/models.ts";
+
+export interface ProverAppOptions {
+  engine: InferenceEngine;
+  store: ProofStore;
+  batcher?: Batcher;
+  /** Largest accepted request body in bytes (default 1 MiB). */
+  bodyLimitBytes?: number;
+  /** Generations run at once (default 1) and requests allowed to wait (default 16). */
+  concurrency?: number;
+  maxWaiting?: number;
+  /** max_tokens when a request gives none (default 256, capped by the context left). */
+  defaultMaxTokens?: number;
+  logger?: FastifyServerOptions["logger"];
+}
+
+export const DEFAULT_BODY_LIMIT = 1 << 20;
+
+export async function buildProverApp(options: ProverAppOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: options.logger ?? false,
+    bodyLimit: options.bodyLimitBytes ?? DEFAULT_BODY_LIMIT,
+    // Validation must reject, not repair: no coercion, no silently dropped properties.
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: true } },
+    return503OnClosing: true,
+  });
+  installErrorHandling(app);
+  const queue = new EngineQueue(options.concurrency ?? 1, options.maxWaiting ?? 16);
+  const deps: ServiceDeps = {
+    engine: options.engine,
+    store: options.store,
+    queue,
+    ...(options.batcher ? { batcher: options.batcher } : {}),
+    onError: (error, context) => app.log.error({ err: error }, context),
+  };
+  const policy = { defaultMaxTokens: options.defaultMaxTokens ?? 256 };
+  await app.register(modelRoutes, { info: options.engine.info, created: Math.floor(Date.now() / 1000) });
+  await app.register(completionRoutes, { deps, policy });
+  await app.register(chatRoutes, { deps, policy });
+  await app.register(dataRoutes, { store: options.store });
+  await app.register(healthRoutes, { store: options.store, queue });
+  return app;
+}
