@@ -9,7 +9,7 @@ import {
 } from "../../protocol/toploc/index.ts";
 import { ensureDefaultModel } from "../model/ensure.ts";
 import { DEFAULT_MODEL_MANIFEST } from "../model/manifest.ts";
-import { GenerationAbortedError, InvalidOptionError, InvalidRequestError } from "./errors.ts";
+import { ContextLengthError, GenerationAbortedError, InvalidOptionError, InvalidRequestError } from "./errors.ts";
 import { defaultCacheDir, prepareHookedModel } from "./hook.ts";
 import { Xoshiro256 } from "./prng.ts";
 import { ProofAccumulator } from "./proving.ts";
@@ -208,25 +208,48 @@ export class Engine {
     options: VerifyOptions = {},
   ): Promise<Verdict> {
     try {
-      checkTokens(promptTokens, "promptTokens", this.info);
-      checkTokens(outputTokens, "outputTokens", this.info);
-      const fed = promptTokens.length + outputTokens.length - 1;
-      if (fed > this.info.maxContext) {
-        throw new InvalidRequestError(`promptTokens + outputTokens (${fed + 1}) exceed the context of ${this.info.maxContext}`, "outputTokens");
-      }
+      this.checkVerifyTokens(promptTokens, outputTokens);
       if (!Array.isArray(proofs)) throw new InvalidRequestError("proofs must be an array", "proofs");
     } catch (error) {
       return Promise.reject(error);
     }
     return this.enqueue(async () => {
-      const tokens = [...promptTokens, ...outputTokens.slice(0, -1)];
-      const { hidden } = await this.runner.forward(tokens);
-      const H = this.info.hiddenSize;
-      const P = promptTokens.length;
-      const activations: Float32Array[] = [hidden.subarray(0, P * H)];
-      for (let row = P; row < tokens.length; row++) activations.push(hidden.subarray(row * H, (row + 1) * H));
+      const activations = await this.recomputeNow(promptTokens, outputTokens);
       return verifyAndJudge(activations, proofs, { ...this.info.toploc, ...options });
     });
+  }
+
+  /**
+   * The activations a verifier recomputes, as protocol/toploc takes them: [prefill rows of the
+   * prompt] then one row per fed output token (output[:-1]). For operators that want the
+   * numbers themselves (their own thresholds, diagnostics).
+   */
+  recompute(promptTokens: readonly number[], outputTokens: readonly number[]): Promise<Float32Array[]> {
+    try {
+      this.checkVerifyTokens(promptTokens, outputTokens);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.enqueue(() => this.recomputeNow(promptTokens, outputTokens));
+  }
+
+  private checkVerifyTokens(promptTokens: readonly number[], outputTokens: readonly number[]): void {
+    checkTokens(promptTokens, "promptTokens", this.info);
+    checkTokens(outputTokens, "outputTokens", this.info);
+    const fed = promptTokens.length + outputTokens.length - 1;
+    if (fed > this.info.maxContext) {
+      throw new ContextLengthError(`promptTokens + outputTokens[:-1] (${fed}) exceed the context of ${this.info.maxContext}`, "outputTokens");
+    }
+  }
+
+  private async recomputeNow(promptTokens: readonly number[], outputTokens: readonly number[]): Promise<Float32Array[]> {
+    const tokens = [...promptTokens, ...outputTokens.slice(0, -1)];
+    const { hidden } = await this.runner.forward(tokens);
+    const H = this.info.hiddenSize;
+    const P = promptTokens.length;
+    const activations: Float32Array[] = [hidden.slice(0, P * H)];
+    for (let row = P; row < tokens.length; row++) activations.push(hidden.slice(row * H, (row + 1) * H));
+    return activations;
   }
 
   async close(): Promise<void> {

@@ -141,7 +141,14 @@ export function buildDefaultModel(): Uint8Array {
     x = g.op("Add", [x, down], `${p}_resid_mlp`);
   }
   const final = rmsNorm(x, g.floatTensor("norm.weight", [H], ones(H)), "final_norm", c.activationTensor);
-  g.named("MatMul", [final, g.floatTensor("lm_head.weight", [H, c.vocabSize], uniform(H * c.vocabSize, 1 / 4))], "logits");
+  const projected = g.op("MatMul", [final, g.floatTensor("lm_head.weight", [H, c.vocabSize], uniform(H * c.vocabSize, 1 / 4))], "lm_head");
+  // A fixed logit bias towards printable ASCII, so that the untrained model's replies are
+  // readable characters rather than stray bytes (and so that the hook is exercised through a bias Add).
+  const logitBias = new Float32Array(c.vocabSize).fill(-4);
+  for (let b = 0x20; b <= 0x7e; b++) logitBias[b] = 3;
+  logitBias[0x0a] = 1;
+  logitBias[c.eosTokenId] = -1;
+  g.named("Add", [projected, g.floatTensor("lm_head.bias", [c.vocabSize], logitBias)], "logits");
 
   g.output("logits", ELEM.FLOAT, ["batch_size", "sequence_length", c.vocabSize]);
   for (let l = 0; l < c.layers; l++) {

@@ -27,7 +27,7 @@ export interface ModelManifest {
  */
 export const DEFAULT_MODEL_MANIFEST: Readonly<ModelManifest> = Object.freeze({
   modelId: DEFAULT_MODEL_CONFIG.modelId,
-  weightsHash: "96d4fd66a3bf7c970a78cb37d52845a05271159f55fa636e7ee3b7eb420e95e6",
+  weightsHash: "992a35a420cfed012bb285b1a12deebc6d7be10cfe23916aaa1fd4cecd3f8f71",
   dtype: "float32",
   hiddenSize: DEFAULT_MODEL_CONFIG.hiddenSize,
   vocabSize: DEFAULT_MODEL_CONFIG.vocabSize,
