@@ -1,0 +1,109 @@
+/**
+ * `vb replay ENVELOPE --base-url URL --output DIR`: checks the source envelope first (an
+ * unverified one is refused unless the caller passes noVerify), re-runs the same suite, dataset
+ * (its hash must match), seed and driver options against another endpoint, signs the new
+ * envelope (which records replay_of = the source's content hash) and lays both side by side.
+ */
+import type { VbEnvelope } from "../protocol/envelope/schema.ts";
+import { loadEnvelopeFile, verifyLoaded, type SigningKeys, type TrustAnchors, type VerifyReport } from "../protocol/envelope/verify.ts";
+import { contentHash } from "../protocol/envelope/content-hash.ts";
+import { SYNTHETIC_ID } from "./dataset.ts";
+import { diffEnvelopes } from "./diff.ts";
+import { runBenchmark, type RunOptions, type RunOutput } from "./run.ts";
+import { table, formatNumber } from "./summary.ts";
+
+export class ReplayError extends Error {
+  override name = "ReplayError";
+  constructor(message: string, readonly field: string) {
+    super(message);
+  }
+}
+
+export interface ReplayOptions {
+  baseUrl: string;
+  outDir: string;
+  noVerify: boolean;
+  trust: TrustAnchors;
+  keys: SigningKeys;
+  /** Path of the dataset file, for envelopes not made from the built-in dataset. */
+  dataset?: string;
+  model?: string;
+  engine?: string;
+  engineVersion?: string;
+  apiKey?: string;
+  progress: boolean;
+  /** Overrides of the convergence timeout (recorded in the new envelope). */
+  convergenceTimeoutS?: number;
+  requestTimeoutMs?: number;
+}
+
+export interface ReplayResult {
+  source: VbEnvelope;
+  verification: VerifyReport | null;
+  run: RunOutput;
+  sideBySide: string;
+}
+
+export function replayRunOptions(src: VbEnvelope, o: ReplayOptions): RunOptions {
+  const d = src.driver_options;
+  let dataset: string;
+  if (src.dataset.id === SYNTHETIC_ID) dataset = "synthetic";
+  else if (o.dataset) dataset = o.dataset;
+  else throw new ReplayError(`the source used dataset ${src.dataset.id} (sha256 ${src.dataset.sha256}); pass its file with --dataset`, "--dataset");
+  return {
+    suite: src.suite.id,
+    suiteVersion: src.suite.version,
+    model: o.model ?? src.model.id,
+    modelRevision: src.model.revision,
+    engine: o.engine ?? "unknown",
+    engineVersion: o.engineVersion ?? "unknown",
+    quant: src.quantization,
+    baseUrl: o.baseUrl,
+    apiKey: o.apiKey,
+    api: d.api,
+    concurrency: d.concurrency,
+    rate: d.rate,
+    numRequests: d.num_requests,
+    durationS: d.duration_s,
+    maxTokens: d.max_tokens,
+    temperature: d.temperature,
+    seed: src.seed,
+    dataset,
+    expectDatasetSha256: src.dataset.sha256,
+    warmupRuns: d.warmup_runs,
+    convergence: { window: d.convergence.window, cvThreshold: d.convergence.cv_threshold, timeoutS: o.convergenceTimeoutS ?? d.convergence.timeout_s },
+    slo: d.slo,
+    launches: d.launches,
+    resamples: 1000,
+    requestTimeoutMs: o.requestTimeoutMs ?? 120_000,
+    replayOf: src.signature?.content_hash ?? contentHash(src as unknown as Record<string, unknown>),
+    progress: o.progress,
+  };
+}
+
+export function sideBySide(src: Record<string, unknown>, replay: VbEnvelope): string {
+  const report = diffEnvelopes(src, replay as unknown as Record<string, unknown>, 0.02);
+  const rows = [["metric", "source", "replay", "rel delta", "verdict"]];
+  for (const m of report.metrics) {
+    rows.push([m.metric, formatNumber(m.baseline), formatNumber(m.candidate), m.rel_delta === null ? "n/a" : `${(m.rel_delta * 100).toFixed(1)}%`, m.verdict]);
+  }
+  const ctx = report.context.warnings.map((w) => `context: ${w}`);
+  return [...ctx, ...(ctx.length ? [""] : []), table(rows)].join("\n");
+}
+
+export async function replayEnvelope(sourcePath: string, o: ReplayOptions): Promise<ReplayResult> {
+  const loaded = loadEnvelopeFile(sourcePath);
+  if (loaded.format !== "vb.envelope/1") {
+    throw new ReplayError(`only vb.envelope/1 envelopes can be replayed (this one is ${loaded.format}; its suites belong to another tool)`, "envelope_version");
+  }
+  let verification: VerifyReport | null = null;
+  if (!o.noVerify) {
+    verification = await verifyLoaded(loaded, o.trust);
+    if (verification.status !== "verified") {
+      throw new ReplayError("the source envelope is unverified (its signature only matches a key it carries itself); name a trusted key with --key/--address/--sigstore-identity, or pass --no-verify to replay it anyway", "trust");
+    }
+  }
+  const src = loaded.plain as unknown as VbEnvelope;
+  const run = await runBenchmark(replayRunOptions(src, o), o.keys, o.outDir);
+  return { source: src, verification, run, sideBySide: sideBySide(loaded.plain, run.envelope) };
+}
