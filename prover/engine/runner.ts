@@ -91,9 +91,10 @@ export class ModelRunner {
       emptyPast.set(past.name, new ort.Tensor("float32", new Float32Array(0), emptyPastDims(past)));
     }
     const inputs = new Set(model.summary.inputs);
-    // Probe with one token: the sizes of the activation and the logits come from the model itself.
+    // Probe with two tokens: the sizes of the activation and the logits come from the model
+    // itself, and a tensor that is not one row per token (a weight, a pooled vector) shows up.
     const probe = new ModelRunner(session, model.activationTensor, inputs, model.summary.pastInputs, emptyPast, 0, 0);
-    const result = await probe.run([0], 0, emptyPast);
+    const result = await probe.run([0, 0], 0, emptyPast);
     const logits = result[LOGITS_OUTPUT]!;
     const hidden = result[model.activationTensor]!;
     const vocabSize = Number(logits.dims.at(-1));
@@ -101,9 +102,9 @@ export class ModelRunner {
     if (logits.type !== "float32") {
       throw new UnsupportedModelError(`logits are ${logits.type}; only float32 models are supported`, "modelPath");
     }
-    if (hidden.type !== "float32" || hidden.size !== hiddenSize || hiddenSize < 1) {
+    if (hidden.type !== "float32" || hidden.size !== 2 * hiddenSize || hiddenSize < 1) {
       throw new ActivationTensorError(
-        `activation tensor ${JSON.stringify(model.activationTensor)} is ${hidden.type} [${hidden.dims.join(", ")}] for one token; ` +
+        `activation tensor ${JSON.stringify(model.activationTensor)} is ${hidden.type} [${hidden.dims.join(", ")}] for two tokens; ` +
           "expected one float32 hidden-state row per token",
         "activationTensor",
       );
