@@ -41,7 +41,7 @@ export interface DeployOptions {
 
 /** Parameters of local networks: short windows, 100-token minimum stakes, a 10-token bond. */
 export const DEFAULT_CONFIG: DeployedConfig = {
-  attestThresholdBps: 6667,
+  attestThresholdBps: 6666,
   voteThresholdBps: 5000,
   responseWindow: 600,
   challengeWindow: 3600,
