@@ -21,7 +21,7 @@ function byteToUnicodeTable(): string[] {
   }
   return table;
 }
-const BYTE_TO_CHAR = byteToUnicodeTable();
+export const BYTE_TO_CHAR: readonly string[] = byteToUnicodeTable();
 const CHAR_TO_BYTE = new Map(BYTE_TO_CHAR.map((ch, b) => [ch, b]));
 
 /**
