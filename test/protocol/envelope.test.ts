@@ -1,0 +1,183 @@
+import assert from "node:assert/strict";
+import { createHash, generateKeyPairSync, sign as nodeSign } from "node:crypto";
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { privateKeyToAccount } from "viem/accounts";
+import {
+  ENVELOPE_SCHEMA,
+  KeyFormatError,
+  SchemaValidationError,
+  SigstoreUnavailableError,
+  VerificationError,
+  contentHash,
+  generateEd25519,
+  parseLossless,
+  prettyJson,
+  publicKeyToPem,
+  readKeyFile,
+  signEnvelope,
+  signSigstore,
+  validateVbEnvelope,
+  verifyEnvelopeText,
+  verifySigstoreBundle,
+  writeKeyFile,
+  type VbEnvelope,
+} from "../../protocol/envelope/index.ts";
+import { sampleEnvelope } from "../helpers/sample-envelope.ts";
+
+const ETH_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d" as const; // Hardhat's account #1, public test key
+const FIXTURES = new URL("../fixtures/envelope/", import.meta.url);
+
+function p256Bundle(artifact: Buffer, keyHint: string, privateKey: Parameters<typeof nodeSign>[2]) {
+  return {
+    mediaType: "application/vnd.dev.sigstore.bundle.v0.3+json",
+    verificationMaterial: { publicKey: { hint: keyHint }, tlogEntries: [], timestampVerificationData: { rfc3161Timestamps: [] } },
+    messageSignature: {
+      messageDigest: { algorithm: "SHA2_256", digest: createHash("sha256").update(artifact).digest("base64") },
+      signature: nodeSign("sha256", artifact, privateKey).toString("base64"),
+    },
+  };
+}
+
+describe("vb.envelope/1 schema, signatures and verification", () => {
+  const key = generateEd25519();
+  const keyPem = publicKeyToPem(key.publicKey);
+
+  it("keeps the TypeScript type and the JSON Schema in step", () => {
+    const sample = sampleEnvelope();
+    assert.deepEqual(Object.keys(sample).filter((k) => k !== "signature").sort(), Object.keys(ENVELOPE_SCHEMA.properties).filter((k) => k !== "signature").sort());
+    assert.ok(ENVELOPE_SCHEMA.required.every((k) => k in sample), "every required property is in the sample");
+    validateVbEnvelope(sample);
+    // Each nested object: the sample's keys are exactly the schema's properties.
+    for (const k of ["suite", "model", "engine", "dataset", "seeds", "driver_options", "hardware_fingerprint", "software_provenance", "phases", "energy", "traces", "commitment"] as const) {
+      const props = (ENVELOPE_SCHEMA.properties[k] as { properties: Record<string, unknown> }).properties;
+      assert.deepEqual(Object.keys(sample[k] as object).sort(), Object.keys(props).sort(), k);
+    }
+  });
+
+  it("rejects documents that break the schema, naming the field", () => {
+    const cases: [string, (e: Record<string, any>) => void][] = [
+      ["/envelope_version", (e) => (e.envelope_version = "vb.envelope/2")],
+      ["/metrics/ttft_p50_ms", (e) => (e.metrics.ttft_p50_ms = "fast")],
+      ["/seed", (e) => (e.seed = -1)],
+      ["/commitment/root", (e) => (e.commitment.root = "0x12")],
+      ["/driver_options/mode", (e) => (e.driver_options.mode = "burst")],
+      ["", (e) => (e.unexpected = 1)],
+      ["/run_id", (e) => (e.run_id = "not-a-uuid")],
+      ["/created_at", (e) => (e.created_at = "yesterday")],
+    ];
+    for (const [field, mutate] of cases) {
+      const doc = sampleEnvelope() as unknown as Record<string, any>;
+      mutate(doc);
+      assert.throws(() => validateVbEnvelope(doc), (e: unknown) => e instanceof SchemaValidationError && e.errors.some((m) => m.startsWith(field || "/")), field);
+    }
+  });
+
+  it("signs with ed25519 and reports verified only against a trusted key", async () => {
+    const signed = await signEnvelope(sampleEnvelope() as VbEnvelope, { ed25519: key });
+    const text = prettyJson(signed);
+    assert.equal(signed.signature!.content_hash, contentHash(parseLossless(text)));
+    const self = await verifyEnvelopeText(text);
+    assert.equal(self.status, "unverified");
+    const trusted = await verifyEnvelopeText(text, { ed25519: [keyPem] });
+    assert.equal(trusted.status, "verified");
+    assert.deepEqual(trusted.checks.map((c) => c.check), ["schema", "content_hash", "signature[0]", "trust"]);
+    await assert.rejects(verifyEnvelopeText(text, { ed25519: [publicKeyToPem(generateEd25519().publicKey)] }), (e: unknown) => e instanceof VerificationError && e.check === "trust");
+  });
+
+  it("fails with stored and recomputed hashes when content changes", async () => {
+    const signed = await signEnvelope(sampleEnvelope() as VbEnvelope, { ed25519: key });
+    const tampered = { ...signed, metrics: { ...signed.metrics, ttft_p50_ms: 12.4 } };
+    await assert.rejects(verifyEnvelopeText(prettyJson(tampered), { ed25519: [keyPem] }), (e: unknown) => {
+      assert.ok(e instanceof VerificationError);
+      assert.equal(e.check, "content_hash");
+      assert.equal(e.stored, signed.signature!.content_hash);
+      assert.equal(e.recomputed, contentHash(tampered as unknown as Record<string, unknown>));
+      assert.match(e.message, /stored: {5}[0-9a-f]{64}\n {2}recomputed: [0-9a-f]{64}/);
+      return true;
+    });
+  });
+
+  it("fails a signature that does not match, even when the stored hash was updated to match the content", async () => {
+    const signed = await signEnvelope(sampleEnvelope() as VbEnvelope, { ed25519: key });
+    const { signature, ...rest } = { ...signed, seed: 43 };
+    const forged = { ...rest, signature: { ...signature!, content_hash: contentHash(rest as Record<string, unknown>) } };
+    await assert.rejects(verifyEnvelopeText(prettyJson(forged)), (e: unknown) => e instanceof VerificationError && e.check === "signature[0]");
+    const other = await signEnvelope({ ...(sampleEnvelope() as VbEnvelope), seed: 1 }, { ed25519: key });
+    const moved = { ...other, signature: { ...other.signature!, signers: signed.signature!.signers } };
+    await assert.rejects(verifyEnvelopeText(prettyJson(moved)), (e: unknown) => e instanceof VerificationError && e.check === "signature[0]");
+  });
+
+  it("signs with an Ethereum key (EIP-191 over the content hash) and checks the trusted address", async () => {
+    const address = privateKeyToAccount(ETH_KEY).address;
+    const signed = await signEnvelope(sampleEnvelope() as VbEnvelope, { ed25519: key, ethereumPrivateKey: ETH_KEY });
+    const text = prettyJson(signed);
+    assert.equal(signed.signature!.signers[1]!.scheme, "eip191");
+    assert.equal((await verifyEnvelopeText(text, { addresses: [address.toLowerCase()] })).status, "verified");
+    await assert.rejects(verifyEnvelopeText(text, { addresses: ["0x000000000000000000000000000000000000dEaD"] }), (e: unknown) => e instanceof VerificationError && e.check === "trust");
+    const s = signed.signature!.signers[1] as { address: string; signature: string };
+    const wrongAddress = { ...signed, signature: { ...signed.signature!, signers: [{ ...s, address: "0x000000000000000000000000000000000000dEaD" }] } };
+    await assert.rejects(verifyEnvelopeText(prettyJson(wrongAddress)), (e: unknown) => e instanceof VerificationError && e.check === "signature[0]" && e.recomputed === address);
+    await assert.rejects(signEnvelope(sampleEnvelope() as VbEnvelope, { ethereumPrivateKey: "0x1234" }), KeyFormatError);
+  });
+
+  it("verifies a Sigstore bundle offline against a named key and rejects it over other content", async () => {
+    const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+    const pem = publicKey.export({ type: "spki", format: "pem" }).toString();
+    const unsigned = sampleEnvelope() as VbEnvelope;
+    const hash = contentHash(unsigned as unknown as Record<string, unknown>);
+    const bundle = p256Bundle(Buffer.from(hash, "ascii"), "release-key", privateKey);
+    const doc = { ...unsigned, signature: { content_hash: hash, signers: [{ scheme: "sigstore" as const, bundle }] } };
+    const report = await verifyEnvelopeText(prettyJson(doc), { sigstore: { publicKeys: { "release-key": { pem } } } });
+    assert.equal(report.status, "verified");
+    assert.equal((await verifyEnvelopeText(prettyJson(doc))).status, "unverified");
+    const otherHash = contentHash({ ...unsigned, seed: 5 } as unknown as Record<string, unknown>);
+    assert.throws(() => verifySigstoreBundle(bundle, otherHash, { publicKeys: { "release-key": { pem } } }), /signature verification failed/);
+    const changed = { ...doc, seed: 5, signature: { ...doc.signature, content_hash: otherHash } };
+    await assert.rejects(verifyEnvelopeText(prettyJson(changed), { sigstore: { publicKeys: { "release-key": { pem } } } }), (e: unknown) => e instanceof VerificationError && e.check === "signature[0]");
+    assert.throws(() => verifySigstoreBundle({ mediaType: "nope" }, hash, {}), Error);
+  });
+
+  it("rejects a keyless bundle whose certificate does not chain to the pinned Sigstore root", async () => {
+    const cert = readFileSync(new URL("selfsigned-TEST-ONLY-cert.pem", FIXTURES), "utf8");
+    const certKey = readFileSync(new URL("selfsigned-TEST-ONLY-cert.key", FIXTURES), "utf8");
+    const der = Buffer.from(cert.replace(/-----[A-Z ]+-----|\s/g, ""), "base64");
+    const unsigned = sampleEnvelope() as VbEnvelope;
+    const hash = contentHash(unsigned as unknown as Record<string, unknown>);
+    const artifact = Buffer.from(hash, "ascii");
+    const bundle = {
+      mediaType: "application/vnd.dev.sigstore.bundle.v0.3+json",
+      verificationMaterial: { certificate: { rawBytes: der.toString("base64") }, tlogEntries: [], timestampVerificationData: { rfc3161Timestamps: [] } },
+      messageSignature: { messageDigest: { algorithm: "SHA2_256", digest: createHash("sha256").update(artifact).digest("base64") }, signature: nodeSign("sha256", artifact, certKey).toString("base64") },
+    };
+    const doc = prettyJson({ ...unsigned, signature: { content_hash: hash, signers: [{ scheme: "sigstore", bundle }] } });
+    // Without a named identity the bundle is not checked, so the envelope is not "verified".
+    assert.equal((await verifyEnvelopeText(doc)).status, "unverified");
+    await assert.rejects(verifyEnvelopeText(doc, { sigstore: { identity: "test@example.com", issuer: "https://accounts.example.com" } }), (e: unknown) => e instanceof VerificationError && e.check === "signature[0]");
+  });
+
+  it("refuses Sigstore signing without an identity token, with a clear error", async () => {
+    await assert.rejects(signSigstore("ab".repeat(32), ""), (e: unknown) => e instanceof SigstoreUnavailableError && /SIGSTORE_ID_TOKEN/.test(e.message));
+  });
+
+  it("writes dev key files with mode 0600 and refuses malformed ones", () => {
+    const dir = mkdtempSync(join(tmpdir(), "vb-key-"));
+    const path = join(dir, "dev.key");
+    writeKeyFile(path, key);
+    assert.equal(statSync(path).mode & 0o777, 0o600);
+    assert.deepEqual(readKeyFile(path).publicKey, key.publicKey);
+    assert.throws(() => writeKeyFile(path, key), /EEXIST/);
+    const committed = readKeyFile(new URL("test-ed25519-TEST-ONLY.key.json", FIXTURES).pathname);
+    assert.equal(committed.publicKey.length, 32);
+    const bad = join(dir, "bad.key");
+    for (const body of ["not json", '{"type":"other"}', '{"type":"vb.ed25519-key/1","secret_key":"zz"}']) {
+      writeFileSync(bad, body);
+      assert.throws(() => readKeyFile(bad), KeyFormatError);
+    }
+  });
+
+  it("refuses to sign without any key", async () => {
+    await assert.rejects(signEnvelope(sampleEnvelope() as VbEnvelope, {}), /no signing key/);
+  });
+});
