@@ -40,6 +40,8 @@ export async function buildProverApp(options: ProverAppOptions): Promise<Fastify
     return503OnClosing: true,
   });
   installErrorHandling(app);
+  // JSON only: fastify's default text/plain parser would hand a string to the JSON schemas.
+  app.removeContentTypeParser("text/plain");
   const queue = new EngineQueue(options.concurrency ?? 1, options.maxWaiting ?? 16);
   const deps: ServiceDeps = {
     engine: options.engine,
