@@ -1,0 +1,175 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { DatasetError, SYNTHETIC_ID, loadDataset, samplePromptIndices, syntheticDataset } from "../../benchmark/dataset.ts";
+import { diffEnvelopes, formatDiff, metricDirection } from "../../benchmark/diff.ts";
+import { deriveSeed, poissonArrivals, shuffled } from "../../benchmark/rng.ts";
+import { SseError, SseParser } from "../../benchmark/sse.ts";
+import { bootstrapPercentileCI, coefficientOfVariation, percentileSorted, percentileUnsorted, sortedCopy } from "../../benchmark/stats.ts";
+import { hardwareFingerprint, fingerprintHash } from "../../benchmark/hardware.ts";
+import { softwareProvenance } from "../../benchmark/provenance.ts";
+import { startEnergyMeter } from "../../benchmark/energy.ts";
+import { sampleEnvelope } from "../helpers/sample-envelope.ts";
+import { readFixture } from "../helpers/inferencebench-fixtures.ts";
+
+describe("benchmark: SSE parser", () => {
+  const stream = 'data: {"a":1}\n\n: comment\nevent: x\ndata: {"b":\ndata: 2}\r\n\r\ndata:[DONE]\n\n';
+  it("yields the same events however the bytes are split", () => {
+    const whole: string[] = [];
+    const p = new SseParser((d) => whole.push(d));
+    p.push(Buffer.from(stream));
+    p.end();
+    assert.deepEqual(whole, ['{"a":1}', '{"b":\n2}', "[DONE]"]);
+    const bytes = Buffer.from('data: {"t":"h\u00e9\u4e2d\u{1F600}"}\n\n' + stream);
+    for (let cut = 1; cut < bytes.length; cut++) {
+      const got: string[] = [];
+      const q = new SseParser((d) => got.push(d));
+      q.push(bytes.subarray(0, cut));
+      q.push(bytes.subarray(cut));
+      q.end();
+      assert.deepEqual(got, ['{"t":"h\u00e9\u4e2d\u{1F600}"}', ...whole], `split at ${cut}`);
+    }
+  });
+  it("flushes a final event without a blank line and bounds line length", () => {
+    const got: string[] = [];
+    const p = new SseParser((d) => got.push(d), 64);
+    p.push(Buffer.from("data: last"));
+    p.end();
+    assert.deepEqual(got, ["last"]);
+    const q = new SseParser(() => undefined, 64);
+    assert.throws(() => q.push(Buffer.from("data: " + "x".repeat(100))), SseError);
+  });
+});
+
+describe("benchmark: statistics and seeds", () => {
+  it("computes numpy-style percentiles, by sort and by selection alike", () => {
+    const s = sortedCopy([5, 1, 4, 2, 3]);
+    assert.equal(percentileSorted(s, 0.5), 3);
+    assert.equal(percentileSorted(s, 0.9), 4.6);
+    assert.equal(percentileSorted(s, 0), 1);
+    assert.ok(Number.isNaN(percentileSorted(new Float64Array(0), 0.5)));
+    let x = 7;
+    const values = Array.from({ length: 1001 }, () => ((x = (x * 48271) % 2147483647) % 1000) / 7);
+    for (const q of [0, 0.01, 0.5, 0.9, 0.99, 1]) assert.equal(percentileUnsorted(Float64Array.from(values), q), percentileSorted(sortedCopy(values), q), `q=${q}`);
+  });
+  it("gives seeded bootstrap CIs that bracket the estimate and repeat exactly", () => {
+    const values = Array.from({ length: 200 }, (_, i) => 10 + Math.sin(i * 12.9898) * 3);
+    const a = bootstrapPercentileCI(values, 0.5, { resamples: 1000, seed: 1, level: 0.95 })!;
+    const b = bootstrapPercentileCI(values, 0.5, { resamples: 1000, seed: 1, level: 0.95 })!;
+    const c = bootstrapPercentileCI(values, 0.5, { resamples: 1000, seed: 2, level: 0.95 })!;
+    assert.deepEqual(a, b);
+    assert.notDeepEqual(a, c);
+    const p50 = percentileSorted(sortedCopy(values), 0.5);
+    assert.ok(a[0] <= p50 && p50 <= a[1], `${a} around ${p50}`);
+    assert.equal(bootstrapPercentileCI([1], 0.5, { resamples: 10, seed: 1, level: 0.95 }), null);
+  });
+  it("measures the coefficient of variation", () => {
+    assert.equal(coefficientOfVariation([2, 2, 2]), 0);
+    assert.ok(Math.abs(coefficientOfVariation([1, 2, 3]) - 0.5) < 1e-12);
+    assert.ok(Number.isNaN(coefficientOfVariation([1])));
+  });
+  it("derives independent, reproducible seeds and Poisson arrivals", () => {
+    assert.equal(deriveSeed(42, "dataset"), deriveSeed(42, "dataset"));
+    assert.notEqual(deriveSeed(42, "dataset"), deriveSeed(42, "arrivals"));
+    assert.deepEqual(shuffled([1, 2, 3, 4, 5], 9), shuffled([1, 2, 3, 4, 5], 9));
+    const arr = poissonArrivals(5000, 100, 3);
+    assert.deepEqual(arr, poissonArrivals(5000, 100, 3));
+    const meanGap = arr[arr.length - 1]! / arr.length;
+    assert.ok(Math.abs(meanGap - 10) < 0.6, `mean gap ${meanGap} ms at 100/s`);
+  });
+});
+
+describe("benchmark: datasets", () => {
+  it("builds the same synthetic dataset every time", () => {
+    const a = syntheticDataset();
+    assert.equal(a.id, SYNTHETIC_ID);
+    assert.equal(a.prompts.length, 256);
+    assert.equal(syntheticDataset().sha256, a.sha256);
+    assert.deepEqual(samplePromptIndices(a, 300, 5), samplePromptIndices(a, 300, 5));
+    assert.notDeepEqual(samplePromptIndices(a, 50, 5), samplePromptIndices(a, 50, 6));
+  });
+  it("reads ShareGPT-style files and rejects malformed ones", () => {
+    const dir = mkdtempSync(join(tmpdir(), "vb-ds-"));
+    const good = join(dir, "sharegpt.json");
+    writeFileSync(good, JSON.stringify([{ conversations: [{ from: "human", value: "hi" }, { from: "gpt", value: "hello" }] }, { conversations: [{ from: "gpt", value: "x" }] }, { prompt: "direct" }]));
+    const ds = loadDataset(good);
+    assert.deepEqual(ds.prompts, ["hi", "direct"]);
+    assert.equal(ds.id, "sharegpt:sharegpt.json");
+    for (const [name, body] of [["obj.json", "{}"], ["bad.json", "[1,"], ["empty.json", "[]"], ["noconv.json", '[{"x":1}]']] as const) {
+      writeFileSync(join(dir, name), body);
+      assert.throws(() => loadDataset(join(dir, name)), DatasetError, name);
+    }
+    assert.throws(() => loadDataset(join(dir, "missing.json")), DatasetError);
+  });
+});
+
+describe("benchmark: diff", () => {
+  it("classifies metrics by direction", () => {
+    assert.equal(metricDirection("ttft_p99_ms"), "lower_is_better");
+    assert.equal(metricDirection("joules_per_token"), "lower_is_better");
+    assert.equal(metricDirection("output_tok_per_s"), "higher_is_better");
+    assert.equal(metricDirection("ok_rate"), "higher_is_better");
+    assert.equal(metricDirection("n_samples"), "unknown");
+  });
+  it("gives direction-aware verdicts with regressions first and context warnings", () => {
+    const base = sampleEnvelope() as unknown as Record<string, unknown>;
+    const cand = { ...base, engine: { name: "vb-prover", version: "0.2.0" }, metrics: { ttft_p50_ms: 20, output_tok_per_s: 1200, ok_rate: 1.01, joules_per_token: null, tiny: 1e-7, extra: 3 } };
+    const r = diffEnvelopes(base, cand, 0.02);
+    assert.equal(r.metrics[0]!.metric, "ttft_p50_ms");
+    assert.equal(r.metrics[0]!.verdict, "regression");
+    assert.equal(r.metrics[0]!.abs_delta, 7.5);
+    assert.equal(r.metrics[0]!.rel_delta, 0.6);
+    assert.equal(r.metrics.find((m) => m.metric === "output_tok_per_s")!.verdict, "improvement");
+    assert.equal(r.metrics.find((m) => m.metric === "ok_rate")!.verdict, "no_change");
+    assert.equal(r.metrics.find((m) => m.metric === "extra")!.verdict, "missing");
+    assert.equal(r.regressions, 1);
+    assert.deepEqual(r.context.warnings.length, 1);
+    assert.match(r.context.warnings[0]!, /engine version differs: vb-prover 0\.1\.0 vs vb-prover 0\.2\.0/);
+    assert.match(formatDiff(r), /1 regression\(s\), 1 improvement\(s\)/);
+    assert.equal(diffEnvelopes(base, base).regressions, 0);
+    assert.throws(() => diffEnvelopes(base, base, -1), RangeError);
+  });
+  it("works on InferenceBench envelopes, skipping string metrics", () => {
+    const a = JSON.parse(readFixture("2026-06-13-llm-h100__c1-79d354b13545.json"));
+    const b = JSON.parse(readFixture("2026-06-13-llm-h100__c16-b91875fdf860.json"));
+    const r = diffEnvelopes(a, b, 0.02);
+    assert.ok(r.metrics.length > 5);
+    assert.ok(r.metrics.every((m) => typeof m.baseline === "number" || m.baseline === null));
+    const ttft = r.metrics.find((m) => m.metric === "ttft_p50_ms");
+    if (ttft && ttft.baseline !== null && ttft.candidate !== null) assert.equal(ttft.verdict, ttft.candidate > ttft.baseline * 1.02 ? "regression" : ttft.candidate < ttft.baseline * 0.98 ? "improvement" : "no_change");
+  });
+});
+
+describe("benchmark: fingerprint, provenance, energy", () => {
+  it("fingerprints this machine stably and hashes all of it", () => {
+    const a = hardwareFingerprint();
+    assert.equal(a.sha256, hardwareFingerprint().sha256);
+    assert.equal(fingerprintHash(a), a.sha256);
+    assert.equal(fingerprintHash({ ...a, kernel: a.kernel + "x" }) === a.sha256, false);
+    assert.ok(a.cpu.logical_cores >= 1);
+  });
+  it("records the tool's git commit and library versions", () => {
+    const p = softwareProvenance();
+    assert.match(p.git_commit ?? "", /^[0-9a-f]{40}$/);
+    assert.match(p.libraries.ajv ?? "", /^\d+\.\d+\.\d+/);
+    assert.equal(p.node, process.version);
+  });
+  it("reads RAPL counters (with wrap-around) and reports null, never a guess, without a source", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "vb-rapl-"));
+    const { mkdirSync } = await import("node:fs");
+    mkdirSync(join(dir, "intel-rapl:0"));
+    writeFileSync(join(dir, "intel-rapl:0", "energy_uj"), "999000000");
+    writeFileSync(join(dir, "intel-rapl:0", "max_energy_range_uj"), "1000000000");
+    const meter = startEnergyMeter(dir);
+    writeFileSync(join(dir, "intel-rapl:0", "energy_uj"), "2000000"); // wrapped: +3 J
+    const r = await meter.stop();
+    assert.equal(r.source, "rapl");
+    assert.equal(r.joules, 3);
+    const none = await startEnergyMeter(join(dir, "absent")).stop();
+    if (none.source === null) {
+      assert.equal(none.joules, null);
+      assert.match(none.warning ?? "", /null/);
+    }
+  });
+});
