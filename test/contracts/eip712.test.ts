@@ -178,7 +178,7 @@ describe("EIP-712 helpers: bad input gets typed errors", () => {
   const domain = protocolDomain(31337, "0x0000000000000000000000000000000000000001");
   const root = keccak256(toHex("r"));
   const field = (fn: () => unknown, type: new (...a: never[]) => Error, name: string) =>
-    assert.throws(fn, (err: unknown) => err instanceof type && (err as { field: string }).field === name);
+    assert.throws(fn, (err: unknown) => err instanceof type && (err as unknown as { field: string }).field === name);
 
   it("names the field that is out of range", () => {
     field(() => hashAttestation(domain, { batchId: 1n, root: "0x1234", verdict: Verdict.Valid, leavesChecked: 1 }), InvalidTypedDataFieldError, "message.root");
