@@ -181,8 +181,6 @@ contract BatchManager is EIP712, ReentrancyGuard {
     error ZeroRoot();
     /// @notice A batch of zero leaves.
     error EmptyBatch();
-    /// @notice The batch does not exist.
-    error UnknownBatch(uint256 batchId);
     /// @notice The batch is not in a state that allows this call.
     error InvalidBatchState(uint256 batchId, BatchState state);
     /// @notice The response window of the batch is over.
