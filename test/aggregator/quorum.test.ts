@@ -1,0 +1,86 @@
+import assert from "node:assert/strict";
+import { describe, it } from "mocha";
+import type { Address, Hex } from "viem";
+import { AttestationPool, QuorumError, type CheckedAttestation } from "../../aggregator/quorum.ts";
+import { Verdict, type AttestationMessage } from "../../protocol/eip712/index.ts";
+
+const root = `0x${"11".repeat(32)}` as Hex;
+const message: AttestationMessage = { batchId: 1n, root, verdict: Verdict.Valid, leavesChecked: 4 };
+const signer = (n: number) => `0x${n.toString(16).padStart(40, "0")}` as Address;
+const att = (n: number, weight: bigint, m: AttestationMessage = message): CheckedAttestation => ({
+  message: m,
+  signer: signer(n),
+  signature: `0x${"00".repeat(65)}` as Hex,
+  weight,
+});
+
+function pool(graceMs = 0) {
+  let clock = 1000;
+  const p = new AttestationPool({ thresholdBps: 6666, graceMs, now: () => clock });
+  return { p, advance: (ms: number) => (clock += ms) };
+}
+
+describe("aggregator/quorum", () => {
+  it("is ready once two thirds of stake signed the same content, signers ascending", () => {
+    const { p } = pool();
+    p.open(1n, 300n);
+    assert.equal(p.add(att(3, 100n)), "accepted");
+    assert.equal(p.ready(1n), undefined);
+    assert.equal(p.add(att(1, 100n)), "accepted");
+    const ready = p.ready(1n)!;
+    assert.equal(ready.weight, 200n);
+    assert.deepEqual(ready.attestations.map((a) => a.signer), [signer(1), signer(3)]);
+  });
+
+  it("waits for the grace period before submitting, and includes late signers", () => {
+    const { p, advance } = pool(500);
+    p.open(1n, 300n);
+    p.add(att(1, 100n));
+    p.add(att(2, 100n));
+    assert.equal(p.ready(1n), undefined);
+    advance(200);
+    p.add(att(3, 100n));
+    advance(300);
+    assert.equal(p.ready(1n)!.attestations.length, 3);
+  });
+
+  it("counts a duplicate once and refuses additions after close", () => {
+    const { p } = pool();
+    p.open(1n, 300n);
+    p.add(att(1, 150n));
+    assert.equal(p.add(att(1, 150n)), "duplicate");
+    assert.equal(p.ready(1n), undefined);
+    p.close(1n);
+    assert.equal(p.add(att(2, 150n)), "closed");
+    assert.equal(p.ready(1n), undefined);
+  });
+
+  it("drops an equivocating signer's stake from every content", () => {
+    const { p } = pool();
+    p.open(1n, 300n);
+    p.add(att(1, 100n));
+    p.add(att(2, 100n));
+    assert.ok(p.ready(1n));
+    assert.equal(p.add(att(2, 100n, { ...message, verdict: Verdict.Invalid })), "conflict");
+    assert.equal(p.ready(1n), undefined);
+    assert.equal(p.add(att(2, 100n)), "conflict");
+    assert.deepEqual(p.equivocators(1n), [signer(2)]);
+  });
+
+  it("does not mix different contents: under threshold on each side is not quorum", () => {
+    const { p } = pool();
+    p.open(1n, 300n);
+    p.add(att(1, 150n));
+    p.add(att(2, 150n, { ...message, leavesChecked: 5 }));
+    assert.equal(p.ready(1n), undefined);
+  });
+
+  it("rejects bad configuration and unknown batches", () => {
+    assert.throws(() => new AttestationPool({ thresholdBps: 0, graceMs: 0 }), QuorumError);
+    assert.throws(() => new AttestationPool({ thresholdBps: 10_001, graceMs: 0 }), QuorumError);
+    assert.throws(() => new AttestationPool({ thresholdBps: 5000, graceMs: -1 }), QuorumError);
+    const { p } = pool();
+    assert.throws(() => p.add(att(1, 1n)), (e: unknown) => e instanceof QuorumError && e.field === "batchId");
+    assert.throws(() => p.open(2n, 0n), QuorumError);
+  });
+});
