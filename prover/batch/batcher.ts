@@ -5,10 +5,13 @@
  * order); the batch, every leaf and every leaf's proof are stored atomically, and only then is
  * the batch handed to the committer.
  *
+ * A batch never mixes models (the contract commits one modelId per batch): records of another
+ * model, left pending by a run that served a different model, end the batch early.
+ *
  * Closing and committing each run one at a time (two promise chains), so batch ids stay dense
  * and a slow chain committer never holds up closing.
  */
-import { BatchMerkleTree, MAX_BATCH_LEAVES } from "../../protocol/merkle/index.ts";
+import { BatchMerkleTree, MAX_BATCH_LEAVES, hashModelId } from "../../protocol/merkle/index.ts";
 import type { PendingEntry, ProofStore, StoredBatch } from "../store/index.ts";
 import { RecordOnlyCommitter, type BatchCommitter, type ClosedBatch } from "./committer.ts";
 import { manifestHash } from "./manifest.ts";
@@ -85,9 +88,10 @@ export class Batcher {
       const closed: StoredBatch[] = [];
       // Each pass consumes at least one pending record, so this ends within pendingCount passes.
       for (let pass = 0, limit = this.store.pendingCount; pass <= limit; pass++) {
-        const entries = await this.store.takePending(this.maxRecords);
-        if (entries.length === 0) break;
-        const full = entries.length >= this.maxRecords;
+        const taken = await this.store.takePending(this.maxRecords);
+        if (taken.length === 0) break;
+        const entries = sameModelPrefix(taken);
+        const full = entries.length >= this.maxRecords || entries.length < taken.length;
         const due = this.now() - Date.parse(entries[0]!.completedAt) >= this.maxAgeMs;
         if (!full && !due) break;
         closed.push(await this.closeEntries(entries));
@@ -102,9 +106,9 @@ export class Batcher {
     return this.serialise(async () => {
       const closed: StoredBatch[] = [];
       for (let pass = 0, limit = this.store.pendingCount; pass <= limit; pass++) {
-        const entries = await this.store.takePending(this.maxRecords);
-        if (entries.length === 0) break;
-        closed.push(await this.closeEntries(entries));
+        const taken = await this.store.takePending(this.maxRecords);
+        if (taken.length === 0) break;
+        closed.push(await this.closeEntries(sameModelPrefix(taken)));
       }
       return closed;
     });
@@ -134,17 +138,18 @@ export class Batcher {
     const tree = BatchMerkleTree.fromLeafHashes(entries.map((e) => e.leafHash));
     const id = this.store.nextBatchId;
     const createdAt = new Date(this.now()).toISOString();
-    const models = [...new Set(entries.map((e) => e.model))].sort();
+    const model = entries[0]!.model;
     const root = tree.root;
     const batch = await this.store.saveBatch({
       batch: {
         id,
         root,
         leafCount: entries.length,
-        manifestHash: manifestHash({ version: 1, root, leafCount: entries.length, models, createdAt }),
+        manifestHash: manifestHash({ version: 1, root, leafCount: entries.length, model, createdAt }),
         dataUri: `${this.publicUrl().replace(/\/+$/, "")}/v1/batches/${id}`,
         createdAt,
-        models,
+        model,
+        modelId: hashModelId(model),
         firstSeq: entries[0]!.seq,
         lastSeq: entries[entries.length - 1]!.seq,
       },
@@ -158,6 +163,8 @@ export class Batcher {
   private async commitOne(batch: StoredBatch): Promise<void> {
     const closed: ClosedBatch = {
       id: batch.id,
+      model: batch.model,
+      modelId: batch.modelId,
       root: batch.root,
       leafCount: batch.leafCount,
       manifestHash: batch.manifestHash,
@@ -234,6 +241,12 @@ export class Batcher {
   private report(error: unknown, context: string): void {
     this.options.onError?.(error, context);
   }
+}
+
+/** The leading entries that name the same model as the first. */
+function sameModelPrefix(entries: PendingEntry[]): PendingEntry[] {
+  const other = entries.findIndex((e) => e.model !== entries[0]!.model);
+  return other < 0 ? entries : entries.slice(0, other);
 }
 
 function checkInteger(value: unknown, field: string, min: number, max: number): number {

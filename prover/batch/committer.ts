@@ -10,9 +10,12 @@ import type { Hex } from "viem";
 export interface ClosedBatch {
   /** The prover's local batch id (the data endpoint's /v1/batches/:id). */
   id: number;
+  /** The model every leaf names, and keccak256 of it (submitBatch's modelId). */
+  model: string;
+  modelId: Hex;
   root: Hex;
   leafCount: number;
-  /** keccak256 of the batch manifest (prover/batch/manifest.ts). */
+  /** keccak256 of the batch manifest (prover/batch/manifest.ts): submitBatch's envelopeHash. */
   manifestHash: Hex;
   /** Where operators fetch leaves and Merkle proofs. */
   dataUri: string;

@@ -1,7 +1,7 @@
 /**
- * The batch manifest: a small canonical JSON document that pins everything about a batch that
- * is not in the root itself. Its keccak256 goes on chain next to the root, so a data URI that
- * later serves a different leaf count, model list or creation time is caught.
+ * The batch manifest: a small canonical JSON document that pins what a batch is besides its
+ * root. Its keccak256 goes on chain next to the root (BatchManager.submitBatch's envelopeHash),
+ * so a data URI that later serves a different leaf count, model or creation time is caught.
  */
 import { keccak_256 } from "@noble/hashes/sha3.js";
 import { bytesToHex, type Hex } from "viem";
@@ -10,7 +10,7 @@ export interface BatchManifest {
   version: 1;
   root: Hex;
   leafCount: number;
-  models: string[];
+  model: string;
   createdAt: string;
 }
 
@@ -20,7 +20,7 @@ export function canonicalManifest(manifest: BatchManifest): string {
     version: manifest.version,
     root: manifest.root,
     leafCount: manifest.leafCount,
-    models: [...manifest.models],
+    model: manifest.model,
     createdAt: manifest.createdAt,
   });
 }

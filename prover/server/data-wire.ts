@@ -41,7 +41,8 @@ export function batchJson(batch: StoredBatch): Record<string, unknown> {
     manifest_hash: batch.manifestHash,
     data_uri: batch.dataUri,
     created_at: batch.createdAt,
-    models: batch.models,
+    model: batch.model,
+    model_id: batch.modelId,
     status: batch.status,
     commitment: {
       committer: commitment.committer ?? null,

@@ -84,8 +84,10 @@ export interface StoredBatch {
   /** Where operators fetch the leaves (the data endpoint's batch URL). */
   dataUri: string;
   createdAt: string;
-  /** Distinct model ids over the batch's leaves. */
-  models: string[];
+  /** The model every leaf of the batch names (a batch never mixes models). */
+  model: string;
+  /** keccak256(utf8(model)): BatchManager.submitBatch's modelId. */
+  modelId: Hex;
   firstSeq: number;
   lastSeq: number;
   status: BatchStatus;

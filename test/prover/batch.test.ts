@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { hashInferenceLeaf, merkleRoot, verifyMerkleProof } from "../../protocol/merkle/index.ts";
+import { hashInferenceLeaf, hashModelId, merkleRoot, verifyMerkleProof } from "../../protocol/merkle/index.ts";
 import {
   Batcher,
   BatchConfigError,
@@ -125,7 +125,7 @@ describe("prover/batch: batcher on real engine records", () => {
         const batch = (await store.getBatch(id))!;
         assert.equal(batch.root, merkleRoot(slice.map((r) => r.leafHash)));
         assert.equal(batch.dataUri, `http://127.0.0.1:9/v1/batches/${id}`);
-        assert.equal(batch.manifestHash, manifestHash({ version: 1, root: batch.root, leafCount: 3, models: [engine.info.modelId], createdAt: batch.createdAt }));
+        assert.equal(batch.manifestHash, manifestHash({ version: 1, root: batch.root, leafCount: 3, model: engine.info.modelId, createdAt: batch.createdAt }));
         for (let index = 0; index < 3; index++) {
           const leaf = (await store.getLeaf(id, index))!;
           const record = (await store.getRecord(leaf.recordId))!;
@@ -267,11 +267,33 @@ describe("prover/batch: batcher on real engine records", () => {
     }
   });
 
+  it("never mixes models in a batch: a model change ends the batch early", async () => {
+    const store = await openStore();
+    const batcher = new Batcher(store, { maxRecords: 10, maxAgeMs: 3_600_000 });
+    try {
+      // Records an earlier run made with another model, then records of the engine's model.
+      const other = (i: number): ProofRecord => {
+        const record = { ...recordCopy(i), model: "an-earlier-model" };
+        return { ...record, leafHash: hashInferenceLeaf(toInferenceRecord(record)) };
+      };
+      for (const record of [other(0), other(1), recordCopy(2), recordCopy(3), recordCopy(4)]) await store.putRecord(record);
+      const closed = await batcher.closeDue();
+      assert.deepEqual(closed.map((b) => [b.model, b.leafCount]), [["an-earlier-model", 2]], "young records of the current model wait");
+      assert.equal(closed[0]!.modelId, hashModelId("an-earlier-model"));
+      assert.equal(store.pendingCount, 3);
+      const rest = await batcher.flush();
+      assert.deepEqual(rest.map((b) => [b.model, b.leafCount]), [[engine.info.modelId, 3]]);
+    } finally {
+      await batcher.stop();
+      await store.close();
+    }
+  });
+
   it("hashes the manifest over a canonical JSON with a fixed key order", () => {
-    const manifest = { version: 1 as const, root: `0x${"ab".repeat(32)}` as const, leafCount: 3, models: ["m"], createdAt: "2026-11-23T00:00:00.000Z" };
-    assert.equal(canonicalManifest(manifest), `{"version":1,"root":"0x${"ab".repeat(32)}","leafCount":3,"models":["m"],"createdAt":"2026-11-23T00:00:00.000Z"}`);
-    const { createdAt, models, leafCount, root, version } = manifest;
-    assert.equal(manifestHash({ createdAt, models, leafCount, root, version }), manifestHash(manifest), "key order of the input does not matter");
+    const manifest = { version: 1 as const, root: `0x${"ab".repeat(32)}` as const, leafCount: 3, model: "m", createdAt: "2026-11-23T00:00:00.000Z" };
+    assert.equal(canonicalManifest(manifest), `{"version":1,"root":"0x${"ab".repeat(32)}","leafCount":3,"model":"m","createdAt":"2026-11-23T00:00:00.000Z"}`);
+    const { createdAt, model, leafCount, root, version } = manifest;
+    assert.equal(manifestHash({ createdAt, model, leafCount, root, version }), manifestHash(manifest), "key order of the input does not matter");
     assert.notEqual(manifestHash({ ...manifest, leafCount: 4 }), manifestHash(manifest));
   });
 });

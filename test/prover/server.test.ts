@@ -5,7 +5,7 @@
  * Engine.verify), batching into Merkle trees, the data endpoint, and a restart.
  */
 import assert from "node:assert/strict";
-import { hashInferenceLeaf, verifyMerkleProof, type InferenceRecord } from "../../protocol/merkle/index.ts";
+import { hashInferenceLeaf, hashModelId, verifyMerkleProof, type InferenceRecord } from "../../protocol/merkle/index.ts";
 import type { Engine } from "../../prover/engine/index.ts";
 import { PROOF_RECORD_HEADER } from "../../prover/server/index.ts";
 import { getJson, loadDefaultEngine, startTestServer, tempDir, waitFor, type TestServer } from "../helpers/prover-server.ts";
@@ -277,7 +277,8 @@ describe("prover server: batches, the data endpoint and restarts on the real eng
     assert.equal(batch.id, 1);
     assert.equal(batch.leaf_count, 3);
     assert.equal(batch.data_uri, `${server.address}/v1/batches/1`);
-    assert.deepEqual(batch.models, [model]);
+    assert.equal(batch.model, model);
+    assert.equal(batch.model_id, hashModelId(model));
     const detail = (await getJson(server.address, "/v1/batches/1")).json;
     assert.equal(detail.root, batch.root);
     assert.equal(detail.status, "pending-commitment");

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { BatchMerkleTree, hashInferenceLeaf } from "../../protocol/merkle/index.ts";
+import { BatchMerkleTree, hashInferenceLeaf, hashModelId } from "../../protocol/merkle/index.ts";
 import { buildProofs } from "../../protocol/toploc/index.ts";
 import {
   DuplicateRecordError,
@@ -55,7 +55,8 @@ function batchOf(store: ProofStore, entries: PendingEntry[]) {
       manifestHash: `0x${"11".repeat(32)}` as const,
       dataUri: `http://127.0.0.1/v1/batches/${id}`,
       createdAt: new Date().toISOString(),
-      models: ["store-test-model"],
+      model: "store-test-model",
+      modelId: hashModelId("store-test-model"),
       firstSeq: entries[0]!.seq,
       lastSeq: entries[entries.length - 1]!.seq,
     },
