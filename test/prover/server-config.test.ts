@@ -4,11 +4,13 @@
  * engine with the embedded default model.
  */
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import OpenAI from "openai";
 import { ConfigError, DEFAULT_CONFIG, loadConfig } from "../../prover/config.ts";
 import { startProver } from "../../prover/main.ts";
+import { ProofStore } from "../../prover/store/index.ts";
 import { getJson, tempDir, waitFor } from "../helpers/prover-server.ts";
 
 describe("prover config", () => {
@@ -88,5 +90,56 @@ describe("startProver (npm run prover) on the embedded default model", () => {
       await prover.close();
     }
     await assert.rejects(fetch(`${prover.address}/v1/models`), "the server is closed");
+  });
+
+  it("runs as a process: prints its address, serves, and on SIGTERM exits 0 with every record on disk", async function () {
+    this.timeout(60_000);
+    const dataDir = join(tmp.dir, "process");
+    const root = new URL("../../", import.meta.url).pathname;
+    // process.execPath is the Node 22 running the tests; tsx is loaded as an import hook.
+    const child = spawn(process.execPath, ["--import", "tsx", "prover/main.ts", "--port", "0", "--data-dir", dataDir], {
+      cwd: root,
+      env: { ...process.env, PROVER_LOG_LEVEL: "silent", PROVER_MODEL_CACHE_DIR: join(tmp.dir, "process-models") },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk) => (stdout += chunk));
+    child.stderr.on("data", (chunk) => (stderr += chunk));
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    try {
+      const address = await waitFor(async () => /serving \S+ on (http:\/\/\S+)/.exec(stdout)?.[1], 30_000, `the prover to start (stderr: ${stderr})`);
+      const client = new OpenAI({ baseURL: `${address}/v1`, apiKey: "unused", maxRetries: 0 });
+      const [model] = (await client.models.list()).data;
+      const reply = await client.completions.create({ model: model!.id, prompt: "persist me", max_tokens: 6, seed: 9 });
+      child.kill("SIGTERM");
+      assert.equal(await exited, 0, `exit code (stderr: ${stderr})`);
+      assert.match(stdout, /SIGTERM, shutting down/);
+      const store = await ProofStore.open(join(dataDir, "store"));
+      try {
+        const record = await store.getRecord((reply as any).proof.record_id);
+        assert.equal(record?.seed, "9");
+        assert.equal(store.pendingCount, 1);
+      } finally {
+        await store.close();
+      }
+    } finally {
+      if (child.exitCode === null) child.kill("SIGKILL");
+    }
+  });
+
+  it("refuses to start on a bad configuration, naming the field (exit 2)", async function () {
+    this.timeout(30_000);
+    const root = new URL("../../", import.meta.url).pathname;
+    const child = spawn(process.execPath, ["--import", "tsx", "prover/main.ts"], {
+      cwd: root,
+      env: { ...process.env, PROVER_BATCH_MAX_RECORDS: "0" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stderr = "";
+    child.stderr.on("data", (chunk) => (stderr += chunk));
+    const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+    assert.equal(code, 2);
+    assert.match(stderr, /invalid configuration: config field batch\.maxRecords must be >= 1, got 0/);
   });
 });
