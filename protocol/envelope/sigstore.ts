@@ -5,11 +5,12 @@
  * or one the user names. The artifact is the ASCII text of the content hash.
  * Signing needs the network (Fulcio, Rekor) and an OIDC identity token (SIGSTORE_ID_TOKEN); when
  * either is missing it fails with SigstoreUnavailableError instead of producing a partial bundle.
+ * The Sigstore libraries are loaded on first use, to keep the CLI's start-up short.
  */
 import { readFileSync } from "node:fs";
-import { bundleFromJSON, type SerializedBundle } from "@sigstore/bundle";
-import { TrustedRoot, type PublicKey } from "@sigstore/protobuf-specs";
-import { Verifier, toSignedEntity, toTrustMaterial, type VerificationPolicy } from "@sigstore/verify";
+import type { SerializedBundle } from "@sigstore/bundle";
+import type { PublicKey } from "@sigstore/protobuf-specs";
+import type { VerificationPolicy } from "@sigstore/verify";
 import { KeyFormatError, SigstoreUnavailableError } from "./errors.ts";
 
 export const PINNED_TRUSTED_ROOT_PATH = new URL("./sigstore-trusted-root.json", import.meta.url);
@@ -44,7 +45,10 @@ function pemToDer(pem: string): Buffer {
  * is malformed, the signature does not match, the chain does not lead to the trusted root, or
  * the identity / issuer differ from the expected ones. Returns the signer's identity if any.
  */
-export function verifySigstoreBundle(bundleJson: unknown, contentHashHex: string, trust: SigstoreTrust): { identity?: string; issuer?: string } {
+export async function verifySigstoreBundle(bundleJson: unknown, contentHashHex: string, trust: SigstoreTrust): Promise<{ identity?: string; issuer?: string }> {
+  const { bundleFromJSON } = await import("@sigstore/bundle");
+  const { TrustedRoot } = await import("@sigstore/protobuf-specs");
+  const { Verifier, toSignedEntity, toTrustMaterial } = await import("@sigstore/verify");
   const bundle = bundleFromJSON(bundleJson);
   const root = TrustedRoot.fromJSON(trust.trustedRoot ?? loadPinnedTrustedRoot());
   const keys: Record<string, PublicKey> = {};

@@ -150,7 +150,7 @@ export async function verifyLoaded(loaded: LoadedEnvelope, trust: TrustAnchors =
         }
         let who: { identity?: string; issuer?: string };
         try {
-          who = verifySigstoreBundle(s.bundle, recomputed, trust.sigstore ?? {});
+          who = await verifySigstoreBundle(s.bundle, recomputed, trust.sigstore ?? {});
         } catch (e) {
           throw new VerificationError(name, `Sigstore bundle does not verify: ${(e as Error).message}`, JSON.stringify(trust.sigstore?.identity ?? "(key)"), recomputed);
         }

@@ -29,3 +29,21 @@ export function runCli(args: string[], env: Record<string, string> = {}, timeout
     });
   });
 }
+
+/** Runs the CLI's main() in this process, capturing what it prints (for the many small cases). */
+export async function runMain(args: string[]): Promise<CliResult> {
+  const { main } = await import("../../cli/vb.ts");
+  const out: string[] = [];
+  const err: string[] = [];
+  const log = console.log;
+  const error = console.error;
+  console.log = (...a: unknown[]) => void out.push(a.join(" "));
+  console.error = (...a: unknown[]) => void err.push(a.join(" "));
+  try {
+    const code = await main(args);
+    return { code, stdout: out.join("\n") + "\n", stderr: err.join("\n") + "\n" };
+  } finally {
+    console.log = log;
+    console.error = error;
+  }
+}

@@ -133,10 +133,10 @@ describe("vb.envelope/1 schema, signatures and verification", () => {
     assert.equal(report.status, "verified");
     assert.equal((await verifyEnvelopeText(prettyJson(doc))).status, "unverified");
     const otherHash = contentHash({ ...unsigned, seed: 5 } as unknown as Record<string, unknown>);
-    assert.throws(() => verifySigstoreBundle(bundle, otherHash, { publicKeys: { "release-key": { pem } } }), /signature verification failed/);
+    await assert.rejects(verifySigstoreBundle(bundle, otherHash, { publicKeys: { "release-key": { pem } } }), /signature verification failed/);
     const changed = { ...doc, seed: 5, signature: { ...doc.signature, content_hash: otherHash } };
     await assert.rejects(verifyEnvelopeText(prettyJson(changed), { sigstore: { publicKeys: { "release-key": { pem } } } }), (e: unknown) => e instanceof VerificationError && e.check === "signature[0]");
-    assert.throws(() => verifySigstoreBundle({ mediaType: "nope" }, hash, {}), Error);
+    await assert.rejects(verifySigstoreBundle({ mediaType: "nope" }, hash, {}), Error);
   });
 
   it("rejects a keyless bundle whose certificate does not chain to the pinned Sigstore root", async () => {

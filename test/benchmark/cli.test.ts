@@ -1,0 +1,200 @@
+import assert from "node:assert/strict";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startLoopbackServer, type LoopbackServer } from "../../benchmark/loopback-server.ts";
+import { FetchError, fetchEnvelope, resolveSource } from "../../benchmark/fetch.ts";
+import { MalformedJsonError, SchemaValidationError, parseLossless, prettyJson } from "../../protocol/envelope/index.ts";
+import { runCli, runMain } from "../helpers/cli.ts";
+import { IB_DIR, readFixture } from "../helpers/inferencebench-fixtures.ts";
+
+const FAST = ["--num-requests", "24", "--concurrency", "4", "--warmup-runs", "1", "--convergence-window", "5", "--convergence-timeout", "0.2", "--resamples", "200", "--max-tokens", "6", "--no-progress"];
+
+describe("vb CLI end to end: keygen, run, verify, replay, diff (the main path in child processes)", function () {
+  this.timeout(180_000);
+  let fast: LoopbackServer;
+  let slow: LoopbackServer;
+  const dir = mkdtempSync(join(tmpdir(), "vb-cli-"));
+  const keyFile = join(dir, "dev.key");
+
+  before(async () => {
+    fast = await startLoopbackServer({ tokens: 6, firstTokenDelayMs: 2 });
+    // Much slower first token: a replay against it must show TTFT regressions.
+    slow = await startLoopbackServer({ tokens: 6, firstTokenDelayMs: 60 });
+  });
+  after(async () => {
+    await fast.close();
+    await slow.close();
+  });
+
+  it("keygen writes a 0600 key file and its public key, and refuses to overwrite", async () => {
+    const r = await runCli(["keygen", "--out", keyFile]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(statSync(keyFile).mode & 0o777, 0o600);
+    assert.match(readFileSync(`${keyFile}.pub`, "utf8"), /BEGIN PUBLIC KEY/);
+    const again = await runMain(["keygen", "--out", keyFile]);
+    assert.equal(again.code, 2);
+    assert.match(again.stderr, /refusing to overwrite/);
+  });
+
+  it("run (two independent process launches) -> verify -> tamper -> replay -> diff", async () => {
+    const base = join(dir, "base");
+    const run = await runCli(["run", "chat-short", "--model", "loopback/tiny", "--engine", "loopback@1.0", "--quant", "none", "--base-url", fast.url, "--output", base, "--key", keyFile, "--seed", "11", "--launches", "2", "--slo", "ttft=500,e2e=5000", ...FAST]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /ttft_p50_ms/);
+    const env = JSON.parse(readFileSync(join(base, "envelope.json"), "utf8"));
+    assert.equal(env.launches.length, 2);
+    assert.equal(env.phases.measured.requests, 48);
+    assert.equal(env.engine.version, "1.0");
+    assert.equal(env.seeds.launch[0], 11);
+    assert.notEqual(env.seeds.launch[1], 11);
+    assert.equal(readFileSync(join(base, "traces.jsonl"), "utf8").trim().split("\n").length, 48);
+
+    const selfOnly = await runMain(["verify", join(base, "envelope.json")]);
+    assert.equal(selfOnly.code, 3, selfOnly.stdout + selfOnly.stderr);
+    assert.match(selfOnly.stdout, /UNVERIFIED/);
+    const trusted = await runCli(["verify", join(base, "envelope.json"), "--trust-key", `${keyFile}.pub`]);
+    assert.equal(trusted.code, 0, trusted.stdout + trusted.stderr);
+    assert.match(trusted.stdout, /^VERIFIED/m);
+
+    const tree = parseLossless(readFileSync(join(base, "envelope.json"), "utf8")) as Record<string, any>;
+    tree.metrics.ttft_p50_ms = 0.5;
+    writeFileSync(join(dir, "tampered.json"), prettyJson(tree));
+    const tampered = await runMain(["verify", join(dir, "tampered.json"), "--trust-key", `${keyFile}.pub`]);
+    assert.equal(tampered.code, 1);
+    assert.match(tampered.stderr, /check "content_hash"[\s\S]*stored: +[0-9a-f]{64}[\s\S]*recomputed: +[0-9a-f]{64}/);
+
+    const refused = await runMain(["replay", join(base, "envelope.json"), "--base-url", slow.url, "--output", join(dir, "nope"), "--key", keyFile]);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /unverified/);
+    assert.equal(existsSync(join(dir, "nope", "envelope.json")), false);
+
+    const cand = join(dir, "cand");
+    const replay = await runCli(["replay", join(base, "envelope.json"), "--base-url", slow.url, "--output", cand, "--key", keyFile, "--trust-key", `${keyFile}.pub`, "--engine", "loopback-slow", "--engine-version", "2.0", "--no-progress"]);
+    assert.equal(replay.code, 0, replay.stderr);
+    assert.match(replay.stdout, /source: verified/);
+    assert.match(replay.stdout, /metric +source +replay/);
+    const re = JSON.parse(readFileSync(join(cand, "envelope.json"), "utf8"));
+    assert.equal(re.replay_of, env.signature.content_hash);
+    assert.equal(re.seed, 11);
+    assert.equal(re.dataset.sha256, env.dataset.sha256);
+    assert.deepEqual({ ...re.driver_options, endpoint_sha256: null }, { ...env.driver_options, endpoint_sha256: null });
+    assert.equal((await runMain(["verify", join(cand, "envelope.json"), "--trust-key", `${keyFile}.pub`])).code, 0);
+
+    const diff = await runCli(["diff", join(base, "envelope.json"), join(cand, "envelope.json"), "--strict"]);
+    assert.equal(diff.code, 1, diff.stdout + diff.stderr);
+    assert.match(diff.stdout, /context warning: engine version differs/);
+    const lines = diff.stdout.split("\n").filter((l) => / (regression|improvement|no_change|changed|missing)\s*$/.test(l));
+    assert.match(lines[0]!, /regression/);
+    const json = await runMain(["diff", join(base, "envelope.json"), join(cand, "envelope.json"), "--json", "--tolerance", "0.05"]);
+    assert.equal(json.code, 0);
+    const report = JSON.parse(json.stdout);
+    const ttft = report.metrics.find((m: { metric: string }) => m.metric === "ttft_p50_ms");
+    assert.equal(ttft.verdict, "regression");
+    assert.ok(ttft.candidate > ttft.baseline + 30);
+    const same = await runMain(["diff", join(base, "envelope.json"), join(base, "envelope.json"), "--strict"]);
+    assert.equal(same.code, 0);
+  });
+
+  it("verifies InferenceBench envelopes and diffs them through the CLI", async () => {
+    const ib = new URL("bench_baseline.json", IB_DIR).pathname;
+    const ok = await runMain(["verify", ib, "--trust-key", new URL("bench_cosign.pub", IB_DIR).pathname]);
+    assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+    const files = readdirSync(IB_DIR).filter((f) => f.includes("llm-h100__c"));
+    const d = await runMain(["diff", new URL(files[0]!, IB_DIR).pathname, new URL(files[1]!, IB_DIR).pathname]);
+    assert.equal(d.code, 0, d.stderr);
+    assert.match(d.stdout, /ttft_p50_ms/);
+  });
+
+  it("answers usage errors with exit code 2 and a message naming the option", async () => {
+    const cases: [string[], RegExp][] = [
+      [["run", "s", "--engine", "e", "--base-url", fast.url, "--output", dir, "--key", keyFile], /--model is required/],
+      [["run", "s", "--model", "m", "--engine", "e", "--base-url", fast.url, "--output", dir], /signing key is required/],
+      [["run", "s", "--model", "m", "--engine", "e", "--base-url", fast.url, "--output", dir, "--key", keyFile, "--concurrency", "abc"], /--concurrency must be a number/],
+      [["run", "s", "--model", "m", "--engine", "e", "--base-url", fast.url, "--output", dir, "--key", keyFile, "--slo", "ttft:fast"], /--slo entries/],
+      [["diff", "a.json"], /expected 2 positional/],
+      [["bogus"], /unknown command/],
+      [["verify", "x.json", "--sigstore-identity", "me@example.com"], /go together/],
+    ];
+    for (const [args, re] of cases) {
+      const r = await runMain(args);
+      assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+      assert.match(r.stderr, re);
+    }
+  });
+});
+
+describe("vb fetch from a local HTTP server", function () {
+  this.timeout(60_000);
+  let server: http.Server;
+  let base = "";
+  const hits: string[] = [];
+  const baseline = readFixture("bench_baseline.json");
+  before(async () => {
+    server = http.createServer((req, res) => {
+      hits.push(req.url!);
+      if (req.url === "/datasets/acme/bench-results/resolve/main/runs/baseline.json") return void res.writeHead(200).end(baseline);
+      if (req.url === "/datasets/acme/bench-results/resolve/main/envelope.json") return void res.writeHead(302, { location: "/direct/baseline.json" }).end();
+      if (req.url === "/direct/baseline.json") return void res.writeHead(200).end(baseline);
+      if (req.url === "/bad-schema.json") return void res.writeHead(200).end(JSON.stringify({ envelope_version: "v1", suite_id: "x" }));
+      if (req.url === "/not-json.json") return void res.writeHead(200).end("<html>");
+      res.writeHead(404).end("missing");
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  after(async () => {
+    server.closeAllConnections();
+    await new Promise<void>((r) => server.close(() => r()));
+  });
+
+  it("resolves hf:// references against the endpoint", () => {
+    assert.deepEqual(resolveSource("hf://datasets/acme/r/a/b.json", { hfEndpoint: "http://h:1/" }), { kind: "remote", url: "http://h:1/datasets/acme/r/resolve/main/a/b.json" });
+    assert.deepEqual(resolveSource("hf://datasets/acme/r", { hfEndpoint: "https://hub" }), { kind: "remote", url: "https://hub/datasets/acme/r/resolve/main/envelope.json" });
+    assert.deepEqual(resolveSource("file:///tmp/x.json"), { kind: "local", path: "/tmp/x.json" });
+    assert.throws(() => resolveSource("hf://models/acme/r"), FetchError);
+    assert.throws(() => resolveSource("hf://datasets/acme/r/../../x"), FetchError);
+    assert.throws(() => resolveSource("ftp://x/y"), FetchError);
+  });
+
+  it("downloads, validates and caches; then serves from the cache", async () => {
+    const cacheDir = mkdtempSync(join(tmpdir(), "vb-cache-"));
+    const a = await fetchEnvelope("hf://datasets/acme/bench-results/runs/baseline.json", { hfEndpoint: base, cacheDir });
+    assert.equal(a.fromCache, false);
+    assert.equal(a.format, "inferencebench/v1");
+    assert.ok(a.path.startsWith(join(cacheDir, "envelopes")));
+    assert.equal(readFileSync(a.path, "utf8"), baseline);
+    const n = hits.length;
+    const b = await fetchEnvelope("hf://datasets/acme/bench-results/runs/baseline.json", { hfEndpoint: base, cacheDir });
+    assert.equal(b.fromCache, true);
+    assert.equal(hits.length, n);
+    assert.equal(b.contentHash, a.contentHash);
+    const redirected = await fetchEnvelope("hf://datasets/acme/bench-results", { hfEndpoint: base, cacheDir });
+    assert.equal(redirected.contentHash, a.contentHash);
+  });
+
+  it("refuses invalid envelopes and HTTP errors, caching nothing", async () => {
+    const cacheDir = mkdtempSync(join(tmpdir(), "vb-cache-"));
+    await assert.rejects(fetchEnvelope(`${base}/bad-schema.json`, { cacheDir }), SchemaValidationError);
+    await assert.rejects(fetchEnvelope(`${base}/not-json.json`, { cacheDir }), MalformedJsonError);
+    await assert.rejects(fetchEnvelope(`${base}/missing.json`, { cacheDir }), (e: unknown) => e instanceof FetchError && /HTTP 404/.test(e.message));
+    await assert.rejects(fetchEnvelope(`${base}/direct/baseline.json`, { cacheDir, maxBytes: 100 }), /larger than 100 bytes/);
+    assert.equal(existsSync(join(cacheDir, "envelopes")), false);
+    await assert.rejects(fetchEnvelope(join(cacheDir, "absent.json")), FetchError);
+  });
+
+  it("works through the CLI with HF_ENDPOINT and XDG_CACHE_HOME", async () => {
+    const xdg = mkdtempSync(join(tmpdir(), "vb-xdg-"));
+    const r = await runCli(["fetch", "hf://datasets/acme/bench-results/runs/baseline.json"], { HF_ENDPOINT: base, XDG_CACHE_HOME: xdg });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /fetched inferencebench\/v1 envelope/);
+    assert.equal(readdirSync(join(xdg, "verifiable-benchmarks", "envelopes")).length, 1);
+    const bad = await runMain(["fetch", `${base}/bad-schema.json`, "--cache-dir", join(xdg, "other")]);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /SchemaValidationError/);
+    const local = await runMain(["fetch", `file://${new URL("bench_baseline.json", IB_DIR).pathname}`]);
+    assert.equal(local.code, 0, local.stderr);
+  });
+});
