@@ -41,7 +41,7 @@ describe("protocol/gossip mesh (libp2p over TCP on 127.0.0.1)", function () {
     a = await MeshNode.start({ bootstrap: hub.addresses });
     b = await MeshNode.start({ bootstrap: hub.addresses });
     // Only well-formed messages ("ok:" prefix) are delivered; others are rejected at the gate.
-    const validate = (data: Uint8Array) => (new TextDecoder().decode(data).startsWith("ok:") ? "accept" : "reject") as const;
+    const validate = (data: Uint8Array): "accept" | "reject" => (new TextDecoder().decode(data).startsWith("ok:") ? "accept" : "reject");
     hub.subscribe(TOPIC, { validate, onMessage: atHub.onMessage });
     a.subscribe(TOPIC, { validate, onMessage: atA.onMessage });
     b.subscribe(TOPIC, { onMessage: () => {} });

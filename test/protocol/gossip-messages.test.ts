@@ -1,0 +1,75 @@
+import assert from "node:assert/strict";
+import { describe, it } from "mocha";
+import type { Address, Hex } from "viem";
+import { Verdict } from "../../protocol/eip712/index.ts";
+import {
+  MAX_GOSSIP_MESSAGE_BYTES,
+  MalformedMessageError,
+  decodeGossipMessage,
+  encodeGossipMessage,
+  gossipTopic,
+  type GossipMessage,
+} from "../../protocol/gossip/index.ts";
+
+const contract = "0x5FbDB2315678afecb367f032d93F642f64180aa3" as Address;
+const signature = `0x${"ab".repeat(65)}` as Hex;
+const attestation: GossipMessage = {
+  type: "attestation",
+  chainId: 31337,
+  contract,
+  signature,
+  message: { batchId: (1n << 200n) + 5n, root: `0x${"11".repeat(32)}`, verdict: Verdict.Valid, leavesChecked: 32 },
+};
+const vote: GossipMessage = {
+  type: "vote",
+  chainId: 31337,
+  contract,
+  signature,
+  message: { disputeId: 3n, batchId: 12n, leafHash: `0x${"22".repeat(32)}`, fraud: true },
+};
+const enc = (o: unknown) => new TextEncoder().encode(JSON.stringify(o));
+const asJson = (m: GossipMessage) => JSON.parse(new TextDecoder().decode(encodeGossipMessage(m))) as Record<string, unknown>;
+
+describe("protocol/gossip messages", () => {
+  it("round-trips attestations and votes, uint256 values included", () => {
+    assert.deepEqual(decodeGossipMessage(encodeGossipMessage(attestation)), attestation);
+    assert.deepEqual(decodeGossipMessage(encodeGossipMessage(vote)), vote);
+  });
+
+  it("names topics by deployment", () => {
+    assert.equal(gossipTopic("attestations", 31337, contract), `/vb/1/attestations/31337/${contract.toLowerCase()}`);
+  });
+
+  const cases: [string, (o: Record<string, unknown>) => unknown, string][] = [
+    ["unknown type", (o) => ({ ...o, type: "hello" }), "type"],
+    ["wrong version", (o) => ({ ...o, v: 2 }), "v"],
+    ["extra field", (o) => ({ ...o, signer: contract }), "signer"],
+    ["missing field", ({ root: _root, ...o }) => o, "root"],
+    ["batchId as a number", (o) => ({ ...o, batchId: 12 }), "batchId"],
+    ["batchId with a leading zero", (o) => ({ ...o, batchId: "012" }), "batchId"],
+    ["batchId above uint256", (o) => ({ ...o, batchId: (1n << 256n).toString() }), "batchId"],
+    ["short root", (o) => ({ ...o, root: "0x1234" }), "root"],
+    ["64-byte signature", (o) => ({ ...o, signature: `0x${"ab".repeat(64)}` }), "signature"],
+    ["verdict 0", (o) => ({ ...o, verdict: 0 }), "verdict"],
+    ["negative leavesChecked", (o) => ({ ...o, leavesChecked: -1 }), "leavesChecked"],
+    ["fractional chainId", (o) => ({ ...o, chainId: 1.5 }), "chainId"],
+    ["bad contract", (o) => ({ ...o, contract: "0xnope" }), "contract"],
+  ];
+  for (const [name, mutate, field] of cases) {
+    it(`rejects an attestation with ${name}`, () => {
+      assert.throws(() => decodeGossipMessage(enc(mutate(asJson(attestation)))), (e: unknown) => e instanceof MalformedMessageError && e.field === field);
+    });
+  }
+
+  it("rejects a vote whose fraud flag is not a boolean", () => {
+    assert.throws(() => decodeGossipMessage(enc({ ...asJson(vote), fraud: "yes" })), (e: unknown) => e instanceof MalformedMessageError && e.field === "fraud");
+  });
+
+  it("rejects oversized, non-JSON, non-UTF-8 and non-object payloads", () => {
+    assert.throws(() => decodeGossipMessage(new Uint8Array(MAX_GOSSIP_MESSAGE_BYTES + 1)), /limit/);
+    assert.throws(() => decodeGossipMessage(new TextEncoder().encode("{nope")), /not UTF-8 JSON/);
+    assert.throws(() => decodeGossipMessage(new Uint8Array([0x7b, 0xff, 0x7d])), /not UTF-8 JSON/);
+    assert.throws(() => decodeGossipMessage(enc([1, 2])), /JSON object/);
+    assert.throws(() => decodeGossipMessage(enc(null)), /JSON object/);
+  });
+});
