@@ -5,7 +5,8 @@
  * names it and where it came from.
  */
 import { readFileSync } from "node:fs";
-import { resolve } from "node:path";
+import { homedir } from "node:os";
+import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { Ajv, type ErrorObject } from "ajv";
 
@@ -27,7 +28,7 @@ export interface ModelConfig {
 export interface ProverConfig {
   host: string;
   port: number;
-  /** Folder of the level database (created if missing). */
+  /** Folder of the level database (created if missing); default $XDG_DATA_HOME/verifiable-benchmarks/prover. */
   dataDir: string;
   /** URL operators use to reach this prover (batch data URIs); default http://host:port. */
   publicUrl?: string;
@@ -41,10 +42,16 @@ export interface ProverConfig {
   model: ModelConfig;
 }
 
-export const DEFAULT_CONFIG: Readonly<ProverConfig> = Object.freeze({
+/** Outside the checkout, so that serving never leaves files in the repository. */
+export function defaultDataDir(env: Readonly<Record<string, string | undefined>> = process.env): string {
+  const base = env.XDG_DATA_HOME || join(homedir(), ".local", "share");
+  return join(base, "verifiable-benchmarks", "prover");
+}
+
+/** Every default but dataDir, which depends on the environment (defaultDataDir). */
+export const DEFAULT_CONFIG: Readonly<Omit<ProverConfig, "dataDir">> = Object.freeze({
   host: "127.0.0.1",
   port: 8000,
-  dataDir: "data/prover",
   bodyLimitBytes: 1 << 20,
   logLevel: "info",
   syncWrites: true,
@@ -169,7 +176,7 @@ export function loadConfig(input: LoadConfigInput = {}): ProverConfig {
   } catch (error) {
     throw new ConfigError(`command line: ${(error as Error).message}`, "argv");
   }
-  const merged: Record<string, unknown> = structuredClone(DEFAULT_CONFIG) as unknown as Record<string, unknown>;
+  const merged: Record<string, unknown> = { ...structuredClone(DEFAULT_CONFIG), dataDir: defaultDataDir(env) };
   const file = flags.config ?? env.PROVER_CONFIG;
   if (file !== undefined) mergeInto(merged, readConfigFile(resolve(cwd, file)));
   for (const [name, [field, kind]] of Object.entries(ENV_VARS)) {

@@ -8,7 +8,7 @@ import { spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import OpenAI from "openai";
-import { ConfigError, DEFAULT_CONFIG, loadConfig } from "../../prover/config.ts";
+import { ConfigError, DEFAULT_CONFIG, defaultDataDir, loadConfig } from "../../prover/config.ts";
 import { startProver } from "../../prover/main.ts";
 import { ProofStore } from "../../prover/store/index.ts";
 import { getJson, tempDir, waitFor } from "../helpers/prover-server.ts";
@@ -27,8 +27,9 @@ describe("prover config", () => {
       (e: unknown) => e instanceof ConfigError && e.field === field && message.test(e.message),
     );
 
-  it("uses the defaults when nothing is given", () => {
-    assert.deepEqual(loadConfig({ argv: [], env: {} }), DEFAULT_CONFIG);
+  it("uses the defaults when nothing is given, with the data folder outside the checkout", () => {
+    assert.deepEqual(loadConfig({ argv: [], env: {} }), { ...DEFAULT_CONFIG, dataDir: defaultDataDir({}) });
+    assert.equal(loadConfig({ env: { XDG_DATA_HOME: "/srv/data" } }).dataDir, "/srv/data/verifiable-benchmarks/prover");
   });
 
   it("layers file < environment < flags, deep-merging nested sections", () => {
