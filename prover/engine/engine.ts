@@ -9,7 +9,7 @@ import {
 } from "../../protocol/toploc/index.ts";
 import { ensureDefaultModel } from "../model/ensure.ts";
 import { DEFAULT_MODEL_MANIFEST } from "../model/manifest.ts";
-import { ContextLengthError, GenerationAbortedError, InvalidOptionError, InvalidRequestError } from "./errors.ts";
+import { ContextLengthError, GenerationAbortedError, InvalidOptionError, InvalidRequestError, UnsupportedModelError } from "./errors.ts";
 import { defaultCacheDir, prepareHookedModel } from "./hook.ts";
 import { Xoshiro256 } from "./prng.ts";
 import { ProofAccumulator } from "./proving.ts";
@@ -114,6 +114,13 @@ export class Engine {
         : isDefault
           ? new ByteTokenizer()
           : new ByteTokenizer({ special: false });
+      if (runner.hiddenSize < DEFAULT_TOPLOC_PARAMS.topk) {
+        // A chunk of one decode row would hold fewer values than a proof covers.
+        throw new UnsupportedModelError(
+          `activation tensor ${JSON.stringify(hooked.activationTensor)} has ${runner.hiddenSize} values per token, fewer than TOPLOC's k = ${DEFAULT_TOPLOC_PARAMS.topk}`,
+          "activationTensor",
+        );
+      }
       if (tokenizer instanceof HfByteLevelTokenizer && tokenizer.maxTokenId >= runner.vocabSize) {
         throw new InvalidOptionError(
           `tokenizerPath has token id ${tokenizer.maxTokenId} but the model's vocabulary has ${runner.vocabSize} entries`,

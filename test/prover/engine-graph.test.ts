@@ -24,7 +24,6 @@ describe("prover/engine activation hook on any causal LM graph", () => {
         assert.equal(engine.info.hiddenSize, TINY_HIDDEN);
         assert.equal(engine.info.vocabSize, TINY_VOCAB);
         assert.equal(engine.info.hasKvCache, false);
-        // hidden 16 < k = 128: the prefill needs 8 prompt rows for a proof of its own.
         const generation = await engine.generate({ promptTokens: [1, 2, 3, 4, 5, 6, 7, 8, 9], maxTokens: 41, ...GREEDY });
         assert.equal(generation.outputTokens.length, 41);
         assert.equal(generation.proofs.length, 3);
@@ -64,6 +63,12 @@ describe("prover/engine activation hook on any causal LM graph", () => {
     );
     await assert.rejects(Engine.load({ modelPath: writeTinyModel(cache.dir, "matmul", { externalData: true }), cacheDir: cache.dir }), (error: unknown) =>
       error instanceof UnsupportedModelError && /external data/.test(error.message) && /embed\.weight/.test(error.message),
+    );
+  });
+
+  it("rejects a hidden state smaller than TOPLOC's k (one decode row could not be proven)", async () => {
+    await assert.rejects(Engine.load({ modelPath: writeTinyModel(cache.dir, "matmul", { hidden: 64 }), cacheDir: cache.dir }), (error: unknown) =>
+      error instanceof UnsupportedModelError && error.field === "activationTensor" && /64 values per token/.test(error.message),
     );
   });
 

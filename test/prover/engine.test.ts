@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { buildProofs } from "../../protocol/toploc/index.ts";
 import { DEFAULT_MODEL_MANIFEST, Engine, GenerationAbortedError, type GenerateRequest } from "../../prover/engine/index.ts";
@@ -47,6 +47,18 @@ describe("prover/engine on the embedded default model", () => {
         eosTokenId: 257,
       },
     );
+  });
+
+  it("regenerates a damaged cached default model instead of serving it", async () => {
+    const file = join(cache.dir, `${DEFAULT_MODEL_MANIFEST.modelId}.onnx`);
+    writeFileSync(file, "truncated");
+    const again = await Engine.load({ cacheDir: cache.dir });
+    try {
+      assert.equal(sha256Hex(readFileSync(file)), DEFAULT_MODEL_MANIFEST.weightsHash);
+      assert.equal(again.info.weightsHash, DEFAULT_MODEL_MANIFEST.weightsHash);
+    } finally {
+      await again.close();
+    }
   });
 
   it("builds byte-identical weights on every call (the hash is a property of the code)", () => {
