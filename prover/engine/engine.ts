@@ -137,7 +137,7 @@ export class Engine {
         activationTensor: hooked.activationTensor,
         hasKvCache: runner.hasKvCache,
         maxContext,
-        toploc: { ...DEFAULT_TOPLOC_PARAMS },
+        toploc: Object.freeze({ ...DEFAULT_TOPLOC_PARAMS }),
         ...(tokenizer.bosTokenId !== undefined ? { bosTokenId: tokenizer.bosTokenId } : {}),
         ...(tokenizer.eosTokenId !== undefined ? { eosTokenId: tokenizer.eosTokenId } : {}),
       };
@@ -161,12 +161,14 @@ export class Engine {
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.enqueue(() => this.runGeneration(request));
+    // Snapshot the prompt now: it was validated now, and the job may run later.
+    const snapshot = { ...request, promptTokens: request.promptTokens.slice() };
+    return this.enqueue(() => this.runGeneration(snapshot));
   }
 
   private async runGeneration(request: GenerateRequest): Promise<Generation> {
     const { promptTokens, temperature, topP, maxTokens, seed, shouldStop, onToken, signal } = request;
-    const prompt = promptTokens.slice();
+    const prompt = promptTokens;
     const checkAbort = () => {
       if (signal?.aborted) throw new GenerationAbortedError("generation was aborted by the caller", "signal");
     };

@@ -94,19 +94,31 @@ export class ModelRunner {
     // Probe with two tokens: the sizes of the activation and the logits come from the model
     // itself, and a tensor that is not one row per token (a weight, a pooled vector) shows up.
     const probe = new ModelRunner(session, model.activationTensor, inputs, model.summary.pastInputs, emptyPast, 0, 0);
-    const result = await probe.run([0, 0], 0, emptyPast);
+    let result: ort.InferenceSession.ReturnType;
+    try {
+      result = await probe.run([0, 0], 0, emptyPast);
+    } catch (error) {
+      await session.release();
+      throw new UnsupportedModelError(`the model fails a two-token forward: ${(error as Error).message}`, "modelPath");
+    }
     const logits = result[LOGITS_OUTPUT]!;
     const hidden = result[model.activationTensor]!;
     const vocabSize = Number(logits.dims.at(-1));
     const hiddenSize = Number(hidden.dims.at(-1));
+    const refuse = async (error: Error): Promise<never> => {
+      await session.release();
+      throw error;
+    };
     if (logits.type !== "float32") {
-      throw new UnsupportedModelError(`logits are ${logits.type}; only float32 models are supported`, "modelPath");
+      return refuse(new UnsupportedModelError(`logits are ${logits.type}; only float32 models are supported`, "modelPath"));
     }
     if (hidden.type !== "float32" || hidden.size !== 2 * hiddenSize || hiddenSize < 1) {
-      throw new ActivationTensorError(
-        `activation tensor ${JSON.stringify(model.activationTensor)} is ${hidden.type} [${hidden.dims.join(", ")}] for two tokens; ` +
-          "expected one float32 hidden-state row per token",
-        "activationTensor",
+      return refuse(
+        new ActivationTensorError(
+          `activation tensor ${JSON.stringify(model.activationTensor)} is ${hidden.type} [${hidden.dims.join(", ")}] for two tokens; ` +
+            "expected one float32 hidden-state row per token",
+          "activationTensor",
+        ),
       );
     }
     return new ModelRunner(session, model.activationTensor, inputs, model.summary.pastInputs, emptyPast, hiddenSize, vocabSize);
