@@ -1,0 +1,181 @@
+/**
+ * bench:client — is the load generator ever the bottleneck?
+ *
+ * A loopback streaming server runs in a child process. In the same run, alternating rounds drive
+ * it with (a) the tool's client (benchmark/http-client.ts + the closed-loop driver: node:http
+ * keep-alive agent, incremental SSE parser, JSON per event) and (b) a raw-socket client that
+ * writes prebuilt request bytes on its own keep-alive sockets and only looks for the first
+ * content bytes and the end of the chunked body. The TTFT the tool adds is the difference of the
+ * two TTFT distributions at p50 and p99 with 256 concurrent streams. The tool's TTFT is the one
+ * it reports (request on the wire to first parsed content); the time from the driver's send call
+ * to the wire is client queueing, which the tool reports apart, and is printed here as well.
+ * Streams look like LLM decoding: first token after 50 ms, then 16 tokens 25 ms apart.
+ * Then the sustained rate of short (1-token) requests the tool completes, next to the raw client.
+ *
+ *   npm run bench:client [-- --streams 256 --rounds 3 --per-round 768 --rate-seconds 4 --record]
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import net from "node:net";
+import { performance } from "node:perf_hooks";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { StreamingClient } from "../../benchmark/http-client.ts";
+import { closedLoop, type Job } from "../../benchmark/loadgen.ts";
+import { percentileSorted, sortedCopy } from "../../benchmark/stats.ts";
+import { machineLine, printTable, recordSection } from "./harness.ts";
+
+const { values } = parseArgs({
+  options: {
+    streams: { type: "string" }, rounds: { type: "string" }, "per-round": { type: "string" },
+    "rate-seconds": { type: "string" }, "rate-concurrency": { type: "string" }, record: { type: "boolean" },
+  },
+});
+const STREAMS = Number(values.streams ?? 256);
+const ROUNDS = Number(values.rounds ?? 3);
+const PER_ROUND = Number(values["per-round"] ?? 768);
+const RATE_SECONDS = Number(values["rate-seconds"] ?? 4);
+const RATE_CONCURRENCY = Number(values["rate-concurrency"] ?? 64);
+const TTFT_TARGET_MS = 1;
+const RATE_TARGET = 2000;
+
+async function startServer(args: string[]): Promise<{ port: number; child: ChildProcess }> {
+  const entry = fileURLToPath(new URL("./client-server.ts", import.meta.url));
+  const child = spawn(process.execPath, [...process.execArgv, entry, ...args], { stdio: ["pipe", "pipe", "inherit"] });
+  const line: string = await new Promise((resolve, reject) => {
+    createInterface({ input: child.stdout! }).once("line", resolve);
+    child.once("exit", (c) => reject(new Error(`server exited with ${c}`)));
+  });
+  return { port: (JSON.parse(line) as { port: number }).port, child };
+}
+
+function stopServer(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    child.once("exit", () => resolve());
+    child.stdin!.end();
+    setTimeout(() => child.kill(), 5000).unref();
+  });
+}
+
+const PROMPT = "how fast is this client";
+const jobs = (n: number): Job[] => Array.from({ length: n }, (_, i) => ({ promptIndex: i, prompt: PROMPT }));
+
+/** Tool client: TTFT as the tool reports it, plus its client queueing. */
+async function toolRound(port: number, n: number, concurrency: number, maxTokens: number): Promise<{ ttfts: number[]; queue: number[]; done: number; seconds: number }> {
+  const client = new StreamingClient({ baseUrl: `http://127.0.0.1:${port}/v1`, api: "chat", model: "bench", maxTokens, temperature: 0, maxSockets: concurrency, timeoutMs: 30_000 });
+  try {
+    const t0 = performance.now();
+    const traces = await closedLoop(client, jobs(n), concurrency);
+    const seconds = (performance.now() - t0) / 1000;
+    const ok = traces.filter((t) => t.ok && t.firstTokenAt !== null);
+    if (ok.length !== traces.length) throw new Error(`${traces.length - ok.length} tool requests failed: ${traces.find((t) => !t.ok)?.error}`);
+    return { ttfts: ok.map((t) => t.firstTokenAt! - t.sentAt), queue: ok.map((t) => t.sentAt - t.scheduledAt), done: ok.length, seconds };
+  } finally {
+    client.close();
+  }
+}
+
+/** Raw client: prebuilt bytes on keep-alive sockets; TTFT from write() to the first content bytes. */
+async function rawRound(port: number, n: number, concurrency: number, maxTokens: number): Promise<{ ttfts: number[]; queue: number[]; done: number; seconds: number }> {
+  const body = JSON.stringify({ model: "bench", max_tokens: maxTokens, temperature: 0, stream: true, stream_options: { include_usage: true }, messages: [{ role: "user", content: PROMPT }] });
+  const request = Buffer.from(`POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: keep-alive\r\n\r\n${body}`);
+  const ttfts: number[] = [];
+  let next = 0;
+  const t0 = performance.now();
+  const worker = () =>
+    new Promise<void>((resolve, reject) => {
+      const socket = net.connect(port, "127.0.0.1");
+      socket.setNoDelay(true);
+      let tail = "";
+      let sentAt = 0;
+      let first = false;
+      const send = () => {
+        if (next >= n) {
+          socket.end();
+          return resolve();
+        }
+        next++;
+        tail = "";
+        first = false;
+        sentAt = performance.now();
+        socket.write(request);
+      };
+      socket.on("connect", send);
+      socket.on("data", (chunk: Buffer) => {
+        const now = performance.now();
+        const text = chunk.toString("latin1");
+        if (!first && text.includes('"content"')) {
+          first = true;
+          ttfts.push(now - sentAt);
+        }
+        tail = (tail + text).slice(-16);
+        // End of a chunked body: the zero-length chunk.
+        if (tail.endsWith("\r\n0\r\n\r\n")) send();
+      });
+      socket.on("error", reject);
+    });
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  return { ttfts, queue: [], done: ttfts.length, seconds: (performance.now() - t0) / 1000 };
+}
+
+async function timedRate(kind: "tool" | "raw", port: number, seconds: number, concurrency: number): Promise<number> {
+  // Warm the connections, then count completions over batches until the time is up.
+  const round = kind === "tool" ? toolRound : rawRound;
+  await round(port, concurrency * 4, concurrency, 1);
+  let done = 0;
+  let spent = 0;
+  while (spent < seconds) {
+    const r = await round(port, concurrency * 200, concurrency, 1);
+    done += r.done;
+    spent += r.seconds;
+  }
+  return done / spent;
+}
+
+const q = (xs: number[], p: number) => percentileSorted(sortedCopy(xs), p);
+const fmt = (x: number) => x.toFixed(3);
+const verdict = (ok: boolean) => (ok ? "met" : "MISSED");
+
+console.log(`bench:client — ${machineLine()}`);
+console.log(`TTFT: ${STREAMS} concurrent streams, ${ROUNDS} alternating rounds of ${PER_ROUND} requests per client; server: 16 tokens, first after 50 ms, 25 ms apart (child process)\n`);
+
+const streaming = await startServer(["--tokens", "16", "--first-ms", "50", "--gap-ms", "25"]);
+const tool: number[] = [];
+const queue: number[] = [];
+const raw: number[] = [];
+try {
+  // One untimed round each to open the sockets and warm the JIT.
+  await toolRound(streaming.port, STREAMS, STREAMS, 16);
+  await rawRound(streaming.port, STREAMS, STREAMS, 16);
+  for (let r = 0; r < ROUNDS; r++) {
+    const t = await toolRound(streaming.port, PER_ROUND, STREAMS, 16);
+    tool.push(...t.ttfts);
+    queue.push(...t.queue);
+    raw.push(...(await rawRound(streaming.port, PER_ROUND, STREAMS, 16)).ttfts);
+  }
+} finally {
+  await stopServer(streaming.child);
+}
+
+const short = await startServer(["--tokens", "1"]);
+let toolRate = 0;
+let rawRate = 0;
+try {
+  rawRate = await timedRate("raw", short.port, RATE_SECONDS / 2, RATE_CONCURRENCY);
+  toolRate = await timedRate("tool", short.port, RATE_SECONDS, RATE_CONCURRENCY);
+} finally {
+  await stopServer(short.child);
+}
+
+const addedP50 = q(tool, 0.5) - q(raw, 0.5);
+const addedP99 = q(tool, 0.99) - q(raw, 0.99);
+const rows = [
+  ["figure", "tool", "raw socket", "added by tool", "target", "result"],
+  [`TTFT p50 (ms), ${STREAMS} streams`, fmt(q(tool, 0.5)), fmt(q(raw, 0.5)), fmt(addedP50), "", ""],
+  [`TTFT p99 (ms), ${STREAMS} streams`, fmt(q(tool, 0.99)), fmt(q(raw, 0.99)), fmt(addedP99), `<= ${TTFT_TARGET_MS} ms added`, verdict(addedP99 <= TTFT_TARGET_MS)],
+  [`client queueing p99 (ms), reported apart`, fmt(q(queue, 0.99)), "", "", "", ""],
+  [`short requests/s, concurrency ${RATE_CONCURRENCY}`, toolRate.toFixed(0), rawRate.toFixed(0), "", `>= ${RATE_TARGET}/s`, verdict(toolRate >= RATE_TARGET)],
+];
+const table = printTable(rows);
+console.log(`\nsamples: ${tool.length} tool, ${raw.length} raw TTFTs; rate over ${RATE_SECONDS} s (tool) and ${RATE_SECONDS / 2} s (raw)`);
+if (values.record) recordSection("client", `${machineLine()}\n\n\`\`\`\n${table}\n\`\`\``);
