@@ -33,7 +33,10 @@ export const DEFAULT_MODEL_CONFIG = Object.freeze({
  * evaluated in JavaScript; rotary angles are computed inside the graph). The scales keep the
  * residual stream lively enough that greedy decoding does not collapse onto one token.
  */
-export function buildDefaultModel(): Uint8Array {
+export function buildDefaultModel(options: { kvCache?: boolean } = {}): Uint8Array {
+  // kvCache false builds the same weights without past/present tensors (the other export shape),
+  // for tests that compare both decoding paths; only the default (true) is the pinned model.
+  const kvCache = options.kvCache !== false;
   const c = DEFAULT_MODEL_CONFIG;
   const rng = new Xoshiro128(c.seed);
   const g = new GraphBuilder();
@@ -50,7 +53,7 @@ export function buildDefaultModel(): Uint8Array {
   const attentionMask = g.input("attention_mask", ELEM.INT64, ["batch_size", "total_sequence_length"]);
   const positionIds = g.input("position_ids", ELEM.INT64, ["batch_size", "sequence_length"]);
   const pastNames: string[][] = [];
-  for (let l = 0; l < c.layers; l++) {
+  for (let l = 0; kvCache && l < c.layers; l++) {
     pastNames.push([
       g.input(`past_key_values.${l}.key`, ELEM.FLOAT, ["batch_size", c.heads, "past_sequence_length", D]),
       g.input(`past_key_values.${l}.value`, ELEM.FLOAT, ["batch_size", c.heads, "past_sequence_length", D]),
@@ -126,8 +129,8 @@ export function buildDefaultModel(): Uint8Array {
     const q = rotary(splitHeads(g.op("MatMul", [h, wq], `${p}_q`), `${p}_q`), `${p}_q`);
     const k = rotary(splitHeads(g.op("MatMul", [h, wk], `${p}_k`), `${p}_k`), `${p}_k`);
     const v = splitHeads(g.op("MatMul", [h, wv], `${p}_v`), `${p}_v`);
-    const keys = g.named("Concat", [pastNames[l]![0]!, k], `present.${l}.key`, { axis: 2 });
-    const values = g.named("Concat", [pastNames[l]![1]!, v], `present.${l}.value`, { axis: 2 });
+    const keys = kvCache ? g.named("Concat", [pastNames[l]![0]!, k], `present.${l}.key`, { axis: 2 }) : k;
+    const values = kvCache ? g.named("Concat", [pastNames[l]![1]!, v], `present.${l}.value`, { axis: 2 }) : v;
     const scores = g.op("Mul", [g.op("MatMul", [q, g.op("Transpose", [keys], `${p}_kt`, { perm: [0, 1, 3, 2] })], `${p}_qk`), scoreScale], `${p}_scores`);
     const probs = g.op("Softmax", [g.op("Add", [scores, bias], `${p}_masked`)], `${p}_probs`, { axis: -1 });
     const context = g.op("Reshape", [g.op("Transpose", [g.op("MatMul", [probs, values], `${p}_ctx`)], `${p}_ctx_bshd`, { perm: [0, 2, 1, 3] }), mergedShape], `${p}_ctx_merged`);
@@ -151,7 +154,7 @@ export function buildDefaultModel(): Uint8Array {
   g.named("Add", [projected, g.floatTensor("lm_head.bias", [c.vocabSize], logitBias)], "logits");
 
   g.output("logits", ELEM.FLOAT, ["batch_size", "sequence_length", c.vocabSize]);
-  for (let l = 0; l < c.layers; l++) {
+  for (let l = 0; kvCache && l < c.layers; l++) {
     g.output(`present.${l}.key`, ELEM.FLOAT, ["batch_size", c.heads, "total_sequence_length", D]);
     g.output(`present.${l}.value`, ELEM.FLOAT, ["batch_size", c.heads, "total_sequence_length", D]);
   }
