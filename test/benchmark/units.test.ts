@@ -10,6 +10,8 @@ import { bootstrapPercentileCI, coefficientOfVariation, percentileSorted, percen
 import { hardwareFingerprint, fingerprintHash } from "../../benchmark/hardware.ts";
 import { softwareProvenance } from "../../benchmark/provenance.ts";
 import { startEnergyMeter } from "../../benchmark/energy.ts";
+import { performance } from "node:perf_hooks";
+import { ProgressBar } from "../../benchmark/progress.ts";
 import { sampleEnvelope } from "../helpers/sample-envelope.ts";
 import { readFixture } from "../helpers/inferencebench-fixtures.ts";
 
@@ -171,5 +173,55 @@ describe("benchmark: fingerprint, provenance, energy", () => {
       assert.equal(none.joules, null);
       assert.match(none.warning ?? "", /null/);
     }
+  });
+
+  it("reads GPUs and power from nvidia-smi when it is on the PATH", async function () {
+    // nvidia-smi cannot run on this machine; this stand-in prints what its CSV queries print.
+    const dir = mkdtempSync(join(tmpdir(), "vb-smi-"));
+    const script = join(dir, "nvidia-smi");
+    writeFileSync(
+      script,
+      [
+        "#!/bin/sh",
+        'case "$1" in',
+        '  --query-gpu=power.draw) while true; do echo "300.00"; echo "100.00"; sleep 0.05; done ;;',
+        '  *) echo "NVIDIA H100 80GB HBM3, GPU-1111, 81559, 96.00.D0.00.02, 550.54.15"; echo "NVIDIA H100 80GB HBM3, GPU-2222, 81559, 96.00.D0.00.02, 550.54.15" ;;',
+        "esac",
+      ].join("\n") + "\n",
+      { mode: 0o755 },
+    );
+    const path = process.env.PATH;
+    process.env.PATH = `${dir}:${path}`;
+    try {
+      const fp = hardwareFingerprint();
+      assert.deepEqual(fp.gpus.map((g) => [g.name, g.uuid, g.memory_mib]), [["NVIDIA H100 80GB HBM3", "GPU-1111", 81559], ["NVIDIA H100 80GB HBM3", "GPU-2222", 81559]]);
+      assert.equal(fp.driver, "550.54.15");
+      const meter = startEnergyMeter(join(dir, "no-powercap"));
+      const t0 = performance.now();
+      await new Promise((r) => setTimeout(r, 600));
+      const reading = await meter.stop();
+      const seconds = (performance.now() - t0) / 1000;
+      assert.equal(reading.source, "nvidia-smi");
+      // Two GPUs at 300 W + 100 W: about 400 J per second measured.
+      assert.ok(reading.joules! > 400 * seconds * 0.5 && reading.joules! < 400 * seconds * 1.2, `${reading.joules} J in ${seconds} s`);
+    } finally {
+      process.env.PATH = path;
+    }
+  });
+});
+
+describe("benchmark: progress bar", () => {
+  it("draws only on a terminal", () => {
+    const writes: string[] = [];
+    const tty = { isTTY: true, write: (s: string) => writes.push(s) } as unknown as NodeJS.WriteStream;
+    const bar = new ProgressBar("run", 10, tty);
+    bar.update(10);
+    bar.finish();
+    assert.match(writes[0]!, /run \[#{30}\] 10\/10/);
+    const pipe: string[] = [];
+    const notTty = new ProgressBar("run", 10, { isTTY: false, write: (s: string) => pipe.push(s) } as unknown as NodeJS.WriteStream);
+    notTty.update(10);
+    notTty.finish();
+    assert.equal(pipe.length, 0);
   });
 });
