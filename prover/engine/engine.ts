@@ -66,6 +66,8 @@ export interface LoadOptions {
 export interface VerifyOptions {
   profile?: ThresholdProfile;
   median?: MedianConvention;
+  /** The chunking and k the proofs were made with, when not this engine's (a record carries them). */
+  toploc?: Partial<ToplocParams>;
 }
 
 export const FALLBACK_MAX_CONTEXT = 2048;
@@ -224,7 +226,8 @@ export class Engine {
     }
     return this.enqueue(async () => {
       const activations = await this.recomputeNow(promptTokens, outputTokens);
-      return verifyAndJudge(activations, proofs, { ...this.info.toploc, ...options });
+      const { toploc, ...judging } = options;
+      return verifyAndJudge(activations, proofs, { ...this.info.toploc, ...toploc, ...judging });
     });
   }
 

@@ -127,6 +127,19 @@ describe("prover/engine on the embedded default model", () => {
     assert.deepEqual(rebuilt[0], long.proofs[0]);
   });
 
+  it("verifies proofs made with other TOPLOC parameters when told which", async () => {
+    const generation = await generate({ maxTokens: 40 });
+    const activations = await engine.recompute(generation.promptTokens, generation.outputTokens);
+    const toploc = { topk: 64, decodeBatchSize: 16 };
+    const proofs = buildProofs(activations, toploc).map((p) => p.toBytes());
+    assert.equal(proofs.length, 1 + Math.ceil(activations.slice(1).length / 16));
+    const profile = { name: "test-k64", topk: 64, expMismatchesMax: 0, mantErrMeanMax: 0, mantErrMedianMax: 0 };
+    const verdict = await engine.verify(generation.promptTokens, generation.outputTokens, proofs, { toploc, profile });
+    assert.equal(verdict.accepted, true);
+    assert.equal(verdict.profile, "test-k64");
+    await assert.rejects(engine.verify(generation.promptTokens, generation.outputTokens, proofs), /proofs/);
+  });
+
   it("rejects proofs checked against other output tokens or another prompt", async () => {
     const generation = await generate({ maxTokens: 48 });
     // TOPLOC checks the top-k of a 32-row chunk, so one swapped token can stay under the bf16
