@@ -74,7 +74,9 @@ function numericMetrics(env: Record<string, unknown>): Map<string, number | null
   const m = env.metrics;
   if (m && typeof m === "object") {
     for (const [k, v] of Object.entries(m as Record<string, unknown>)) {
-      if (typeof v === "number" || v === null) out.set(k, v);
+      // Non-finite values (Python's NaN/Infinity) have no meaningful delta: treat them as absent.
+      if (v === null || (typeof v === "number" && !Number.isFinite(v))) out.set(k, null);
+      else if (typeof v === "number") out.set(k, v);
     }
   }
   return out;

@@ -196,7 +196,8 @@ async function cmdRun(args: string[]): Promise<number> {
     baseUrl: required(v, "base-url"),
     apiKey: process.env[apiKeyEnv],
     api,
-    concurrency: num(v.concurrency, "--concurrency", 1),
+    // Open loop: --concurrency only caps the sockets, so its default is generous there.
+    concurrency: num(v.concurrency, "--concurrency", v.rate === undefined ? 1 : 256),
     rate: v.rate === undefined ? null : num(v.rate, "--rate", 0),
     numRequests: num(v["num-requests"], "--num-requests", 100),
     durationS: v.duration === undefined ? null : num(v.duration, "--duration", 0),
