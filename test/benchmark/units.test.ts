@@ -131,6 +131,8 @@ describe("benchmark: diff", () => {
     assert.match(formatDiff(r), /1 regression\(s\), 1 improvement\(s\)/);
     assert.equal(diffEnvelopes(base, base).regressions, 0);
     assert.throws(() => diffEnvelopes(base, base, -1), RangeError);
+    const nan = diffEnvelopes({ ...base, metrics: { e2e_p50_ms: NaN } }, { ...base, metrics: { e2e_p50_ms: 5 } });
+    assert.equal(nan.metrics[0]!.verdict, "missing");
   });
   it("works on InferenceBench envelopes, skipping string metrics", () => {
     const a = JSON.parse(readFixture("2026-06-13-llm-h100__c1-79d354b13545.json"));
