@@ -27,6 +27,11 @@ const config: HardhatUserConfig = {
   },
   test: {
     mocha: { timeout: 120_000 },
+    // Kept small so that `npm test` stays fast; raise them locally for deeper fuzzing.
+    solidity: {
+      fuzz: { runs: 64 },
+      invariant: { runs: 32, depth: 32 },
+    },
   },
 };
 
