@@ -2807,17 +2807,6 @@ export const batchManagerAbi = [
   {
     "inputs": [
       {
-        "internalType": "uint256",
-        "name": "batchId",
-        "type": "uint256"
-      }
-    ],
-    "name": "UnknownBatch",
-    "type": "error"
-  },
-  {
-    "inputs": [
-      {
         "internalType": "uint8",
         "name": "verdict",
         "type": "uint8"
