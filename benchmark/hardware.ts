@@ -8,7 +8,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { arch, cpus, release, totalmem } from "node:os";
 import { canonicalJson } from "../protocol/envelope/canonical-json.ts";
-import { sha256Hex } from "../protocol/envelope/content-hash.ts";
+import { fingerprintDigest, sha256Hex } from "../protocol/envelope/content-hash.ts";
 import type { HardwareFingerprint } from "../protocol/envelope/schema.ts";
 
 function readText(path: string): string | null {
@@ -78,6 +78,5 @@ export function hardwareFingerprint(): HardwareFingerprint {
 
 /** Recomputes the fingerprint hash from its parts (diff and verify use it to spot edits). */
 export function fingerprintHash(fp: HardwareFingerprint): string {
-  const { sha256: _s, ...body } = fp;
-  return sha256Hex(canonicalJson(body));
+  return fingerprintDigest(fp as unknown as Record<string, unknown>);
 }

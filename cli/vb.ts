@@ -11,12 +11,13 @@
  * Exit codes: 0 success, 1 failure (or a regression with --strict), 2 usage error, 3 unverified.
  */
 import { existsSync, readFileSync, writeFileSync, copyFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import type { Hex } from "viem";
 import { generateEd25519, publicKeyToPem, readKeyFile, writeKeyFile, parsePublicKey } from "../protocol/envelope/ed25519.ts";
 import { ENVELOPE_SCHEMA, type Commitment } from "../protocol/envelope/schema.ts";
 import { INFERENCEBENCH_SCHEMA } from "../protocol/envelope/validate.ts";
-import { loadEnvelopeFile, verifyEnvelopeText, type SigningKeys, type TrustAnchors } from "../protocol/envelope/verify.ts";
+import { loadEnvelopeFile, verifyEnvelopeText, verifyTracesFile, type SigningKeys, type TrustAnchors } from "../protocol/envelope/verify.ts";
 import { EnvelopeError, VerificationError } from "../protocol/envelope/errors.ts";
 import { diffEnvelopes, formatDiff } from "../benchmark/diff.ts";
 import { fetchEnvelope } from "../benchmark/fetch.ts";
@@ -229,7 +230,7 @@ async function cmdRun(args: string[]): Promise<number> {
 }
 
 async function cmdVerify(args: string[]): Promise<number> {
-  const { values: v, positionals } = parse(args, { ...TRUST_OPTIONS, json: { type: "boolean" } }, 1);
+  const { values: v, positionals } = parse(args, { ...TRUST_OPTIONS, json: { type: "boolean" }, "skip-traces": { type: "boolean" } }, 1);
   const trust = trustAnchors(v);
   let text: string;
   try {
@@ -239,6 +240,15 @@ async function cmdVerify(args: string[]): Promise<number> {
   }
   try {
     const report = await verifyEnvelopeText(text, trust);
+    // The traces file travels next to the envelope; when it is there it must be the signed one.
+    if (report.format === "vb.envelope/1" && v["skip-traces"] !== true) {
+      const folder = dirname(positionals[0]!);
+      const traces = verifyTracesFile(loadEnvelopeFile(positionals[0]!).plain, (file) => {
+        const path = join(folder, file);
+        return existsSync(path) ? readFileSync(path) : null;
+      });
+      if (traces) report.checks.splice(report.checks.length - 1, 0, traces);
+    }
     if (v.json) console.log(JSON.stringify(report));
     else {
       for (const c of report.checks) console.log(`${c.result === "pass" ? "PASS      " : "UNVERIFIED"}  ${c.check}: ${c.detail}`);
@@ -333,7 +343,7 @@ const USAGE = `usage: vb <command> [options]
             [--api chat|completions] [--quant Q] [--revision REV] [--slo ttft=200,tpot=50,e2e=3000]
             [--warmup-runs 3] [--convergence-window 30] [--convergence-cv 0.05] [--convergence-timeout 60]
             [--launches N] [--max-tokens 128] [--commit-chain-id .. --commit-contract .. --commit-batch-id .. --commit-root ..]
-  verify ENVELOPE [--trust-key PEM|KEYFILE|HEX]... [--trust-address 0x..]... [--sigstore-identity ID --sigstore-issuer URL] [--json]
+  verify ENVELOPE [--trust-key PEM|KEYFILE|HEX]... [--trust-address 0x..]... [--sigstore-identity ID --sigstore-issuer URL] [--skip-traces] [--json]
   fetch SOURCE [--hf-endpoint URL] [--cache-dir DIR] [--refresh] [--output FILE]
   replay ENVELOPE --base-url URL --output DIR --key KEYFILE [--trust-key ..] [--no-verify] [--dataset FILE]
   diff BASELINE CANDIDATE [--tolerance 0.02] [--strict] [--json]

@@ -35,3 +35,9 @@ export function contentHashPreimage(envelope: JsonValue | Record<string, unknown
 export function contentHash(envelope: JsonValue | Record<string, unknown>): string {
   return sha256Hex(contentHashPreimage(envelope));
 }
+
+/** sha256 of the canonical JSON of a hardware fingerprint without its own "sha256" member. */
+export function fingerprintDigest(fingerprint: Record<string, unknown>): string {
+  const { sha256: _s, ...body } = fingerprint;
+  return sha256Hex(canonicalJson(body));
+}

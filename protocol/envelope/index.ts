@@ -1,7 +1,7 @@
 export * from "./errors.ts";
 export { JsonNumber, parseLossless, toPlain, type JsonValue, type JsonObject } from "./lossless-json.ts";
 export { canonicalJson, prettyJson, pythonFloatRepr, pythonNumberToken, pythonStringLiteral, compareCodePoints } from "./canonical-json.ts";
-export { contentHash, contentHashPreimage, sha256Hex, withoutSignature, SIGNATURE_FIELD } from "./content-hash.ts";
+export { contentHash, contentHashPreimage, fingerprintDigest, sha256Hex, withoutSignature, SIGNATURE_FIELD } from "./content-hash.ts";
 export { generateEd25519, keyPairFromSecret, parsePublicKey, publicKeyToPem, readKeyFile, writeKeyFile, signHash, verifyHash, type Ed25519KeyPair } from "./ed25519.ts";
 export { signHashEip191, recoverEip191, normalizeAddress } from "./ethereum.ts";
 export { verifySigstoreBundle, signSigstore, loadPinnedTrustedRoot, type SigstoreTrust } from "./sigstore.ts";

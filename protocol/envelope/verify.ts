@@ -8,7 +8,7 @@
  * envelope carries itself proves nothing about who made it, so that result is "unverified".
  */
 import { readFileSync } from "node:fs";
-import { contentHash } from "./content-hash.ts";
+import { contentHash, fingerprintDigest, sha256Hex } from "./content-hash.ts";
 import { parsePublicKey, publicKeyToPem, signHash, verifyHash, type Ed25519KeyPair } from "./ed25519.ts";
 import { EnvelopeError, MalformedJsonError, SchemaValidationError, VerificationError } from "./errors.ts";
 import { normalizeAddress, recoverEip191, signHashEip191 } from "./ethereum.ts";
@@ -118,6 +118,11 @@ export async function verifyLoaded(loaded: LoadedEnvelope, trust: TrustAnchors =
     const stored = String(sig.content_hash);
     if (stored !== recomputed) throw new VerificationError("content_hash", "the stored content hash differs from the hash of the envelope's content", stored, recomputed);
     checks.push({ check: "content_hash", result: "pass", detail: recomputed });
+    // The fingerprint's own hash is what diff compares: it must match the parts it summarizes.
+    const fp = loaded.plain.hardware_fingerprint as Record<string, unknown>;
+    const fpHash = fingerprintDigest(fp);
+    if (fp.sha256 !== fpHash) throw new VerificationError("hardware_fingerprint", "hardware_fingerprint.sha256 does not match the fingerprint's contents", String(fp.sha256), fpHash);
+    checks.push({ check: "hardware_fingerprint", result: "pass", detail: fpHash });
     const signers = sig.signers as Signer[];
     for (let i = 0; i < signers.length; i++) {
       const s = signers[i]!;
@@ -189,4 +194,24 @@ export async function verifyLoaded(loaded: LoadedEnvelope, trust: TrustAnchors =
     detail: trustedSigners.length > 0 ? `signed by ${trustedSigners.join(", ")}` : "no trusted key named: the signature only matches a key the envelope carries itself",
   });
   return { format: loaded.format, status: trustedSigners.length > 0 ? "verified" : "unverified", contentHash: recomputed, checks, trustedSigners };
+}
+
+/**
+ * Checks the per-request traces file an envelope names (a path relative to the envelope's
+ * folder) against the sha256 and count the envelope records. Returns null when the envelope
+ * names no traces; throws VerificationError("traces") when they differ or the file is missing.
+ */
+export function verifyTracesFile(plain: Record<string, unknown>, readRelative: (file: string) => Buffer | null): CheckResult | null {
+  const traces = plain.traces as { file: string; sha256: string; count: number } | undefined;
+  if (!traces) return null;
+  if (traces.file.includes("/") || traces.file.includes("\\") || traces.file.startsWith(".")) {
+    throw new VerificationError("traces", `traces.file must be a plain file name next to the envelope, got ${JSON.stringify(traces.file)}`);
+  }
+  const bytes = readRelative(traces.file);
+  if (bytes === null) throw new VerificationError("traces", `the traces file ${traces.file} named by the envelope is missing`, traces.sha256, "(no file)");
+  const digest = sha256Hex(bytes);
+  if (digest !== traces.sha256) throw new VerificationError("traces", `${traces.file} differs from the traces the envelope signed`, traces.sha256, digest);
+  const lines = bytes.toString("utf8").split("\n").filter((l) => l.trim() !== "").length;
+  if (lines !== traces.count) throw new VerificationError("traces", `${traces.file} has ${lines} requests, the envelope says ${traces.count}`, String(traces.count), String(lines));
+  return { check: "traces", result: "pass", detail: `${traces.file}: ${lines} requests, sha256 ${digest}` };
 }

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startLoopbackServer, type LoopbackServer } from "../../benchmark/loopback-server.ts";
@@ -59,12 +59,24 @@ describe("vb CLI end to end: keygen, run, verify, replay, diff (the main path in
     assert.equal(trusted.code, 0, trusted.stdout + trusted.stderr);
     assert.match(trusted.stdout, /^VERIFIED/m);
 
+    assert.match(trusted.stdout, /PASS +traces: traces\.jsonl: 48 requests/);
+
     const tree = parseLossless(readFileSync(join(base, "envelope.json"), "utf8")) as Record<string, any>;
     tree.metrics.ttft_p50_ms = 0.5;
     writeFileSync(join(dir, "tampered.json"), prettyJson(tree));
     const tampered = await runMain(["verify", join(dir, "tampered.json"), "--trust-key", `${keyFile}.pub`]);
     assert.equal(tampered.code, 1);
     assert.match(tampered.stderr, /check "content_hash"[\s\S]*stored: +[0-9a-f]{64}[\s\S]*recomputed: +[0-9a-f]{64}/);
+
+    // The traces next to an envelope must be the signed ones.
+    const tracesDir = join(dir, "traces-edit");
+    mkdirSync(tracesDir);
+    copyFileSync(join(base, "envelope.json"), join(tracesDir, "envelope.json"));
+    writeFileSync(join(tracesDir, "traces.jsonl"), readFileSync(join(base, "traces.jsonl"), "utf8").replace('"ok":true', '"ok":false'));
+    const editedTraces = await runMain(["verify", join(tracesDir, "envelope.json"), "--trust-key", `${keyFile}.pub`]);
+    assert.equal(editedTraces.code, 1);
+    assert.match(editedTraces.stderr, /check "traces"/);
+    assert.equal((await runMain(["verify", join(tracesDir, "envelope.json"), "--trust-key", `${keyFile}.pub`, "--skip-traces"])).code, 0);
 
     const refused = await runMain(["replay", join(base, "envelope.json"), "--base-url", slow.url, "--output", join(dir, "nope"), "--key", keyFile]);
     assert.equal(refused.code, 1);

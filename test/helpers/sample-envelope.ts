@@ -1,4 +1,4 @@
-import { ENVELOPE_VERSION, type VbEnvelope } from "../../protocol/envelope/index.ts";
+import { ENVELOPE_VERSION, fingerprintDigest, type VbEnvelope } from "../../protocol/envelope/index.ts";
 
 /**
  * A vb.envelope/1 with every optional member present. Typed as Required<> so that the compiler
@@ -6,6 +6,14 @@ import { ENVELOPE_VERSION, type VbEnvelope } from "../../protocol/envelope/index
  * schema test then checks this sample's keys against the schema's properties.
  */
 export function sampleEnvelope(): Required<Omit<VbEnvelope, "signature">> & Pick<VbEnvelope, "signature"> {
+  const hardware = {
+    cpu: { model: "Test CPU", microcode: "0x1", logical_cores: 2, arch: "x64" },
+    memory: { total_bytes: 1 << 30 },
+    numa: { nodes: [{ id: 0, cpus: "0-1" }] },
+    gpus: [{ name: "Test GPU", uuid: "GPU-1", memory_mib: 1024, vbios: "1.0" }],
+    driver: "550.1",
+    kernel: "6.1.0",
+  };
   return {
     envelope_version: ENVELOPE_VERSION,
     run_id: "0d2c5f4e-3b8a-4c1e-9f00-123456789abc",
@@ -22,15 +30,7 @@ export function sampleEnvelope(): Required<Omit<VbEnvelope, "signature">> & Pick
       warmup_runs: 3, convergence: { window: 30, cv_threshold: 0.05, timeout_s: 60 }, slo: { ttft_ms: 200, tpot_ms: 50, e2e_ms: null },
       launches: 1, endpoint_sha256: "b".repeat(64),
     },
-    hardware_fingerprint: {
-      sha256: "c".repeat(64),
-      cpu: { model: "Test CPU", microcode: "0x1", logical_cores: 2, arch: "x64" },
-      memory: { total_bytes: 1 << 30 },
-      numa: { nodes: [{ id: 0, cpus: "0-1" }] },
-      gpus: [{ name: "Test GPU", uuid: "GPU-1", memory_mib: 1024, vbios: "1.0" }],
-      driver: "550.1",
-      kernel: "6.1.0",
-    },
+    hardware_fingerprint: { sha256: fingerprintDigest(hardware), ...hardware },
     software_provenance: { tool: "vb", tool_version: "0.1.0", git_commit: "d".repeat(40), git_dirty: false, node: "v22.0.0", libraries: { ajv: "8.20.0" } },
     metrics: { ttft_p50_ms: 12.5, output_tok_per_s: 1000.25, ok_rate: 1, joules_per_token: null, tiny: 1e-7 },
     confidence_intervals: { ttft_p50_ms: [11.5, 13.25] },

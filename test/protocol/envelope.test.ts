@@ -21,6 +21,7 @@ import {
   validateVbEnvelope,
   verifyEnvelopeText,
   verifySigstoreBundle,
+  verifyTracesFile,
   writeKeyFile,
   type VbEnvelope,
 } from "../../protocol/envelope/index.ts";
@@ -82,7 +83,7 @@ describe("vb.envelope/1 schema, signatures and verification", () => {
     assert.equal(self.status, "unverified");
     const trusted = await verifyEnvelopeText(text, { ed25519: [keyPem] });
     assert.equal(trusted.status, "verified");
-    assert.deepEqual(trusted.checks.map((c) => c.check), ["schema", "content_hash", "signature[0]", "trust"]);
+    assert.deepEqual(trusted.checks.map((c) => c.check), ["schema", "content_hash", "hardware_fingerprint", "signature[0]", "trust"]);
     await assert.rejects(verifyEnvelopeText(text, { ed25519: [publicKeyToPem(generateEd25519().publicKey)] }), (e: unknown) => e instanceof VerificationError && e.check === "trust");
   });
 
@@ -97,6 +98,25 @@ describe("vb.envelope/1 schema, signatures and verification", () => {
       assert.match(e.message, /stored: {5}[0-9a-f]{64}\n {2}recomputed: [0-9a-f]{64}/);
       return true;
     });
+  });
+
+  it("fails when the hardware fingerprint's hash does not match its contents", async () => {
+    const sample = sampleEnvelope() as VbEnvelope;
+    const edited = { ...sample, hardware_fingerprint: { ...sample.hardware_fingerprint, kernel: "6.2.0" } };
+    const signed = await signEnvelope(edited, { ed25519: key });
+    await assert.rejects(verifyEnvelopeText(prettyJson(signed), { ed25519: [keyPem] }), (e: unknown) => e instanceof VerificationError && e.check === "hardware_fingerprint" && e.stored === sample.hardware_fingerprint.sha256);
+  });
+
+  it("checks the traces file an envelope names", () => {
+    const plain = sampleEnvelope() as unknown as Record<string, unknown>;
+    const body = Buffer.from('{"seq":0}\n{"seq":1}\n');
+    const withTraces = { ...plain, traces: { file: "traces.jsonl", sha256: createHash("sha256").update(body).digest("hex"), count: 2 } };
+    assert.equal(verifyTracesFile(withTraces, () => body)!.result, "pass");
+    assert.throws(() => verifyTracesFile(withTraces, () => Buffer.from('{"seq":0}\n')), (e: unknown) => e instanceof VerificationError && e.check === "traces");
+    assert.throws(() => verifyTracesFile(withTraces, () => null), (e: unknown) => e instanceof VerificationError && /missing/.test(e.message));
+    assert.throws(() => verifyTracesFile({ ...withTraces, traces: { ...withTraces.traces, file: "../etc/passwd" } }, () => body), VerificationError);
+    assert.throws(() => verifyTracesFile({ ...withTraces, traces: { ...withTraces.traces, count: 3 } }, () => body), /has 2 requests/);
+    assert.equal(verifyTracesFile({ ...plain, traces: undefined }, () => body), null);
   });
 
   it("fails a signature that does not match, even when the stored hash was updated to match the content", async () => {
