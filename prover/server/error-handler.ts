@@ -13,6 +13,13 @@ interface ValidationIssue {
   message?: string;
 }
 
+/** ajv's message, with the accepted values spelled out where ajv leaves them in params. */
+function reasonOf(issue: ValidationIssue): string {
+  if (issue.keyword === "enum") return `must be one of ${(issue.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(", ")}`;
+  if (issue.keyword === "const") return `must be ${JSON.stringify(issue.params.allowedValue)}`;
+  return issue.message ?? issue.keyword;
+}
+
 /** "/messages/0/role" -> "messages[0].role" (OpenAI's way of naming a nested param). */
 function paramName(path: string): string {
   return path
@@ -41,13 +48,13 @@ function fromValidation(issues: ValidationIssue[], context: string): ApiError {
   const param = at || null;
   const reason = issues.some((i) => i.instancePath === issue.instancePath && i.keyword === "anyOf")
     ? describeAnyOf(issues, issue.instancePath)
-    : (issue.message ?? "is invalid");
+    : reasonOf(issue);
   return new ApiError(400, `Invalid value for ${where(`'${param ?? context}'`)}: ${reason}.`, "invalid_request_error", param, "invalid_value");
 }
 
 /** For a field with several accepted forms, list every rule it broke. */
 function describeAnyOf(issues: ValidationIssue[], path: string): string {
-  const reasons = issues.filter((i) => i.instancePath === path && i.keyword !== "anyOf").map((i) => i.message ?? i.keyword);
+  const reasons = issues.filter((i) => i.instancePath === path && i.keyword !== "anyOf").map(reasonOf);
   return `${[...new Set(reasons)].join(", or ")}`;
 }
 

@@ -94,7 +94,10 @@ describe("prover server: bad requests on the real engine", () => {
       const escaped = param.replace(/[.[\]]/g, "\\$&");
       assertOpenAIError(await completion(extra), 400, { type: "invalid_request_error", param, message: new RegExp(escaped) });
     }
-    assertOpenAIError(await chat({ messages: [{ role: "wizard", content: "hi" }] }), 400, { param: "messages[0].role" });
+    assertOpenAIError(await chat({ messages: [{ role: "wizard", content: "hi" }] }), 400, {
+      param: "messages[0].role",
+      message: /must be one of "system", "developer", "user", "assistant", "tool"/,
+    });
     assertOpenAIError(await chat({ messages: [] }), 400, { param: "messages" });
     assertOpenAIError(await chat({ messages: [{ role: "user", content: [{ type: "image_url", image_url: {} }] }] }), 400, {
       param: "messages[0].content",
