@@ -22,13 +22,20 @@ export interface Trace extends RequestResult {
 export interface DriveOptions {
   /** performance.now() after which no new request starts. */
   deadline?: number;
+  /**
+   * Closed loop: start worker i after i / concurrency * rampUpMs, so that equal-length streams do
+   * not all start, emit and end in lock-step waves.
+   */
+  rampUpMs?: number;
   onDone?: (trace: Trace, done: number) => void;
 }
 
 export async function closedLoop(client: StreamingClient, jobs: readonly Job[], concurrency: number, opts: DriveOptions = {}): Promise<Trace[]> {
   const traces: Trace[] = [];
   let next = 0;
-  const worker = async () => {
+  const workers = Math.min(concurrency, jobs.length);
+  const worker = async (index: number) => {
+    if (opts.rampUpMs) await new Promise((r) => setTimeout(r, (index / workers) * opts.rampUpMs!));
     for (;;) {
       if (next >= jobs.length || (opts.deadline !== undefined && performance.now() >= opts.deadline)) return;
       const seq = next++;
@@ -39,7 +46,7 @@ export async function closedLoop(client: StreamingClient, jobs: readonly Job[], 
       opts.onDone?.(t, traces.length);
     }
   };
-  await Promise.all(Array.from({ length: Math.min(concurrency, jobs.length) }, worker));
+  await Promise.all(Array.from({ length: workers }, (_, i) => worker(i)));
   return traces.sort((a, b) => a.seq - b.seq);
 }
 

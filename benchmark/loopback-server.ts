@@ -15,6 +15,8 @@ export interface LoopbackServerOptions {
   firstTokenDelayMs?: number;
   interTokenDelayMs?: number;
   usage?: boolean;
+  /** Request n streams tokens + (n mod (tokenJitter + 1)) chunks, so equal requests do not stay in lock-step. */
+  tokenJitter?: number;
   /** Every n-th request (1-based) answers HTTP 500. */
   failEvery?: number;
   /** Model id the server claims to serve (any id is accepted). */
@@ -60,7 +62,7 @@ export async function startLoopbackServer(opts: LoopbackServerOptions = {}): Pro
         return;
       }
       const maxTokens = typeof body.max_tokens === "number" ? body.max_tokens : tokens;
-      const k = Math.max(1, Math.min(tokens, maxTokens));
+      const k = Math.max(1, Math.min(tokens + (n % ((opts.tokenJitter ?? 0) + 1)), maxTokens));
       const usage = withUsage && (body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true;
       const event = chat ? '{"object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"tok "}}]}' : '{"object":"text_completion","choices":[{"index":0,"text":"tok "}]}';
       const tail = (usage ? `data: {"choices":[],"usage":{"prompt_tokens":8,"completion_tokens":${k},"total_tokens":${8 + k}}}\n\n` : "") + "data: [DONE]\n\n";

@@ -1,14 +1,15 @@
 /**
  * Child-process entry for bench:client: runs the loopback streaming server in its own process
  * (so that it does not share the measured client's event loop) and prints its port as one JSON
- * line. Options: --tokens N --first-ms X --gap-ms Y. Exits when its parent closes stdin.
+ * line. Options: --tokens N --jitter J --first-ms X --gap-ms Y. Exits when its parent closes stdin.
  */
 import { parseArgs } from "node:util";
 import { startLoopbackServer } from "../../benchmark/loopback-server.ts";
 
-const { values } = parseArgs({ options: { tokens: { type: "string" }, "first-ms": { type: "string" }, "gap-ms": { type: "string" } } });
+const { values } = parseArgs({ options: { tokens: { type: "string" }, jitter: { type: "string" }, "first-ms": { type: "string" }, "gap-ms": { type: "string" } } });
 const server = await startLoopbackServer({
   tokens: Number(values.tokens ?? 16),
+  tokenJitter: Number(values.jitter ?? 0),
   firstTokenDelayMs: Number(values["first-ms"] ?? 0),
   interTokenDelayMs: Number(values["gap-ms"] ?? 0),
 });

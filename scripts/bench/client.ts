@@ -9,14 +9,17 @@
  * two TTFT distributions at p50 and p99 with 256 concurrent streams. The tool's TTFT is the one
  * it reports (request on the wire to first parsed content); the time from the driver's send call
  * to the wire is client queueing, which the tool reports apart, and is printed here as well.
- * Streams look like LLM decoding: first token after 50 ms, then 16 tokens 25 ms apart.
+ * Streams look like LLM decoding: first token after 50 ms, then 12 to 20 tokens 25 ms apart, and
+ * both clients ramp their 256 streams up over one stream's length, as real traffic is not in
+ * lock-step (equal streams started together would arrive, and be parsed, in 256-wide waves).
  * Then the sustained rate of short (1-token) requests the tool completes, next to the raw client.
  *
  *   npm run bench:client [-- --streams 256 --rounds 3 --per-round 768 --rate-seconds 4 --record]
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import net from "node:net";
-import { performance } from "node:perf_hooks";
+import { cpus, loadavg } from "node:os";
+import { monitorEventLoopDelay, performance } from "node:perf_hooks";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -37,6 +40,8 @@ const PER_ROUND = Number(values["per-round"] ?? 768);
 const RATE_SECONDS = Number(values["rate-seconds"] ?? 4);
 const RATE_CONCURRENCY = Number(values["rate-concurrency"] ?? 64);
 const TTFT_TARGET_MS = 1;
+/** About one stream's length (50 ms + 16 x 25 ms). */
+const RAMP_MS = 450;
 const RATE_TARGET = 2000;
 
 async function startServer(args: string[]): Promise<{ port: number; child: ChildProcess }> {
@@ -61,11 +66,11 @@ const PROMPT = "how fast is this client";
 const jobs = (n: number): Job[] => Array.from({ length: n }, (_, i) => ({ promptIndex: i, prompt: PROMPT }));
 
 /** Tool client: TTFT as the tool reports it, plus its client queueing. */
-async function toolRound(port: number, n: number, concurrency: number, maxTokens: number): Promise<{ ttfts: number[]; queue: number[]; done: number; seconds: number }> {
+async function toolRound(port: number, n: number, concurrency: number, maxTokens: number, rampUpMs = 0): Promise<{ ttfts: number[]; queue: number[]; done: number; seconds: number }> {
   const client = new StreamingClient({ baseUrl: `http://127.0.0.1:${port}/v1`, api: "chat", model: "bench", maxTokens, temperature: 0, maxSockets: concurrency, timeoutMs: 30_000 });
   try {
     const t0 = performance.now();
-    const traces = await closedLoop(client, jobs(n), concurrency);
+    const traces = await closedLoop(client, jobs(n), concurrency, { rampUpMs });
     const seconds = (performance.now() - t0) / 1000;
     const ok = traces.filter((t) => t.ok && t.firstTokenAt !== null);
     if (ok.length !== traces.length) throw new Error(`${traces.length - ok.length} tool requests failed: ${traces.find((t) => !t.ok)?.error}`);
@@ -76,13 +81,13 @@ async function toolRound(port: number, n: number, concurrency: number, maxTokens
 }
 
 /** Raw client: prebuilt bytes on keep-alive sockets; TTFT from write() to the first content bytes. */
-async function rawRound(port: number, n: number, concurrency: number, maxTokens: number): Promise<{ ttfts: number[]; queue: number[]; done: number; seconds: number }> {
+async function rawRound(port: number, n: number, concurrency: number, maxTokens: number, rampUpMs = 0): Promise<{ ttfts: number[]; queue: number[]; done: number; seconds: number }> {
   const body = JSON.stringify({ model: "bench", max_tokens: maxTokens, temperature: 0, stream: true, stream_options: { include_usage: true }, messages: [{ role: "user", content: PROMPT }] });
   const request = Buffer.from(`POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: keep-alive\r\n\r\n${body}`);
   const ttfts: number[] = [];
   let next = 0;
   const t0 = performance.now();
-  const worker = () =>
+  const worker = (index: number) =>
     new Promise<void>((resolve, reject) => {
       const socket = net.connect(port, "127.0.0.1");
       socket.setNoDelay(true);
@@ -100,7 +105,7 @@ async function rawRound(port: number, n: number, concurrency: number, maxTokens:
         sentAt = performance.now();
         socket.write(request);
       };
-      socket.on("connect", send);
+      socket.on("connect", () => setTimeout(send, (index / concurrency) * rampUpMs));
       socket.on("data", (chunk: Buffer) => {
         const now = performance.now();
         const text = chunk.toString("latin1");
@@ -114,7 +119,7 @@ async function rawRound(port: number, n: number, concurrency: number, maxTokens:
       });
       socket.on("error", reject);
     });
-  await Promise.all(Array.from({ length: concurrency }, worker));
+  await Promise.all(Array.from({ length: concurrency }, (_, i) => worker(i)));
   return { ttfts, queue: [], done: ttfts.length, seconds: (performance.now() - t0) / 1000 };
 }
 
@@ -137,21 +142,26 @@ const fmt = (x: number) => x.toFixed(3);
 const verdict = (ok: boolean) => (ok ? "met" : "MISSED");
 
 console.log(`bench:client — ${machineLine()}`);
-console.log(`TTFT: ${STREAMS} concurrent streams, ${ROUNDS} alternating rounds of ${PER_ROUND} requests per client; server: 16 tokens, first after 50 ms, 25 ms apart (child process)\n`);
+console.log(`TTFT: ${STREAMS} concurrent streams ramped up over ${RAMP_MS} ms, ${ROUNDS} alternating rounds of ${PER_ROUND} requests per client; server (child process): 12-20 tokens, first after 50 ms, 25 ms apart\n`);
 
-const streaming = await startServer(["--tokens", "16", "--first-ms", "50", "--gap-ms", "25"]);
+const streaming = await startServer(["--tokens", "12", "--jitter", "8", "--first-ms", "50", "--gap-ms", "25"]);
 const tool: number[] = [];
 const queue: number[] = [];
+// Event-loop stalls (GC, or the OS not scheduling this process) delay every stream at once.
+const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+const loadBefore = loadavg()[0]!;
 const raw: number[] = [];
 try {
   // One untimed round each to open the sockets and warm the JIT.
-  await toolRound(streaming.port, STREAMS, STREAMS, 16);
-  await rawRound(streaming.port, STREAMS, STREAMS, 16);
+  await toolRound(streaming.port, STREAMS, STREAMS, 20, RAMP_MS);
+  await rawRound(streaming.port, STREAMS, STREAMS, 20, RAMP_MS);
   for (let r = 0; r < ROUNDS; r++) {
-    const t = await toolRound(streaming.port, PER_ROUND, STREAMS, 16);
+    loopDelay.enable();
+    const t = await toolRound(streaming.port, PER_ROUND, STREAMS, 20, RAMP_MS);
     tool.push(...t.ttfts);
     queue.push(...t.queue);
-    raw.push(...(await rawRound(streaming.port, PER_ROUND, STREAMS, 16)).ttfts);
+    loopDelay.disable();
+    raw.push(...(await rawRound(streaming.port, PER_ROUND, STREAMS, 20, RAMP_MS)).ttfts);
   }
 } finally {
   await stopServer(streaming.child);
@@ -178,4 +188,5 @@ const rows = [
 ];
 const table = printTable(rows);
 console.log(`\nsamples: ${tool.length} tool, ${raw.length} raw TTFTs; rate over ${RATE_SECONDS} s (tool) and ${RATE_SECONDS / 2} s (raw)`);
+console.log(`event-loop delay during tool rounds: p99 ${(loopDelay.percentile(99) / 1e6).toFixed(1)} ms, max ${(loopDelay.max / 1e6).toFixed(1)} ms; 1-min load average ${loadBefore.toFixed(1)} -> ${loadavg()[0]!.toFixed(1)} on ${cpus().length} cores (other processes on the machine inflate every figure)`);
 if (values.record) recordSection("client", `${machineLine()}\n\n\`\`\`\n${table}\n\`\`\``);

@@ -5,6 +5,8 @@ import { join } from "node:path";
 import { startLoopbackServer, type LoopbackServer } from "../../benchmark/loopback-server.ts";
 import { RunConfigError, checkRunOptions, launchSeed, runBenchmark, type RunOptions } from "../../benchmark/run.ts";
 import { SYNTHETIC_ID } from "../../benchmark/dataset.ts";
+import { StreamingClient } from "../../benchmark/http-client.ts";
+import { closedLoop } from "../../benchmark/loadgen.ts";
 import { generateEd25519, publicKeyToPem, verifyEnvelopeText, type VbEnvelope } from "../../protocol/envelope/index.ts";
 
 const key = generateEd25519();
@@ -164,6 +166,19 @@ describe("benchmark run against a streaming server on 127.0.0.1", function () {
     const dir = outDir();
     writeFileSync(join(dir, "d.json"), "{}");
     await assert.rejects(runBenchmark(options(server.url, { dataset: join(dir, "d.json") }), { ed25519: key }, dir), /ShareGPT dataset must be a JSON array/);
+  });
+
+  it("ramps closed-loop workers up over rampUpMs", async () => {
+    const client = new StreamingClient({ baseUrl: server.url, api: "chat", model: "m", maxTokens: 2, temperature: 0, maxSockets: 4 });
+    try {
+      const jobs = Array.from({ length: 8 }, (_, i) => ({ promptIndex: i, prompt: "p" }));
+      const traces = await closedLoop(client, jobs, 4, { rampUpMs: 200 });
+      const starts = traces.slice(0, 4).map((t) => t.scheduledAt).sort((a, b) => a - b);
+      assert.ok(starts[3]! - starts[0]! >= 140, `first requests spread over ${starts[3]! - starts[0]!} ms`);
+      assert.equal(traces.length, 8);
+    } finally {
+      client.close();
+    }
   });
 
   it("derives later launches' seeds from the master seed", () => {
