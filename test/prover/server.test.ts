@@ -160,10 +160,14 @@ describe("prover server: OpenAI API on the real engine", () => {
   });
 
   it("streams a completion as SSE chunks whose final chunk carries the proof", async () => {
-    const stream = await server.client.completions.create({ model, prompt: PROMPT, max_tokens: 40, temperature: 0.7, seed: 3, stream: true });
+    const { data: stream, response } = await server.client.completions
+      .create({ model, prompt: PROMPT, max_tokens: 40, temperature: 0.7, seed: 3, stream: true })
+      .withResponse();
+    assert.match(response.headers.get("content-type")!, /^text\/event-stream/);
     const chunks: any[] = [];
     for await (const chunk of stream) chunks.push(chunk);
     const last = chunks[chunks.length - 1];
+    assert.equal(response.headers.get(PROOF_RECORD_HEADER), last.proof.record_id, "the header names the record before it exists");
     assert.ok(chunks.length >= 2);
     assert.ok(chunks.slice(0, -1).every((c) => c.proof === undefined && c.choices[0].finish_reason === null));
     assert.ok(["stop", "length"].includes(last.choices[0].finish_reason));
