@@ -1,0 +1,112 @@
+/**
+ * The aggregator's configuration (defaults < JSON file < AGGREGATOR_* environment < flags),
+ * validated at start by runtime/config.ts: a bad value stops the start naming the field.
+ */
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { loadNodeConfig, schemaParts, type KeyConfig, type LoadInput } from "../runtime/config.ts";
+
+export interface AggregatorConfig {
+  chain: { rpcUrl: string; deployment: string; pollIntervalMs: number; logRange: number; startBlock?: number };
+  /** Pays gas for attest, castVotes, resolveDispute and finalize. */
+  account: KeyConfig;
+  dataDir: string;
+  http: { host: string; port: number; bodyLimitBytes: number };
+  mesh: { listen: string[]; bootstrap: string[]; peerKeyFile?: string };
+  /** How long to keep collecting signatures after the stake threshold is reached. */
+  graceMs: number;
+  retry: { baseMs: number; maxMs: number };
+  /** Call finalize() on attested batches once their challenge window is over. */
+  finalize: boolean;
+  logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+}
+
+const { nonEmpty, url, port, logLevel, key, stringList } = schemaParts;
+
+const SCHEMA = {
+  type: "object",
+  additionalProperties: false,
+  required: ["chain", "account", "dataDir", "http", "mesh", "graceMs", "retry", "finalize", "logLevel"],
+  properties: {
+    chain: {
+      type: "object",
+      additionalProperties: false,
+      required: ["rpcUrl", "deployment", "pollIntervalMs", "logRange"],
+      properties: {
+        rpcUrl: url,
+        deployment: nonEmpty,
+        pollIntervalMs: { type: "integer", minimum: 10, maximum: 600_000 },
+        logRange: { type: "integer", minimum: 1, maximum: 1_000_000 },
+        startBlock: { type: "integer", minimum: 0 },
+      },
+    },
+    account: key,
+    dataDir: nonEmpty,
+    http: {
+      type: "object",
+      additionalProperties: false,
+      required: ["host", "port", "bodyLimitBytes"],
+      properties: { host: nonEmpty, port, bodyLimitBytes: { type: "integer", minimum: 256, maximum: 1 << 20 } },
+    },
+    mesh: {
+      type: "object",
+      additionalProperties: false,
+      required: ["listen", "bootstrap"],
+      properties: { listen: stringList, bootstrap: stringList, peerKeyFile: nonEmpty },
+    },
+    graceMs: { type: "integer", minimum: 0, maximum: 3_600_000 },
+    retry: {
+      type: "object",
+      additionalProperties: false,
+      required: ["baseMs", "maxMs"],
+      properties: { baseMs: { type: "integer", minimum: 10, maximum: 600_000 }, maxMs: { type: "integer", minimum: 10, maximum: 3_600_000 } },
+    },
+    finalize: { type: "boolean" },
+    logLevel,
+  },
+} as const;
+
+export function loadAggregatorConfig(input: LoadInput = {}): AggregatorConfig {
+  const env = input.env ?? {};
+  return loadNodeConfig<AggregatorConfig>(
+    {
+      envPrefix: "AGGREGATOR",
+      schema: SCHEMA,
+      defaults: {
+        chain: { rpcUrl: "http://127.0.0.1:8545", deployment: "deployments/31337.json", pollIntervalMs: 500, logRange: 2_000 },
+        dataDir: join(env.XDG_DATA_HOME || join(homedir(), ".local", "share"), "verifiable-benchmarks", "aggregator"),
+        http: { host: "127.0.0.1", port: 9000, bodyLimitBytes: 4096 },
+        mesh: { listen: ["/ip4/127.0.0.1/tcp/0"], bootstrap: [] },
+        graceMs: 2_000,
+        retry: { baseMs: 500, maxMs: 30_000 },
+        finalize: true,
+        logLevel: "info",
+      },
+      env: {
+        AGGREGATOR_RPC_URL: ["chain.rpcUrl", "string"],
+        AGGREGATOR_DEPLOYMENT: ["chain.deployment", "string"],
+        AGGREGATOR_POLL_INTERVAL_MS: ["chain.pollIntervalMs", "integer"],
+        AGGREGATOR_START_BLOCK: ["chain.startBlock", "integer"],
+        AGGREGATOR_KEY_FILE: ["account.keyFile", "string"],
+        AGGREGATOR_KEYSTORE: ["account.keystore", "string"],
+        AGGREGATOR_DATA_DIR: ["dataDir", "string"],
+        AGGREGATOR_HOST: ["http.host", "string"],
+        AGGREGATOR_PORT: ["http.port", "integer"],
+        AGGREGATOR_MESH_LISTEN: ["mesh.listen", "list"],
+        AGGREGATOR_MESH_BOOTSTRAP: ["mesh.bootstrap", "list"],
+        AGGREGATOR_PEER_KEY_FILE: ["mesh.peerKeyFile", "string"],
+        AGGREGATOR_GRACE_MS: ["graceMs", "integer"],
+        AGGREGATOR_FINALIZE: ["finalize", "boolean"],
+        AGGREGATOR_LOG_LEVEL: ["logLevel", "string"],
+      },
+      flags: {
+        "rpc-url": ["chain.rpcUrl", "string"],
+        deployment: ["chain.deployment", "string"],
+        "data-dir": ["dataDir", "string"],
+        port: ["http.port", "integer"],
+        "log-level": ["logLevel", "string"],
+      },
+    },
+    input,
+  );
+}

@@ -1,0 +1,409 @@
+/**
+ * The aggregator node: admits signed attestations and dispute votes from the gossip mesh and from
+ * its HTTP API (aggregator/ingest.ts), pools them by stake (aggregator/quorum.ts, votes.ts),
+ * submits attest() once a batch's quorum holds and its grace period is over, castVotes() and
+ * resolveDispute() once a dispute is decided (or its voting window is over), and finalize() once
+ * an attested batch's challenge window is over. Transactions that fail for a transient reason
+ * are retried with exponential backoff; a revert that says someone else got there first closes
+ * the subject. Admitted messages are kept in level and re-admitted on restart.
+ */
+import { join } from "node:path";
+import { mkdir } from "node:fs/promises";
+import Fastify, { type FastifyInstance } from "fastify";
+import type { Logger } from "pino";
+import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import type { Address, Hex, Log } from "viem";
+import { batchManagerAbi } from "../protocol/contracts/abis.ts";
+import { protocolDomain, toCompactSignature, type ProtocolDomain } from "../protocol/eip712/index.ts";
+import { gossipTopic, loadOrCreatePeerKey, MeshNode } from "../protocol/gossip/index.ts";
+import { connectChain, loadKey, readDeploymentFile, sleep, type ChainConnection } from "../runtime/chain.ts";
+import { createLogger, createMetricsRegistry, opsRoutes } from "../runtime/observability.ts";
+import type { AggregatorConfig } from "./config.ts";
+import { Admission, IngestError, type Admitted } from "./ingest.ts";
+import { AttestationPool } from "./quorum.ts";
+import { AggregatorState } from "./state.ts";
+import { VotePool } from "./votes.ts";
+
+const BatchState = { Submitted: 1, Attested: 2, Disputed: 3, Cleared: 4, Slashed: 5, Finalized: 6, Expired: 7 } as const;
+const DONE_REVERTS = /InvalidBatchState|ResponseWindowClosed|DisputeNotOpen|AlreadyVoted|VotingClosed/;
+
+interface Metrics {
+  received: Counter<"kind" | "via" | "outcome">;
+  submitted: Counter<"kind" | "result">;
+  submitSeconds: Histogram<"kind">;
+  openBatches: Gauge;
+  quorumLatency: Histogram;
+}
+
+function createMetrics(registry: Registry): Metrics {
+  return {
+    received: new Counter({ name: "vb_aggregator_messages_total", help: "Signed messages received, by kind, transport and outcome", labelNames: ["kind", "via", "outcome"], registers: [registry] }),
+    submitted: new Counter({ name: "vb_aggregator_transactions_total", help: "Transactions sent, by kind and result", labelNames: ["kind", "result"], registers: [registry] }),
+    submitSeconds: new Histogram({ name: "vb_aggregator_transaction_seconds", help: "Send-to-receipt time", labelNames: ["kind"], buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30], registers: [registry] }),
+    openBatches: new Gauge({ name: "vb_aggregator_open_batches", help: "Batches collecting attestations", registers: [registry] }),
+    quorumLatency: new Histogram({ name: "vb_aggregator_first_attestation_to_submit_seconds", help: "From a batch's first admitted attestation to attest() mined", buckets: [0.5, 1, 2, 5, 10, 30, 60, 120], registers: [registry] }),
+  };
+}
+
+interface Retry {
+  attempts: number;
+  nextAt: number;
+}
+
+export interface AggregatorOptions {
+  env?: Readonly<Record<string, string | undefined>>;
+  logger?: Logger;
+}
+
+export class AggregatorNode {
+  private readonly stopped = new AbortController();
+  private loop?: Promise<void>;
+  private cursor = 0n;
+  private lastPoll = 0;
+  private readonly retries = new Map<string, Retry>();
+  private readonly firstSeen = new Map<bigint, number>();
+  private readonly pool: AttestationPool;
+  private readonly votes: VotePool;
+  private readonly admission: Admission;
+  readonly domain: ProtocolDomain;
+  private readonly topics: { attestations: string; votes: string };
+
+  private constructor(
+    readonly config: AggregatorConfig,
+    readonly conn: ChainConnection,
+    readonly state: AggregatorState,
+    readonly mesh: MeshNode,
+    readonly app: FastifyInstance,
+    readonly metrics: Metrics,
+    readonly registry: Registry,
+    readonly log: Logger,
+  ) {
+    const bm = conn.deployment.contracts.batchManager.address;
+    this.domain = protocolDomain(conn.chainId, bm);
+    this.pool = new AttestationPool({ thresholdBps: conn.deployment.config.attestThresholdBps, graceMs: config.graceMs });
+    this.votes = new VotePool(conn.deployment.config.voteThresholdBps);
+    this.admission = new Admission(conn.publicClient, this.domain, conn.deployment.contracts.registry.address);
+    this.topics = { attestations: gossipTopic("attestations", conn.chainId, bm), votes: gossipTopic("votes", conn.chainId, bm) };
+  }
+
+  get address(): string {
+    const a = this.app.server.address();
+    return typeof a === "object" && a ? `http://${this.config.http.host}:${a.port}` : "";
+  }
+
+  static async start(config: AggregatorConfig, options: AggregatorOptions = {}): Promise<AggregatorNode> {
+    const log = options.logger ?? createLogger("aggregator", config.logLevel);
+    const deployment = readDeploymentFile(config.chain.deployment);
+    const account = await loadKey(config.account, "account", options.env ?? process.env);
+    const conn = await connectChain(config.chain.rpcUrl, deployment, account);
+    await mkdir(config.dataDir, { recursive: true });
+    const closers: (() => Promise<unknown>)[] = [];
+    try {
+      const state = new AggregatorState(join(config.dataDir, "state"));
+      await state.open();
+      closers.push(() => state.close());
+      const peerKey = await loadOrCreatePeerKey(config.mesh.peerKeyFile ?? join(config.dataDir, "peer.key"));
+      const mesh = await MeshNode.start({ listen: config.mesh.listen, bootstrap: config.mesh.bootstrap, privateKey: peerKey });
+      closers.push(() => mesh.stop());
+      const registry = createMetricsRegistry("aggregator");
+      const app = Fastify({ logger: false, bodyLimit: config.http.bodyLimitBytes });
+      closers.push(() => app.close());
+      const node = new AggregatorNode(config, conn, state, mesh, app, createMetrics(registry), registry, log);
+      for (const kind of ["attestations", "votes"] as const) {
+        mesh.subscribe(node.topics[kind], {
+          validate: async (data) => {
+            const outcome = await node.receive(data, "gossip");
+            return outcome.status < 300 ? "accept" : outcome.status === 409 || outcome.status === 404 ? "ignore" : "reject";
+          },
+          onMessage: () => undefined,
+        });
+      }
+      node.routes();
+      await app.listen({ host: config.http.host, port: config.http.port });
+      node.cursor = (await state.cursor()) ?? BigInt(config.chain.startBlock ?? deployment.blockNumber);
+      for (const [, hex] of await state.allMessages()) await node.receive(new Uint8Array(Buffer.from(hex, "hex")), "replay");
+      node.loop = node.run();
+      log.info({ account: account.address, peerId: mesh.peerId, mesh: mesh.addresses, http: node.address }, "aggregator ready");
+      return node;
+    } catch (error) {
+      for (const close of closers.reverse()) await close().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped.abort();
+    await this.loop?.catch(() => undefined);
+    await this.app.close();
+    await this.mesh.stop();
+    await this.state.close();
+  }
+
+  // ------------------------------------------------------------------ admission
+
+  /** Admits one message; returns the HTTP status and a body for the API. */
+  async receive(data: Uint8Array, via: "gossip" | "http" | "replay"): Promise<{ status: number; body: Record<string, unknown> }> {
+    let admitted: Admitted;
+    try {
+      admitted = await this.admission.admit(data);
+    } catch (error) {
+      if (error instanceof IngestError) {
+        this.metrics.received.inc({ kind: "unknown", via, outcome: `refused-${error.status}` });
+        return { status: error.status, body: { error: { message: error.message, field: error.field } } };
+      }
+      this.log.warn({ err: error }, "admission failed");
+      return { status: 503, body: { error: { message: `chain unavailable: ${(error as Error).message.split("\n")[0]}`, field: "chain" } } };
+    }
+    const hex = Buffer.from(data).toString("hex");
+    if (admitted.kind === "attestation") {
+      const m = admitted.envelope.message;
+      this.pool.open(m.batchId, admitted.batch.totalWeight);
+      const outcome = this.pool.add({ message: m, signer: admitted.signer, signature: admitted.envelope.signature, weight: admitted.weight });
+      if (outcome === "accepted") {
+        if (!this.firstSeen.has(m.batchId)) this.firstSeen.set(m.batchId, Date.now());
+        await this.state.putMessage(`attestation:${m.batchId}:${admitted.signer.toLowerCase()}`, hex);
+      }
+      if (outcome === "conflict") this.log.warn({ batchId: m.batchId.toString(), signer: admitted.signer }, "equivocating signer");
+      this.metrics.received.inc({ kind: "attestation", via, outcome });
+      return { status: outcome === "conflict" ? 409 : 202, body: { outcome, signer: admitted.signer, weight: admitted.weight.toString() } };
+    }
+    const m = admitted.envelope.message;
+    this.votes.open(m.disputeId, admitted.batch.totalWeight);
+    const outcome = this.votes.add({ message: m, signer: admitted.signer, signature: admitted.envelope.signature, weight: admitted.weight });
+    if (outcome === "accepted") {
+      await this.state.putMessage(`vote:${m.disputeId}:${admitted.signer.toLowerCase()}`, hex);
+      if (!(await this.state.dispute(m.disputeId))) {
+        await this.state.putDispute({ disputeId: m.disputeId.toString(), batchId: m.batchId.toString(), leafHash: m.leafHash, votingDeadline: admitted.dispute.votingDeadline.toString() });
+      }
+    }
+    this.metrics.received.inc({ kind: "vote", via, outcome });
+    return { status: outcome === "conflict" ? 409 : 202, body: { outcome, signer: admitted.signer, weight: admitted.weight.toString() } };
+  }
+
+  private routes(): void {
+    const app = this.app;
+    // The body is the gossip message itself: decoded strictly by the same codec as the mesh.
+    app.removeAllContentTypeParsers();
+    app.addContentTypeParser("application/json", { parseAs: "buffer" }, (_request, body, done) => done(null, body));
+    app.register(opsRoutes, { registry: this.registry, readiness: () => (this.stopped.signal.aborted ? ["stopping"] : []) });
+    const post = async (request: { body: unknown }, reply: { code(n: number): { send(b: unknown): unknown } }) => {
+      if (!Buffer.isBuffer(request.body)) return reply.code(400).send({ error: { message: "body must be a JSON gossip message", field: "body" } });
+      const { status, body } = await this.receive(new Uint8Array(request.body), "http");
+      return reply.code(status).send(body);
+    };
+    app.post("/v1/attestations", post);
+    app.post("/v1/votes", post);
+    app.get("/v1/status", async () => this.status());
+  }
+
+  async status(): Promise<Record<string, unknown>> {
+    return {
+      account: this.conn.account.address,
+      peerId: this.mesh.peerId,
+      mesh: this.mesh.addresses,
+      cursor: this.cursor.toString(),
+      openDisputes: this.votes.openDisputes().map(String),
+      attested: await this.state.openAttested(),
+      disputes: await this.state.allDisputes(),
+      submissions: (await this.state.allSubmissions()).map((s) => ({ ...s })),
+    };
+  }
+
+  // ------------------------------------------------------------------ the loop
+
+  private async run(): Promise<void> {
+    const signal = this.stopped.signal;
+    while (!signal.aborted) {
+      try {
+        if (Date.now() - this.lastPoll >= this.config.chain.pollIntervalMs) {
+          this.lastPoll = Date.now();
+          await this.follow();
+          await this.finalizeDue();
+        }
+        await this.submitReady();
+        await this.settleDisputes();
+      } catch (error) {
+        if (!signal.aborted) this.log.warn({ err: error }, "aggregator step failed; retrying");
+      }
+      await sleep(100, signal);
+    }
+  }
+
+  private due(key: string): boolean {
+    return (this.retries.get(key)?.nextAt ?? 0) <= Date.now();
+  }
+
+  private backoff(key: string, error: unknown): void {
+    const r = this.retries.get(key) ?? { attempts: 0, nextAt: 0 };
+    r.attempts += 1;
+    const delay = Math.min(this.config.retry.maxMs, this.config.retry.baseMs * 2 ** (r.attempts - 1));
+    r.nextAt = Date.now() + delay;
+    this.retries.set(key, r);
+    this.log.warn({ key, attempts: r.attempts, retryInMs: delay, err: (error as Error).message?.split("\n")[0] }, "transaction failed; backing off");
+  }
+
+  private async send(kind: string, functionName: string, args: readonly unknown[]): Promise<Hex> {
+    const { publicClient, walletClient, account } = this.conn;
+    const started = performance.now();
+    const { request } = await publicClient.simulateContract({ address: this.domain.verifyingContract, abi: batchManagerAbi, functionName: functionName as never, args: args as never, account });
+    const hash = await walletClient.writeContract(request as never);
+    const receipt = await publicClient.waitForTransactionReceipt({ hash, timeout: 120_000 });
+    this.metrics.submitSeconds.observe({ kind }, (performance.now() - started) / 1000);
+    if (receipt.status !== "success") throw new Error(`${functionName} reverted (tx ${hash})`);
+    this.metrics.submitted.inc({ kind, result: "mined" });
+    return hash;
+  }
+
+  private async submitReady(): Promise<void> {
+    const openBatchIds = this.openBatchIds();
+    this.metrics.openBatches.set(openBatchIds.length);
+    for (const batchId of openBatchIds) {
+      const ready = this.pool.ready(batchId);
+      const key = `attest:${batchId}`;
+      if (!ready || !this.due(key)) continue;
+      const m = ready.message;
+      const signatures = ready.attestations.map((a) => toCompactSignature(a.signature));
+      try {
+        const tx = await this.send("attest", "attest", [m.batchId, m.root, m.verdict, m.leavesChecked, signatures]);
+        this.pool.close(batchId);
+        const first = this.firstSeen.get(batchId);
+        if (first) this.metrics.quorumLatency.observe((Date.now() - first) / 1000);
+        await this.state.putSubmission({ kind: "attest", subject: batchId.toString(), txHash: tx, at: Date.now(), signers: ready.attestations.map((a) => a.signer) });
+        await this.state.deleteMessagesOf(`attestation:${batchId}:`);
+        this.log.info({ batchId: batchId.toString(), signers: ready.attestations.length, weight: ready.weight.toString(), total: ready.totalStake.toString(), tx }, "batch attested");
+      } catch (error) {
+        if (DONE_REVERTS.test(String((error as Error).message))) {
+          this.pool.close(batchId);
+          await this.state.deleteMessagesOf(`attestation:${batchId}:`);
+          this.metrics.submitted.inc({ kind: "attest", result: "moot" });
+        } else {
+          this.metrics.submitted.inc({ kind: "attest", result: "failed" });
+          this.backoff(key, error);
+        }
+      }
+    }
+  }
+
+  private openBatchIds(): bigint[] {
+    return [...this.firstSeen.keys()].filter((id) => this.pool.isOpen(id));
+  }
+
+  /** Follows BatchAttested / DisputeOpened / BatchCleared / resolution events from the cursor. */
+  private async follow(): Promise<void> {
+    const { publicClient } = this.conn;
+    const head = await publicClient.getBlockNumber();
+    while (this.cursor <= head) {
+      const range = BigInt(this.config.chain.logRange);
+      const to = this.cursor + range - 1n < head ? this.cursor + range - 1n : head;
+      const logs = (await publicClient.getContractEvents({ address: this.domain.verifyingContract, abi: batchManagerAbi, fromBlock: this.cursor, toBlock: to })) as (Log & {
+        eventName: string;
+        args: Record<string, unknown>;
+      })[];
+      for (const log of logs) await this.onEvent(log);
+      this.cursor = to + 1n;
+      await this.state.setCursor(this.cursor);
+    }
+  }
+
+  private async onEvent(log: { eventName: string; args: Record<string, unknown> }): Promise<void> {
+    const a = log.args;
+    switch (log.eventName) {
+      case "BatchAttested": {
+        const batchId = a.batchId as bigint;
+        this.pool.close(batchId);
+        await this.state.putAttested({ batchId: batchId.toString(), challengeDeadline: String(a.challengeDeadline), signers: a.signers as Address[] });
+        break;
+      }
+      case "BatchCleared": {
+        const record = await this.state.attestedBatch(a.batchId as bigint);
+        if (record) await this.state.putAttested({ ...record, done: false });
+        break;
+      }
+      case "BatchFinalized":
+      case "BatchSlashed":
+      case "BatchExpired": {
+        const record = await this.state.attestedBatch(a.batchId as bigint);
+        if (record) await this.state.putAttested({ ...record, done: true });
+        if (log.eventName === "BatchExpired") this.pool.close(a.batchId as bigint);
+        break;
+      }
+      case "DisputeOpened": {
+        const disputeId = a.disputeId as bigint;
+        const batch = await this.admission.batch(a.batchId as bigint);
+        this.votes.open(disputeId, batch.totalWeight);
+        if (!(await this.state.dispute(disputeId))) {
+          await this.state.putDispute({ disputeId: disputeId.toString(), batchId: String(a.batchId), leafHash: a.leafHash as Hex, votingDeadline: String(a.votingDeadline) });
+        }
+        break;
+      }
+      case "DisputeResolved": {
+        const disputeId = a.disputeId as bigint;
+        this.votes.close(disputeId);
+        const record = await this.state.dispute(disputeId);
+        const outcomes = ["None", "Open", "Upheld", "Rejected", "Moot"];
+        if (record) await this.state.putDispute({ ...record, outcome: outcomes[Number(a.outcome)] ?? String(a.outcome) });
+        await this.state.deleteMessagesOf(`vote:${disputeId}:`);
+        break;
+      }
+      default:
+        break;
+    }
+  }
+
+  private async settleDisputes(): Promise<void> {
+    for (const disputeId of this.votes.openDisputes()) {
+      const record = await this.state.dispute(disputeId);
+      if (!record) continue;
+      const key = `dispute:${disputeId}`;
+      if (!this.due(key)) continue;
+      const decision = this.votes.decision(disputeId);
+      const votingOver = Date.now() / 1000 > Number(record.votingDeadline) + 1;
+      if (!decision && !votingOver) continue;
+      try {
+        const pending = this.votes.pending(disputeId);
+        if (pending.length > 0 && !votingOver) {
+          const votes = pending.map((v) => ({ fraud: v.message.fraud, ...toCompactSignature(v.signature) }));
+          const tx = await this.send("castVotes", "castVotes", [disputeId, votes]);
+          this.votes.markOnChain(disputeId, pending.map((v) => v.signer));
+          await this.state.putSubmission({ kind: "castVotes", subject: disputeId.toString(), txHash: tx, at: Date.now(), signers: pending.map((v) => v.signer) });
+        }
+        const attested = await this.state.attestedBatch(BigInt(record.batchId));
+        const attesters = decision === "upheld" ? (attested?.signers ?? []) : [];
+        const tx = await this.send("resolveDispute", "resolveDispute", [disputeId, attesters]);
+        this.votes.close(disputeId);
+        await this.state.putSubmission({ kind: "resolveDispute", subject: disputeId.toString(), txHash: tx, at: Date.now() });
+        this.log.info({ disputeId: disputeId.toString(), decision: decision ?? "timed out", tx }, "dispute resolved");
+      } catch (error) {
+        if (/DisputeNotOpen/.test(String((error as Error).message))) {
+          this.votes.close(disputeId);
+        } else {
+          this.metrics.submitted.inc({ kind: "dispute", result: "failed" });
+          this.backoff(key, error);
+        }
+      }
+    }
+  }
+
+  private async finalizeDue(): Promise<void> {
+    if (!this.config.finalize) return;
+    const nowSeconds = Date.now() / 1000;
+    for (const record of await this.state.openAttested()) {
+      if (nowSeconds <= Number(record.challengeDeadline) + 1) continue;
+      const key = `finalize:${record.batchId}`;
+      if (!this.due(key)) continue;
+      const b = (await this.conn.publicClient.readContract({ address: this.domain.verifyingContract, abi: batchManagerAbi, functionName: "getBatch", args: [BigInt(record.batchId)] })) as { state: number };
+      if (b.state !== BatchState.Attested && b.state !== BatchState.Cleared) {
+        if (b.state !== BatchState.Disputed) await this.state.putAttested({ ...record, done: true });
+        continue;
+      }
+      try {
+        const tx = await this.send("finalize", "finalize", [BigInt(record.batchId)]);
+        await this.state.putSubmission({ kind: "finalize", subject: record.batchId, txHash: tx, at: Date.now() });
+        await this.state.putAttested({ ...record, done: true });
+        this.log.info({ batchId: record.batchId, tx }, "batch finalized");
+      } catch (error) {
+        this.backoff(key, error);
+      }
+    }
+  }
+}

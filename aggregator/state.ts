@@ -1,0 +1,118 @@
+/**
+ * The aggregator's durable state in level (dataDir/state): the chain cursor, every admitted
+ * message (re-admitted on restart, so a crash loses no signature), attested batches waiting to
+ * be finalized, open disputes, and the transactions it sent. Writes are synced.
+ */
+import { Level } from "level";
+import type { Address, Hex } from "viem";
+
+export interface SubmissionRecord {
+  kind: "attest" | "castVotes" | "resolveDispute" | "finalize";
+  subject: string;
+  txHash: Hex;
+  at: number;
+  signers?: Address[];
+}
+
+export interface AttestedRecord {
+  batchId: string;
+  challengeDeadline: string;
+  signers: Address[];
+  done?: boolean;
+}
+
+export interface DisputeRecord {
+  disputeId: string;
+  batchId: string;
+  leafHash: Hex;
+  votingDeadline: string;
+  outcome?: string;
+}
+
+// classic-level honours sync (fsync); the abstract-level typings do not declare it.
+const SYNC = { sync: true } as never;
+
+export class AggregatorState {
+  private readonly db: Level<string, unknown>;
+  private readonly meta;
+  private readonly messages;
+  private readonly attested;
+  private readonly disputes;
+  private readonly submissions;
+
+  constructor(path: string) {
+    this.db = new Level<string, unknown>(path, { valueEncoding: "json" });
+    this.meta = this.db.sublevel<string, string>("meta", { valueEncoding: "json" });
+    this.messages = this.db.sublevel<string, string>("messages", { valueEncoding: "json" });
+    this.attested = this.db.sublevel<string, AttestedRecord>("attested", { valueEncoding: "json" });
+    this.disputes = this.db.sublevel<string, DisputeRecord>("disputes", { valueEncoding: "json" });
+    this.submissions = this.db.sublevel<string, SubmissionRecord>("submissions", { valueEncoding: "json" });
+  }
+
+  open(): Promise<void> {
+    return this.db.open();
+  }
+  close(): Promise<void> {
+    return this.db.close();
+  }
+
+  async cursor(): Promise<bigint | undefined> {
+    const v = await this.meta.get("cursor");
+    return v === undefined ? undefined : BigInt(v);
+  }
+  async setCursor(block: bigint): Promise<void> {
+    await this.meta.put("cursor", block.toString(), SYNC);
+  }
+
+  /** Keyed by kind:subject:signer so a resent message overwrites itself. */
+  async putMessage(key: string, hex: string): Promise<void> {
+    await this.messages.put(key, hex, SYNC);
+  }
+  async deleteMessagesOf(prefix: string): Promise<void> {
+    const keys: string[] = [];
+    for await (const k of this.messages.keys({ gte: prefix, lt: `${prefix}\xff` })) keys.push(k);
+    await this.messages.batch(keys.map((key) => ({ type: "del" as const, key })), SYNC);
+  }
+  async allMessages(): Promise<[string, string][]> {
+    const out: [string, string][] = [];
+    for await (const entry of this.messages.iterator()) out.push(entry as [string, string]);
+    return out;
+  }
+
+  async putAttested(record: AttestedRecord): Promise<void> {
+    await this.attested.put(pad(record.batchId), record, SYNC);
+  }
+  async attestedBatch(batchId: bigint): Promise<AttestedRecord | undefined> {
+    return (await this.attested.get(pad(batchId.toString()))) ?? undefined;
+  }
+  async openAttested(): Promise<AttestedRecord[]> {
+    const out: AttestedRecord[] = [];
+    for await (const v of this.attested.values()) if (!v.done) out.push(v);
+    return out;
+  }
+
+  async putDispute(record: DisputeRecord): Promise<void> {
+    await this.disputes.put(pad(record.disputeId), record, SYNC);
+  }
+  async dispute(disputeId: bigint): Promise<DisputeRecord | undefined> {
+    return (await this.disputes.get(pad(disputeId.toString()))) ?? undefined;
+  }
+  async allDisputes(): Promise<DisputeRecord[]> {
+    const out: DisputeRecord[] = [];
+    for await (const v of this.disputes.values()) out.push(v);
+    return out;
+  }
+
+  async putSubmission(record: SubmissionRecord): Promise<void> {
+    await this.submissions.put(`${record.kind}:${record.subject}:${record.at}`, record, SYNC);
+  }
+  async allSubmissions(): Promise<SubmissionRecord[]> {
+    const out: SubmissionRecord[] = [];
+    for await (const v of this.submissions.values()) out.push(v);
+    return out;
+  }
+}
+
+function pad(id: string): string {
+  return id.padStart(20, "0");
+}

@@ -1,0 +1,149 @@
+/**
+ * The operator's configuration (defaults < JSON file < OPERATOR_* environment < flags), validated
+ * at start by runtime/config.ts: a bad value stops the start naming the field.
+ */
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { loadNodeConfig, schemaParts, type ConfigSpec, type KeyConfig, type LoadInput } from "../runtime/config.ts";
+
+export interface OperatorConfig {
+  chain: {
+    rpcUrl: string;
+    /** deployments/<chainId>.json as scripts/deploy.ts writes it. */
+    deployment: string;
+    pollIntervalMs: number;
+    /** Largest eth_getLogs block range. */
+    logRange: number;
+    /** First block to follow when no cursor is stored (default: the deployment block). */
+    startBlock?: number;
+  };
+  /** The staking account: holds the stake and the dispute bonds, pays gas. */
+  account: KeyConfig;
+  /** The signing key bound at registration: signs attestations and votes only. */
+  signer: KeyConfig;
+  /** Stake to register with when not registered yet (decimal wei); "0" refuses to register. */
+  stake: string;
+  dataDir: string;
+  /** Share of each batch's leaves to check, in (0, 1]. */
+  samplingFraction: number;
+  http: { host: string; port: number };
+  mesh: { listen: string[]; bootstrap: string[]; peerKeyFile?: string };
+  /** Aggregator base URLs for the HTTP fallback. */
+  aggregatorUrls: string[];
+  model: { path?: string; id?: string; cacheDir?: string; threads?: number; tokenizerPath?: string };
+  fetchTimeoutMs: number;
+  /** How often attestations of batches still awaiting quorum are sent again. */
+  resendIntervalMs: number;
+  logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+}
+
+const { nonEmpty, url, port, logLevel, key, stringList } = schemaParts;
+
+const SCHEMA = {
+  type: "object",
+  additionalProperties: false,
+  required: ["chain", "account", "signer", "stake", "dataDir", "samplingFraction", "http", "mesh", "aggregatorUrls", "model", "fetchTimeoutMs", "resendIntervalMs", "logLevel"],
+  properties: {
+    chain: {
+      type: "object",
+      additionalProperties: false,
+      required: ["rpcUrl", "deployment", "pollIntervalMs", "logRange"],
+      properties: {
+        rpcUrl: url,
+        deployment: nonEmpty,
+        pollIntervalMs: { type: "integer", minimum: 10, maximum: 600_000 },
+        logRange: { type: "integer", minimum: 1, maximum: 1_000_000 },
+        startBlock: { type: "integer", minimum: 0 },
+      },
+    },
+    account: key,
+    signer: key,
+    stake: { type: "string", pattern: "^[0-9]{1,78}$" },
+    dataDir: nonEmpty,
+    samplingFraction: { type: "number", exclusiveMinimum: 0, maximum: 1 },
+    http: { type: "object", additionalProperties: false, required: ["host", "port"], properties: { host: nonEmpty, port } },
+    mesh: {
+      type: "object",
+      additionalProperties: false,
+      required: ["listen", "bootstrap"],
+      properties: { listen: stringList, bootstrap: stringList, peerKeyFile: nonEmpty },
+    },
+    aggregatorUrls: { type: "array", items: url },
+    model: {
+      type: "object",
+      additionalProperties: false,
+      properties: {
+        path: nonEmpty,
+        id: nonEmpty,
+        cacheDir: nonEmpty,
+        tokenizerPath: nonEmpty,
+        threads: { type: "integer", minimum: 0, maximum: 256 },
+      },
+    },
+    fetchTimeoutMs: { type: "integer", minimum: 100, maximum: 600_000 },
+    resendIntervalMs: { type: "integer", minimum: 100, maximum: 3_600_000 },
+    logLevel,
+  },
+} as const;
+
+export function defaultOperatorDataDir(env: Readonly<Record<string, string | undefined>> = process.env): string {
+  return join(env.XDG_DATA_HOME || join(homedir(), ".local", "share"), "verifiable-benchmarks", "operator");
+}
+
+export const OPERATOR_CONFIG_SPEC: Omit<ConfigSpec, "defaults"> = {
+  envPrefix: "OPERATOR",
+  schema: SCHEMA,
+  env: {
+    OPERATOR_RPC_URL: ["chain.rpcUrl", "string"],
+    OPERATOR_DEPLOYMENT: ["chain.deployment", "string"],
+    OPERATOR_POLL_INTERVAL_MS: ["chain.pollIntervalMs", "integer"],
+    OPERATOR_START_BLOCK: ["chain.startBlock", "integer"],
+    OPERATOR_ACCOUNT_KEY_FILE: ["account.keyFile", "string"],
+    OPERATOR_ACCOUNT_KEYSTORE: ["account.keystore", "string"],
+    OPERATOR_SIGNER_KEY_FILE: ["signer.keyFile", "string"],
+    OPERATOR_SIGNER_KEYSTORE: ["signer.keystore", "string"],
+    OPERATOR_STAKE: ["stake", "string"],
+    OPERATOR_DATA_DIR: ["dataDir", "string"],
+    OPERATOR_SAMPLING_FRACTION: ["samplingFraction", "number"],
+    OPERATOR_HOST: ["http.host", "string"],
+    OPERATOR_PORT: ["http.port", "integer"],
+    OPERATOR_MESH_LISTEN: ["mesh.listen", "list"],
+    OPERATOR_MESH_BOOTSTRAP: ["mesh.bootstrap", "list"],
+    OPERATOR_PEER_KEY_FILE: ["mesh.peerKeyFile", "string"],
+    OPERATOR_AGGREGATOR_URLS: ["aggregatorUrls", "list"],
+    OPERATOR_MODEL_PATH: ["model.path", "string"],
+    OPERATOR_MODEL_ID: ["model.id", "string"],
+    OPERATOR_MODEL_CACHE_DIR: ["model.cacheDir", "string"],
+    OPERATOR_LOG_LEVEL: ["logLevel", "string"],
+  },
+  flags: {
+    "rpc-url": ["chain.rpcUrl", "string"],
+    deployment: ["chain.deployment", "string"],
+    "data-dir": ["dataDir", "string"],
+    port: ["http.port", "integer"],
+    "log-level": ["logLevel", "string"],
+  },
+};
+
+export function loadOperatorConfig(input: LoadInput = {}): OperatorConfig {
+  const env = input.env ?? {};
+  return loadNodeConfig<OperatorConfig>(
+    {
+      ...OPERATOR_CONFIG_SPEC,
+      defaults: {
+        chain: { rpcUrl: "http://127.0.0.1:8545", deployment: "deployments/31337.json", pollIntervalMs: 500, logRange: 2_000 },
+        stake: "100000000000000000000",
+        dataDir: defaultOperatorDataDir(env),
+        samplingFraction: 1,
+        http: { host: "127.0.0.1", port: 9100 },
+        mesh: { listen: ["/ip4/127.0.0.1/tcp/0"], bootstrap: [] },
+        aggregatorUrls: [],
+        model: {},
+        fetchTimeoutMs: 10_000,
+        resendIntervalMs: 5_000,
+        logLevel: "info",
+      },
+    },
+    input,
+  );
+}

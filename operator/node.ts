@@ -1,0 +1,513 @@
+/**
+ * The operator node: registers if needed, follows BatchManager events from a persisted cursor,
+ * checks a sample of each new batch's leaves (operator/leaf-check.ts), signs an attestation for a
+ * batch that holds up (guarded against double signing) and sends it over gossipsub with HTTP as
+ * fallback, opens a dispute with evidence once a batch it found fraudulent is attested, and votes
+ * on every dispute by recomputing the disputed leaf.
+ *
+ * Crash safety: the cursor only moves past a block once every event in it was handled and the
+ * outcome written (synced) to level; a node killed mid-batch re-handles the batch on restart, and
+ * the SigningGuard lets it sign only the digest it signed before.
+ */
+import { join } from "node:path";
+import { mkdir } from "node:fs/promises";
+import Fastify, { type FastifyInstance } from "fastify";
+import type { Logger } from "pino";
+import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import { type Address, type Hex, type Log } from "viem";
+import type { PrivateKeyAccount } from "viem/accounts";
+import { batchManagerAbi, devStakeTokenAbi, stakeRegistryAbi } from "../protocol/contracts/abis.ts";
+import {
+  fromCompactSignature,
+  hashAttestation,
+  hashDisputeVote,
+  protocolDomain,
+  Role,
+  signAttestation,
+  signDisputeVote,
+  signRegistration,
+  Verdict,
+  type ProtocolDomain,
+} from "../protocol/eip712/index.ts";
+import { decodeGossipMessage, encodeGossipMessage, gossipTopic, loadOrCreatePeerKey, MeshNode } from "../protocol/gossip/index.ts";
+import { sampleLeaves } from "../protocol/sampling.ts";
+import { Engine } from "../prover/engine/index.ts";
+import { connectChain, loadKey, readDeploymentFile, sleep, type ChainConnection } from "../runtime/chain.ts";
+import { createLogger, createMetricsRegistry, opsRoutes } from "../runtime/observability.ts";
+import type { OperatorConfig } from "./config.ts";
+import { LeafChecker, fetchJson, leafUrl, parseLeafResponse, type LeafCheck, type OnchainBatch } from "./leaf-check.ts";
+import { SigningGuard } from "./signing-guard.ts";
+import { OperatorState, type BatchRecord } from "./state.ts";
+import { hashInferenceLeaf } from "../protocol/merkle/index.ts";
+
+/** BatchManager.BatchState / DisputeState as numbers. */
+const BatchState = { None: 0, Submitted: 1, Attested: 2, Disputed: 3, Cleared: 4, Slashed: 5, Finalized: 6, Expired: 7 } as const;
+const DisputeOpen = 1;
+
+export class OperatorError extends Error {
+  override name = "OperatorError";
+  constructor(
+    message: string,
+    readonly field: string,
+  ) {
+    super(message);
+  }
+}
+
+/** A seam for tests that model misbehaving operators: decides a leaf given the honest check. */
+export type LeafCheckHook = (batch: OnchainBatch & { prover: Address }, index: number, honest: () => Promise<LeafCheck>) => Promise<LeafCheck>;
+
+export interface OperatorOptions {
+  env?: Readonly<Record<string, string | undefined>>;
+  logger?: Logger;
+  checkHook?: LeafCheckHook;
+}
+
+interface Metrics {
+  batchesSeen: Counter;
+  leavesVerified: Counter<"outcome">;
+  verifySeconds: Histogram<"phase">;
+  attestationsSent: Counter<"via">;
+  disputesOpened: Counter;
+  votesSent: Counter<"fraud">;
+  cursor: Gauge;
+}
+
+function createMetrics(registry: Registry): Metrics {
+  return {
+    batchesSeen: new Counter({ name: "vb_operator_batches_seen_total", help: "Batches seen on chain", registers: [registry] }),
+    leavesVerified: new Counter({ name: "vb_operator_leaves_verified_total", help: "Leaves checked, by outcome", labelNames: ["outcome"], registers: [registry] }),
+    verifySeconds: new Histogram({
+      name: "vb_operator_verification_seconds",
+      help: "Time per leaf and per batch, by phase (fetch, recompute, sign, batch)",
+      labelNames: ["phase"],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    }),
+    attestationsSent: new Counter({ name: "vb_operator_attestations_sent_total", help: "Attestations sent, by transport", labelNames: ["via"], registers: [registry] }),
+    disputesOpened: new Counter({ name: "vb_operator_disputes_opened_total", help: "Disputes this operator opened", registers: [registry] }),
+    votesSent: new Counter({ name: "vb_operator_votes_sent_total", help: "Dispute votes sent", labelNames: ["fraud"], registers: [registry] }),
+    cursor: new Gauge({ name: "vb_operator_cursor_block", help: "Next block the follower reads", registers: [registry] }),
+  };
+}
+
+export class OperatorNode {
+  private stopped = new AbortController();
+  private loop?: Promise<void>;
+  private cursor = 0n;
+  private lastSent = new Map<string, number>();
+  private lastFollowUp = 0;
+  private readonly topics: { attestations: string; votes: string };
+
+  private constructor(
+    readonly config: OperatorConfig,
+    readonly conn: ChainConnection,
+    readonly signer: PrivateKeyAccount,
+    readonly engine: Engine,
+    readonly state: OperatorState,
+    readonly guard: SigningGuard,
+    readonly mesh: MeshNode,
+    readonly app: FastifyInstance,
+    readonly metrics: Metrics,
+    readonly registry: Registry,
+    readonly log: Logger,
+    private readonly checker: LeafChecker,
+    private readonly checkHook: LeafCheckHook | undefined,
+  ) {
+    const bm = conn.deployment.contracts.batchManager.address;
+    this.topics = { attestations: gossipTopic("attestations", conn.chainId, bm), votes: gossipTopic("votes", conn.chainId, bm) };
+  }
+
+  get address(): string {
+    const a = this.app.server.address();
+    return typeof a === "object" && a ? `http://${this.config.http.host}:${a.port}` : "";
+  }
+
+  get domain(): ProtocolDomain {
+    return protocolDomain(this.conn.chainId, this.conn.deployment.contracts.batchManager.address);
+  }
+
+  static async start(config: OperatorConfig, options: OperatorOptions = {}): Promise<OperatorNode> {
+    const log = options.logger ?? createLogger("operator", config.logLevel);
+    const deployment = readDeploymentFile(config.chain.deployment);
+    const account = await loadKey(config.account, "account", options.env ?? process.env);
+    const signer = await loadKey(config.signer, "signer", options.env ?? process.env);
+    if (account.address === signer.address) throw new OperatorError("signer must be a different key from account (the registry refuses it)", "signer");
+    const conn = await connectChain(config.chain.rpcUrl, deployment, account);
+    await mkdir(config.dataDir, { recursive: true });
+    const closers: (() => Promise<unknown>)[] = [];
+    try {
+      const engine = await Engine.load({
+        ...(config.model.path ? { modelPath: config.model.path } : {}),
+        ...(config.model.id ? { modelId: config.model.id } : {}),
+        ...(config.model.cacheDir ? { cacheDir: config.model.cacheDir } : {}),
+        ...(config.model.tokenizerPath ? { tokenizerPath: config.model.tokenizerPath } : {}),
+        ...(config.model.threads !== undefined ? { threads: config.model.threads } : {}),
+      });
+      closers.push(() => engine.close());
+      const state = new OperatorState(join(config.dataDir, "state"));
+      await state.open();
+      closers.push(() => state.close());
+      const guard = new SigningGuard(join(config.dataDir, "signing-guard"));
+      await guard.open();
+      closers.push(() => guard.close());
+      const peerKey = await loadOrCreatePeerKey(config.mesh.peerKeyFile ?? join(config.dataDir, "peer.key"));
+      const mesh = await MeshNode.start({ listen: config.mesh.listen, bootstrap: config.mesh.bootstrap, privateKey: peerKey });
+      closers.push(() => mesh.stop());
+      const registry = createMetricsRegistry("operator");
+      const metrics = createMetrics(registry);
+      const app = Fastify({ logger: false });
+      closers.push(() => app.close());
+      const node = new OperatorNode(config, conn, signer, engine, state, guard, mesh, app, metrics, registry, log, new LeafChecker(engine, config.fetchTimeoutMs), options.checkHook);
+      await node.ensureRegistered();
+      for (const topic of Object.values(node.topics)) {
+        // Relay for the mesh: well-formed messages of this deployment travel on, others are rejected.
+        mesh.subscribe(topic, { validate: (data) => node.relayVerdict(data), onMessage: () => undefined });
+      }
+      await app.register(opsRoutes, { registry, readiness: () => (node.stopped.signal.aborted ? ["stopping"] : []) });
+      app.get("/v1/status", async () => node.status());
+      app.get<{ Params: { id: string } }>("/v1/batches/:id", { schema: { params: { type: "object", properties: { id: { type: "string", pattern: "^[0-9]{1,20}$" } }, required: ["id"] } } }, async (request, reply) => {
+        const record = await state.batch(BigInt(request.params.id));
+        if (!record) return reply.code(404).send({ error: { message: `batch ${request.params.id} not seen`, field: "id" } });
+        return record;
+      });
+      await app.listen({ host: config.http.host, port: config.http.port });
+      const stored = await state.cursor();
+      node.cursor = stored ?? BigInt(config.chain.startBlock ?? deployment.blockNumber);
+      node.loop = node.run();
+      log.info({ account: account.address, signer: signer.address, peerId: mesh.peerId, mesh: mesh.addresses, http: node.address, cursor: node.cursor.toString() }, "operator ready");
+      return node;
+    } catch (error) {
+      for (const close of closers.reverse()) await close().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped.abort();
+    await this.loop?.catch(() => undefined);
+    await this.app.close();
+    await this.mesh.stop();
+    await this.guard.close();
+    await this.state.close();
+    await this.engine.close();
+  }
+
+  async status(): Promise<Record<string, unknown>> {
+    const open = await this.state.openBatches();
+    return {
+      account: this.conn.account.address,
+      signer: this.signer.address,
+      peerId: this.mesh.peerId,
+      mesh: this.mesh.addresses,
+      cursor: this.cursor.toString(),
+      openBatches: open.map((b) => ({ batchId: b.batchId, status: b.status })),
+    };
+  }
+
+  private relayVerdict(data: Uint8Array): "accept" | "reject" {
+    const message = decodeGossipMessage(data);
+    const bm = this.conn.deployment.contracts.batchManager.address;
+    return message.chainId === this.conn.chainId && message.contract.toLowerCase() === bm.toLowerCase() ? "accept" : "reject";
+  }
+
+  // ------------------------------------------------------------------ registration
+
+  private async ensureRegistered(): Promise<void> {
+    const { publicClient, account, deployment } = this.conn;
+    const registry = deployment.contracts.registry.address;
+    const [role, signingKey] = (await publicClient.readContract({ address: registry, abi: stakeRegistryAbi, functionName: "memberOf", args: [account.address] })) as [number, Address];
+    if (role === Role.Operator) {
+      if (signingKey.toLowerCase() !== this.signer.address.toLowerCase()) {
+        throw new OperatorError(`account ${account.address} is registered with signing key ${signingKey}, not ${this.signer.address}`, "signer");
+      }
+      return;
+    }
+    if (role !== 0) throw new OperatorError(`account ${account.address} is registered as a prover, not an operator`, "account");
+    const stake = BigInt(this.config.stake);
+    if (stake === 0n) throw new OperatorError(`account ${account.address} is not registered and stake is 0`, "stake");
+    if (deployment.mode !== "native") {
+      throw new OperatorError("in EigenLayer mode, register through the AllocationManager (registerForOperatorSets) before starting", "account");
+    }
+    const token = deployment.contracts.stakeToken.address;
+    const balance = (await publicClient.readContract({ address: token, abi: devStakeTokenAbi, functionName: "balanceOf", args: [account.address] })) as bigint;
+    if (balance < stake) throw new OperatorError(`account ${account.address} holds ${balance} stake tokens, needs ${stake}`, "stake");
+    await this.send(token, devStakeTokenAbi, "approve", [registry, stake]);
+    const deadline = BigInt(Math.floor(Date.now() / 1000) + 3600);
+    const signature = await signRegistration(this.signer, protocolDomain(this.conn.chainId, registry), {
+      operator: account.address, signingKey: this.signer.address, role: Role.Operator, deadline,
+    });
+    await this.send(registry, stakeRegistryAbi, "register", [Role.Operator, stake, this.signer.address, deadline, signature]);
+    this.log.info({ stake: stake.toString() }, "registered as operator");
+  }
+
+  private async send(address: Address, abi: readonly unknown[], functionName: string, args: readonly unknown[]): Promise<Hex> {
+    const { publicClient, walletClient, account } = this.conn;
+    const { request } = await publicClient.simulateContract({ address, abi: abi as never, functionName: functionName as never, args: args as never, account });
+    const hash = await walletClient.writeContract(request as never);
+    const receipt = await publicClient.waitForTransactionReceipt({ hash, timeout: 120_000 });
+    if (receipt.status !== "success") throw new OperatorError(`${functionName} reverted (tx ${hash})`, functionName);
+    return hash;
+  }
+
+  // ------------------------------------------------------------------ following the chain
+
+  private async run(): Promise<void> {
+    const signal = this.stopped.signal;
+    while (!signal.aborted) {
+      try {
+        await this.step();
+      } catch (error) {
+        if (!signal.aborted) this.log.warn({ err: error }, "follower step failed; retrying");
+      }
+      await sleep(this.config.chain.pollIntervalMs, signal);
+    }
+  }
+
+  private async step(): Promise<void> {
+    const { publicClient } = this.conn;
+    const bm = this.conn.deployment.contracts.batchManager.address;
+    const head = await publicClient.getBlockNumber();
+    while (this.cursor <= head && !this.stopped.signal.aborted) {
+      const range = BigInt(this.config.chain.logRange);
+      const to = this.cursor + range - 1n < head ? this.cursor + range - 1n : head;
+      const logs = await publicClient.getContractEvents({ address: bm, abi: batchManagerAbi, fromBlock: this.cursor, toBlock: to });
+      for (const log of logs) await this.handle(log as Log & { eventName: string; args: Record<string, unknown> });
+      if (this.stopped.signal.aborted) return;
+      this.cursor = to + 1n;
+      await this.state.setCursor(this.cursor);
+      this.metrics.cursor.set(Number(this.cursor));
+    }
+    if (Date.now() - this.lastFollowUp >= Math.min(1000, this.config.resendIntervalMs)) {
+      this.lastFollowUp = Date.now();
+      await this.followUp();
+    }
+  }
+
+  private async handle(log: Log & { eventName: string; args: Record<string, unknown> }): Promise<void> {
+    if (log.eventName === "BatchSubmitted") {
+      const a = log.args as { batchId: bigint; prover: Address; modelId: Hex; root: Hex; leafCount: bigint; dataURI: string };
+      const existing = await this.state.batch(a.batchId);
+      if (existing && existing.status !== "seen") return;
+      this.metrics.batchesSeen.inc();
+      const record: BatchRecord = {
+        batchId: a.batchId.toString(), root: a.root, modelId: a.modelId, leafCount: Number(a.leafCount), dataURI: a.dataURI,
+        submittedBlock: log.blockNumber!.toString(), status: "seen",
+      };
+      await this.state.putBatch(record);
+      await this.checkBatch(record, a.prover);
+    } else if (log.eventName === "DisputeOpened") {
+      const a = log.args as { disputeId: bigint; batchId: bigint; leafHash: Hex };
+      if (await this.state.vote(a.disputeId)) return;
+      await this.voteOn(a.disputeId, a.batchId, a.leafHash);
+    }
+  }
+
+  /** Seed block: the first block after the submission, whose hash the prover could not know. */
+  private async seedBlockHash(submittedBlock: bigint): Promise<Hex> {
+    const { publicClient } = this.conn;
+    for (;;) {
+      const head = await publicClient.getBlockNumber();
+      if (head > submittedBlock) return (await publicClient.getBlock({ blockNumber: submittedBlock + 1n })).hash!;
+      if (this.stopped.signal.aborted) throw new OperatorError("stopping", "stop");
+      await sleep(this.config.chain.pollIntervalMs, this.stopped.signal);
+    }
+  }
+
+  private async checkBatch(record: BatchRecord, prover: Address): Promise<void> {
+    const batchStart = performance.now();
+    const batchId = BigInt(record.batchId);
+    const onchain: OnchainBatch & { prover: Address } = { batchId, root: record.root, modelId: record.modelId, leafCount: record.leafCount, dataURI: record.dataURI, prover };
+    const blockHash = await this.seedBlockHash(BigInt(record.submittedBlock));
+    const indices = sampleLeaves({ blockHash, batchId, operator: this.conn.account.address, leafCount: record.leafCount, fraction: this.config.samplingFraction });
+    const checked: { leafHash: Hex; index: number }[] = [];
+    let verdict: BatchRecord["status"] = "valid";
+    let failing: LeafCheck | undefined;
+    for (const index of indices) {
+      if (this.stopped.signal.aborted) return;
+      const honest = () => this.checker.check(onchain, index);
+      const result = this.checkHook ? await this.checkHook(onchain, index, honest) : await honest();
+      this.metrics.leavesVerified.inc({ outcome: result.outcome });
+      this.metrics.verifySeconds.observe({ phase: "fetch" }, result.timings.fetchMs / 1000);
+      this.metrics.verifySeconds.observe({ phase: "recompute" }, result.timings.recomputeMs / 1000);
+      if (result.leafHash) checked.push({ leafHash: result.leafHash, index });
+      if (result.outcome !== "valid") {
+        verdict = result.outcome;
+        failing = result;
+        break;
+      }
+    }
+    if (this.stopped.signal.aborted) return;
+    await this.state.putLeafIndexes(batchId, checked);
+    if (verdict === "valid") {
+      const signStart = performance.now();
+      const message = { batchId, root: record.root, verdict: Verdict.Valid, leavesChecked: indices.length };
+      const digest = hashAttestation(this.domain, message);
+      await this.guard.authorize(`attest:${this.conn.chainId}:${this.domain.verifyingContract.toLowerCase()}:${batchId}`, digest, "valid");
+      const signed = await signAttestation(this.signer, this.domain, message);
+      const encoded = encodeGossipMessage({ type: "attestation", chainId: this.conn.chainId, contract: this.domain.verifyingContract, signature: fromCompactSignature(signed.signature), message });
+      this.metrics.verifySeconds.observe({ phase: "sign" }, (performance.now() - signStart) / 1000);
+      const stored: BatchRecord = { ...record, status: "valid", leavesChecked: indices.length, message: Buffer.from(encoded).toString("hex") };
+      await this.state.putBatch(stored);
+      this.log.info({ batchId: record.batchId, leavesChecked: indices.length }, "batch holds up; attesting");
+      await this.deliver("attestations", encoded, stored.batchId);
+    } else {
+      const stored: BatchRecord = { ...record, status: verdict, leavesChecked: indices.length };
+      if (verdict === "fraud" && failing?.fields && failing.merkleProof && failing.evidence && failing.leafHash) {
+        stored.fraud = {
+          index: failing.index, leafHash: failing.leafHash, merkleProof: failing.merkleProof, evidence: failing.evidence, reason: failing.reason,
+          fields: { ...failing.fields, seed: failing.fields.seed.toString() },
+        };
+      }
+      await this.state.putBatch(stored);
+      this.log.warn({ batchId: record.batchId, verdict, index: failing?.index, reason: failing?.reason }, "batch does not hold up; not attesting");
+    }
+    this.metrics.verifySeconds.observe({ phase: "batch" }, (performance.now() - batchStart) / 1000);
+  }
+
+  /** Gossip first; the aggregator's HTTP API when no peer takes it. */
+  private async deliver(kind: "attestations" | "votes", encoded: Uint8Array, subject: string): Promise<void> {
+    this.lastSent.set(`${kind}:${subject}`, Date.now());
+    let via: "gossip" | "http" | "none" = "none";
+    try {
+      if ((await this.mesh.publish(this.topics[kind], encoded)) > 0) via = "gossip";
+    } catch (error) {
+      this.log.debug({ err: error }, "gossip publish failed");
+    }
+    if (via === "none") {
+      for (const base of this.config.aggregatorUrls) {
+        try {
+          const response = await fetch(`${base.replace(/\/+$/, "")}/v1/${kind}`, {
+            method: "POST",
+            headers: { "content-type": "application/json" },
+            body: Buffer.from(encoded),
+            signal: AbortSignal.timeout(this.config.fetchTimeoutMs),
+          });
+          if (response.ok) {
+            via = "http";
+            break;
+          }
+          this.log.warn({ status: response.status, body: await response.text() }, `aggregator refused ${kind}`);
+        } catch (error) {
+          this.log.debug({ err: error, base }, "aggregator HTTP fallback failed");
+        }
+      }
+    }
+    if (kind === "attestations") this.metrics.attestationsSent.inc({ via });
+    this.log.info({ kind, subject, via }, "sent");
+  }
+
+  // ------------------------------------------------------------------ follow-up: resends and disputes
+
+  private async followUp(): Promise<void> {
+    const { publicClient } = this.conn;
+    const bm = this.conn.deployment.contracts.batchManager.address;
+    for (const record of await this.state.openBatches()) {
+      if (record.status === "seen") continue;
+      const batchId = BigInt(record.batchId);
+      const onchain = (await publicClient.readContract({ address: bm, abi: batchManagerAbi, functionName: "getBatch", args: [batchId] })) as { state: number; deadline: number };
+      if (record.status === "valid") {
+        if (onchain.state !== BatchState.Submitted) {
+          await this.state.putBatch({ ...record, done: true });
+        } else if (Date.now() - (this.lastSent.get(`attestations:${record.batchId}`) ?? 0) >= this.config.resendIntervalMs && record.message) {
+          await this.deliver("attestations", new Uint8Array(Buffer.from(record.message, "hex")), record.batchId);
+        }
+      } else if (record.status === "fraud" && record.fraud) {
+        if (onchain.state === BatchState.Attested || onchain.state === BatchState.Disputed || onchain.state === BatchState.Cleared) {
+          await this.openDispute(record);
+        } else if (onchain.state !== BatchState.Submitted) {
+          await this.state.putBatch({ ...record, done: true });
+        }
+      } else if (onchain.state !== BatchState.Submitted) {
+        await this.state.putBatch({ ...record, done: true });
+      }
+    }
+    for (const vote of await this.state.openVotes()) {
+      const disputeId = BigInt(vote.disputeId);
+      const dispute = (await publicClient.readContract({ address: bm, abi: batchManagerAbi, functionName: "getDispute", args: [disputeId] })) as { state: number };
+      const voted = (await publicClient.readContract({ address: bm, abi: batchManagerAbi, functionName: "hasVoted", args: [disputeId, this.signer.address] })) as boolean;
+      if (dispute.state !== DisputeOpen || voted) {
+        await this.state.putVote({ ...vote, done: true });
+      } else if (Date.now() - (this.lastSent.get(`votes:${vote.disputeId}`) ?? 0) >= this.config.resendIntervalMs) {
+        await this.deliver("votes", new Uint8Array(Buffer.from(vote.message, "hex")), vote.disputeId);
+      }
+    }
+  }
+
+  private async openDispute(record: BatchRecord): Promise<void> {
+    const { publicClient, account, deployment } = this.conn;
+    const bm = deployment.contracts.batchManager.address;
+    const fraud = record.fraud!;
+    const batchId = BigInt(record.batchId);
+    const already = (await publicClient.readContract({ address: bm, abi: batchManagerAbi, functionName: "leafDisputed", args: [batchId, fraud.leafHash] })) as boolean;
+    if (already) {
+      await this.state.putBatch({ ...record, done: true });
+      return;
+    }
+    const bond = BigInt(deployment.config.disputeBond);
+    const token = deployment.contracts.stakeToken.address;
+    const allowance = (await publicClient.readContract({ address: token, abi: devStakeTokenAbi, functionName: "allowance", args: [account.address, bm] })) as bigint;
+    if (allowance < bond) await this.send(token, devStakeTokenAbi, "approve", [bm, bond]);
+    const leaf = { ...fraud.fields, seed: BigInt(fraud.fields.seed) };
+    try {
+      const tx = await this.send(bm, batchManagerAbi, "openDispute", [batchId, leaf, fraud.merkleProof, fraud.evidence]);
+      this.metrics.disputesOpened.inc();
+      this.log.warn({ batchId: record.batchId, leafHash: fraud.leafHash, tx, reason: fraud.reason }, "dispute opened");
+      await this.state.putBatch({ ...record, disputeTx: tx, done: true });
+    } catch (error) {
+      if (/LeafAlreadyDisputed|ChallengeWindowClosed|InvalidBatchState/.test(String((error as Error).message))) {
+        await this.state.putBatch({ ...record, done: true });
+        return;
+      }
+      throw error;
+    }
+  }
+
+  // ------------------------------------------------------------------ votes
+
+  private async findLeafIndex(record: BatchRecord, leafHash: Hex): Promise<number | undefined> {
+    const known = await this.state.leafIndex(BigInt(record.batchId), leafHash);
+    if (known !== undefined) return known;
+    for (let index = 0; index < record.leafCount; index++) {
+      try {
+        const { record: leaf } = parseLeafResponse(await fetchJson(leafUrl(record.dataURI, index), this.config.fetchTimeoutMs));
+        if (hashInferenceLeaf(leaf) === leafHash.toLowerCase()) return index;
+      } catch {
+        // An unserved or malformed leaf cannot be the disputed one we are looking for.
+      }
+    }
+    return undefined;
+  }
+
+  private async voteOn(disputeId: bigint, batchId: bigint, leafHash: Hex): Promise<void> {
+    const { publicClient } = this.conn;
+    const bm = this.conn.deployment.contracts.batchManager.address;
+    const record = await this.state.batch(batchId);
+    if (!record) {
+      this.log.warn({ disputeId: disputeId.toString(), batchId: batchId.toString() }, "dispute over a batch never seen; abstaining");
+      return;
+    }
+    const index = await this.findLeafIndex(record, leafHash);
+    if (index === undefined) {
+      this.log.warn({ disputeId: disputeId.toString() }, "disputed leaf not served by the prover; abstaining");
+      return;
+    }
+    const prover = ((await publicClient.readContract({ address: bm, abi: batchManagerAbi, functionName: "getBatch", args: [batchId] })) as { prover: Address }).prover;
+    const onchain = { batchId, root: record.root, modelId: record.modelId, leafCount: record.leafCount, dataURI: record.dataURI, prover };
+    const honest = () => this.checker.check(onchain, index);
+    const result = this.checkHook ? await this.checkHook(onchain, index, honest) : await honest();
+    if (result.outcome !== "valid" && result.outcome !== "fraud") {
+      this.log.warn({ disputeId: disputeId.toString(), outcome: result.outcome }, "cannot judge the disputed leaf; abstaining");
+      return;
+    }
+    const message = { disputeId, batchId, leafHash, fraud: result.outcome === "fraud" };
+    const digest = hashDisputeVote(this.domain, message);
+    await this.guard.authorize(`vote:${this.conn.chainId}:${this.domain.verifyingContract.toLowerCase()}:${disputeId}`, digest, message.fraud ? "fraud" : "clean");
+    const signed = await signDisputeVote(this.signer, this.domain, message);
+    const encoded = encodeGossipMessage({ type: "vote", chainId: this.conn.chainId, contract: this.domain.verifyingContract, signature: fromCompactSignature(signed.signature), message });
+    await this.state.putVote({ disputeId: disputeId.toString(), batchId: batchId.toString(), leafHash, fraud: message.fraud, message: Buffer.from(encoded).toString("hex") });
+    this.metrics.votesSent.inc({ fraud: String(message.fraud) });
+    this.log.info({ disputeId: disputeId.toString(), fraud: message.fraud, reason: result.reason }, "voting");
+    await this.deliver("votes", encoded, disputeId.toString());
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * What every node does first on chain: read the deployment file, connect to the RPC endpoint,
+ * check that both name the same chain, and load its keys. Shared by operator and aggregator.
+ */
+import { readFileSync } from "node:fs";
+import { createPublicClient, createWalletClient, http, type Account, type Chain, type PublicClient, type Transport, type WalletClient } from "viem";
+import type { PrivateKeyAccount } from "viem/accounts";
+import { parseDeployment, type Deployment } from "../protocol/contracts/deployments.ts";
+import { NodeConfigError, type KeyConfig } from "./config.ts";
+import { loadAccount, type KeySource } from "./keys.ts";
+
+export class ChainSetupError extends Error {
+  override name = "ChainSetupError";
+  constructor(
+    message: string,
+    readonly field: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Reads deployments/<chainId>.json (as scripts/deploy.ts writes it) from an explicit path. */
+export function readDeploymentFile(path: string, field = "chain.deployment"): Deployment {
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(path, "utf8"));
+  } catch (error) {
+    throw new ChainSetupError(`${field}: cannot read deployment ${path}: ${(error as Error).message}`, field);
+  }
+  try {
+    return parseDeployment(json);
+  } catch (error) {
+    throw new ChainSetupError(`${field}: ${path}: ${(error as Error).message}`, field);
+  }
+}
+
+export interface ChainConnection {
+  chainId: number;
+  chain: Chain;
+  deployment: Deployment;
+  publicClient: PublicClient;
+  walletClient: WalletClient<Transport, Chain, Account>;
+  account: PrivateKeyAccount;
+}
+
+/** Connects to `rpcUrl`, refusing an endpoint whose chain id differs from the deployment's. */
+export async function connectChain(rpcUrl: string, deployment: Deployment, account: PrivateKeyAccount): Promise<ChainConnection> {
+  const transport = http(rpcUrl, { retryCount: 2, timeout: 20_000 });
+  const probe = createPublicClient({ transport });
+  let chainId: number;
+  try {
+    chainId = await probe.getChainId();
+  } catch (error) {
+    throw new ChainSetupError(`chain.rpcUrl: cannot reach ${rpcUrl}: ${(error as Error).message.split("\n")[0]}`, "chain.rpcUrl");
+  }
+  if (chainId !== deployment.chainId) {
+    throw new ChainSetupError(`chain.rpcUrl: ${rpcUrl} is chain ${chainId} but the deployment is for chain ${deployment.chainId}`, "chain.rpcUrl");
+  }
+  const chain: Chain = {
+    id: chainId,
+    name: `chain-${chainId}`,
+    nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
+    rpcUrls: { default: { http: [rpcUrl] } },
+  };
+  const publicClient = createPublicClient({ chain, transport, pollingInterval: 250 }) as PublicClient;
+  const walletClient = createWalletClient({ chain, transport, account });
+  return { chainId, chain, deployment, publicClient, walletClient, account };
+}
+
+/** Turns a key config into a KeySource (the password comes from a file or an environment variable). */
+export function keySource(config: KeyConfig | undefined, field: string, env: Readonly<Record<string, string | undefined>> = process.env): KeySource {
+  if (!config || (!config.keystore && !config.keyFile)) throw new NodeConfigError(`${field} needs keystore or keyFile`, field);
+  if (config.keystore && config.keyFile) throw new NodeConfigError(`${field} takes keystore or keyFile, not both`, field);
+  if (config.keyFile) return { keyFile: config.keyFile };
+  let password: string | undefined;
+  if (config.passwordFile) {
+    try {
+      password = readFileSync(config.passwordFile, "utf8").replace(/\r?\n$/, "");
+    } catch (error) {
+      throw new NodeConfigError(`${field}.passwordFile: cannot read ${config.passwordFile}: ${(error as Error).message}`, `${field}.passwordFile`);
+    }
+  } else if (config.passwordEnv) {
+    password = env[config.passwordEnv];
+    if (password === undefined) throw new NodeConfigError(`${field}.passwordEnv: environment variable ${config.passwordEnv} is not set`, `${field}.passwordEnv`);
+  } else {
+    throw new NodeConfigError(`${field}.keystore needs passwordFile or passwordEnv`, `${field}.keystore`);
+  }
+  return { keystore: config.keystore!, password };
+}
+
+export async function loadKey(config: KeyConfig | undefined, field: string, env?: Readonly<Record<string, string | undefined>>): Promise<PrivateKeyAccount> {
+  return loadAccount(keySource(config, field, env), field);
+}
+
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener("abort", () => {
+      clearTimeout(timer);
+      resolve();
+    }, { once: true });
+  });
+}

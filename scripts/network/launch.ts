@@ -1,0 +1,258 @@
+/**
+ * Building blocks of a local network on loopback, shared by `npm run network`, the end-to-end
+ * test and `npm run bench:network`: a Hardhat node as a child process, the deployment, funded
+ * keys for provers, operators and the aggregator (0600 key files), prover registration, and
+ * spawning the nodes as separate processes whose output is kept for assertions.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { createWriteStream, mkdirSync, writeFileSync, type WriteStream } from "node:fs";
+import { createServer } from "node:net";
+import path from "node:path";
+import { createPublicClient, createWalletClient, http, parseEther, type Address, type Hex, type PublicClient } from "viem";
+import { generatePrivateKey, privateKeyToAccount, type PrivateKeyAccount } from "viem/accounts";
+import { devStakeTokenAbi, stakeRegistryAbi } from "../../protocol/contracts/abis.ts";
+import { deploymentPath, type DeployedConfig, type Deployment } from "../../protocol/contracts/deployments.ts";
+import { protocolDomain, Role, signRegistration } from "../../protocol/eip712/index.ts";
+import { deploy } from "../deploy.ts";
+
+export const ROOT = path.resolve(import.meta.dirname, "../..");
+const HARDHAT_CLI = path.join(ROOT, "node_modules/hardhat/dist/src/cli.js");
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** A child process whose output is kept (bounded) and written to a log file. */
+export class NodeProcess {
+  private output = "";
+  private readonly file: WriteStream;
+  readonly exited: Promise<number | null>;
+
+  constructor(
+    readonly name: string,
+    readonly child: ChildProcess,
+    logPath: string,
+  ) {
+    this.file = createWriteStream(logPath, { flags: "a" });
+    const take = (chunk: Buffer) => {
+      this.output = (this.output + chunk.toString("utf8")).slice(-1_000_000);
+      this.file.write(chunk);
+    };
+    child.stdout?.on("data", take);
+    child.stderr?.on("data", take);
+    this.exited = new Promise((resolve) => child.once("exit", (code) => {
+      this.file.end();
+      resolve(code);
+    }));
+  }
+
+  get log(): string {
+    return this.output;
+  }
+
+  get running(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** Resolves with the first match of `pattern` in the output, bounded by `timeoutMs`. */
+  async waitFor(pattern: RegExp, timeoutMs: number): Promise<RegExpMatchArray> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const match = this.output.match(pattern);
+      if (match) return match;
+      if (!this.running) throw new Error(`${this.name} exited (${this.child.exitCode ?? this.child.signalCode}) before printing ${pattern}:\n${this.output.slice(-4000)}`);
+      if (Date.now() > deadline) throw new Error(`${this.name} did not print ${pattern} within ${timeoutMs} ms:\n${this.output.slice(-4000)}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  /** Sends `signal` and waits (bounded) for the exit; SIGKILL after the bound. */
+  async stop(signal: NodeJS.Signals = "SIGTERM", timeoutMs = 15_000): Promise<void> {
+    if (!this.running) return;
+    this.child.kill(signal);
+    const timer = setTimeout(() => this.child.kill("SIGKILL"), timeoutMs);
+    await this.exited;
+    clearTimeout(timer);
+  }
+}
+
+/** Runs a TypeScript entry point with node --import tsx. */
+export function spawnTs(name: string, script: string, args: string[], env: Record<string, string>, logDir: string): NodeProcess {
+  const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, script), ...args], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  return new NodeProcess(name, child, path.join(logDir, `${name}.log`));
+}
+
+export async function startHardhatNode(logDir: string, port?: number): Promise<{ rpcUrl: string; node: NodeProcess }> {
+  const p = port ?? (await freePort());
+  const child = spawn(process.execPath, [HARDHAT_CLI, "node", "--hostname", "127.0.0.1", "--port", String(p)], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+  const node = new NodeProcess("hardhat", child, path.join(logDir, "hardhat.log"));
+  await node.waitFor(/Started HTTP and WebSocket JSON-RPC server|JSON-RPC server at/i, 60_000);
+  return { rpcUrl: `http://127.0.0.1:${p}`, node };
+}
+
+export interface KeyPair {
+  name: string;
+  account: PrivateKeyAccount;
+  accountKeyFile: string;
+  signer: PrivateKeyAccount;
+  signerKeyFile: string;
+}
+
+export interface NetworkSetup {
+  rpcUrl: string;
+  dir: string;
+  deployment: Deployment;
+  deploymentFile: string;
+  provers: KeyPair[];
+  operators: KeyPair[];
+  aggregator: KeyPair;
+  publicClient: PublicClient;
+}
+
+export interface SetupOptions {
+  operators: number;
+  provers: number;
+  config?: Partial<DeployedConfig>;
+  /** Tokens minted to each operator beyond its stake (dispute bonds). */
+  operatorExtraTokens?: bigint;
+  operatorStake?: bigint;
+  /** Interval mining: blocks keep coming without transactions (sampling seeds, timestamps). */
+  blockIntervalMs?: number;
+}
+
+function writeKey(dir: string, name: string, key: Hex): string {
+  const file = path.join(dir, `${name}.key`);
+  writeFileSync(file, `${key}\n`, { mode: 0o600 });
+  return file;
+}
+
+function keyPair(dir: string, name: string): KeyPair {
+  const accountKey = generatePrivateKey();
+  const signerKey = generatePrivateKey();
+  return {
+    name,
+    account: privateKeyToAccount(accountKey),
+    accountKeyFile: writeKey(dir, `${name}-account`, accountKey),
+    signer: privateKeyToAccount(signerKey),
+    signerKeyFile: writeKey(dir, `${name}-signer`, signerKey),
+  };
+}
+
+/** Deploys to `rpcUrl` (a Hardhat node with unlocked accounts), funds and registers members. */
+export async function setupNetwork(rpcUrl: string, dir: string, options: SetupOptions): Promise<NetworkSetup> {
+  mkdirSync(dir, { recursive: true });
+  const deployment = await deploy({ rpcUrl, mode: "native", outDir: dir, ...(options.config ? { config: options.config } : {}) });
+  const transport = http(rpcUrl);
+  const publicClient = createPublicClient({ transport, pollingInterval: 100 }) as PublicClient;
+  const deployerWallet = createWalletClient({ transport });
+  const token = deployment.contracts.stakeToken.address;
+  const registry = deployment.contracts.registry.address;
+  const wait = async (hash: Hex) => {
+    const r = await publicClient.waitForTransactionReceipt({ hash });
+    if (r.status !== "success") throw new Error(`setup transaction ${hash} reverted`);
+  };
+  const fundEth = (address: Address) => publicClient.request({ method: "hardhat_setBalance" as never, params: [address, "0x3635C9ADC5DEA00000"] as never });
+  const mint = async (to: Address, amount: bigint) =>
+    wait(await deployerWallet.writeContract({ address: token, abi: devStakeTokenAbi, functionName: "mint", args: [to, amount], account: deployment.deployer, chain: null }));
+
+  const stake = options.operatorStake ?? parseEther("100");
+  const extra = options.operatorExtraTokens ?? parseEther("100");
+  const operators = Array.from({ length: options.operators }, (_, i) => keyPair(dir, `operator-${i + 1}`));
+  for (const op of operators) {
+    await fundEth(op.account.address);
+    await mint(op.account.address, stake + extra);
+  }
+  const provers = Array.from({ length: options.provers }, (_, i) => keyPair(dir, `prover-${i + 1}`));
+  const proverStake = BigInt(deployment.config.minProverStake);
+  const chainId = deployment.chainId;
+  for (const p of provers) {
+    await fundEth(p.account.address);
+    await mint(p.account.address, proverStake);
+    const wallet = createWalletClient({ transport, account: p.account });
+    await wait(await wallet.writeContract({ address: token, abi: devStakeTokenAbi, functionName: "approve", args: [registry, proverStake], chain: null }));
+    const deadline = BigInt(Math.floor(Date.now() / 1000) + 3600);
+    const signature = await signRegistration(p.signer, protocolDomain(chainId, registry), { operator: p.account.address, signingKey: p.signer.address, role: Role.Prover, deadline });
+    await wait(await wallet.writeContract({ address: registry, abi: stakeRegistryAbi, functionName: "register", args: [Role.Prover, proverStake, p.signer.address, deadline, signature], chain: null }));
+  }
+  const aggregator = keyPair(dir, "aggregator");
+  await fundEth(aggregator.account.address);
+  if (options.blockIntervalMs) await publicClient.request({ method: "evm_setIntervalMining" as never, params: [options.blockIntervalMs] as never });
+  return { rpcUrl, dir, deployment, deploymentFile: deploymentPath(chainId, dir), provers, operators, aggregator, publicClient };
+}
+
+export interface ProverLaunch {
+  index: number;
+  /** Extra prover flags (e.g. --model, --model-id). */
+  args?: string[];
+  /** Entry point; default scripts/network/prover-node.ts. */
+  script?: string;
+  env?: Record<string, string>;
+}
+
+export async function launchProver(setup: NetworkSetup, launch: ProverLaunch): Promise<{ proc: NodeProcess; url: string }> {
+  const p = setup.provers[launch.index]!;
+  const port = await freePort();
+  const proc = spawnTs(p.name, launch.script ?? "scripts/network/prover-node.ts", ["--port", String(port), "--data-dir", path.join(setup.dir, p.name), ...(launch.args ?? [])], {
+    PROVER_RPC_URL: setup.rpcUrl,
+    PROVER_DEPLOYMENT: setup.deploymentFile,
+    PROVER_KEY_FILE: p.accountKeyFile,
+    PROVER_LOG_LEVEL: "warn",
+    PROVER_SYNC_WRITES: "false",
+    ...launch.env,
+  }, setup.dir);
+  const match = await proc.waitFor(/prover: serving \S+ on (\S+)/, 120_000);
+  return { proc, url: match[1]! };
+}
+
+export async function launchAggregator(setup: NetworkSetup, env: Record<string, string> = {}): Promise<{ proc: NodeProcess; url: string; mesh: string }> {
+  const a = setup.aggregator;
+  const configFile = path.join(setup.dir, "aggregator.json");
+  writeFileSync(configFile, JSON.stringify({
+    chain: { rpcUrl: setup.rpcUrl, deployment: setup.deploymentFile, pollIntervalMs: 200 },
+    account: { keyFile: a.accountKeyFile },
+    dataDir: path.join(setup.dir, "aggregator"),
+    http: { host: "127.0.0.1", port: 0 },
+  }, null, 2));
+  const proc = spawnTs("aggregator", "aggregator/main.ts", ["--config", configFile], { AGGREGATOR_LOG_LEVEL: "info", ...env }, setup.dir);
+  const match = await proc.waitFor(/aggregator: ready on (\S+) mesh (\S+)/, 60_000);
+  return { proc, url: match[1]!, mesh: match[2]!.split(",")[0]! };
+}
+
+export interface OperatorLaunch {
+  index: number;
+  aggregatorUrl: string;
+  bootstrap: string[];
+  script?: string;
+  env?: Record<string, string>;
+  samplingFraction?: number;
+}
+
+export async function launchOperator(setup: NetworkSetup, launch: OperatorLaunch): Promise<{ proc: NodeProcess; url: string }> {
+  const op = setup.operators[launch.index]!;
+  const configFile = path.join(setup.dir, `${op.name}.json`);
+  writeFileSync(configFile, JSON.stringify({
+    chain: { rpcUrl: setup.rpcUrl, deployment: setup.deploymentFile, pollIntervalMs: 200 },
+    account: { keyFile: op.accountKeyFile },
+    signer: { keyFile: op.signerKeyFile },
+    dataDir: path.join(setup.dir, op.name),
+    samplingFraction: launch.samplingFraction ?? 1,
+    http: { host: "127.0.0.1", port: 0 },
+    mesh: { listen: ["/ip4/127.0.0.1/tcp/0"], bootstrap: launch.bootstrap },
+    aggregatorUrls: [launch.aggregatorUrl],
+    resendIntervalMs: 3000,
+  }, null, 2));
+  const proc = spawnTs(op.name, launch.script ?? "operator/main.ts", ["--config", configFile], { OPERATOR_LOG_LEVEL: "info", ...launch.env }, setup.dir);
+  const match = await proc.waitFor(/operator: ready on (\S+)/, 90_000);
+  return { proc, url: match[1]! };
+}

@@ -1,0 +1,199 @@
+/**
+ * END-TO-END (separate processes on 127.0.0.1, ~2-3 minutes): a Hardhat node, the deployment,
+ * provers on the default model, three operators and an aggregator over libp2p.
+ *
+ *   1. an honest batch of 32 requests is attested by all three operators, then finalized;
+ *   2. a prover that swaps in another model, and 3. one that serves outputs it did not compute,
+ *      are disputed and slashed; the colluding operator that attested is slashed, the two honest
+ *      operators keep their stake;
+ *   4. an operator SIGKILLed while checking a batch restarts and finishes without double-signing.
+ *
+ * Operator 3 colludes with provers 2 and 3 (test/helpers/colluding-operator.ts): someone must
+ * attest a fraudulent batch for it to be disputable, as the contract only disputes attested
+ * batches. Thresholds are set so that one operator's attestation is a quorum and the two honest
+ * operators' votes uphold a dispute.
+ *
+ * Skipped unless VB_E2E=1 (the CI command sets it); see operator/README.md.
+ */
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { parseEther, type Address } from "viem";
+import { batchManagerAbi, stakeRegistryAbi } from "../../protocol/contracts/abis.ts";
+import {
+  launchAggregator,
+  launchOperator,
+  launchProver,
+  setupNetwork,
+  startHardhatNode,
+  ROOT,
+  type NetworkSetup,
+  type NodeProcess,
+} from "../../scripts/network/launch.ts";
+
+const ENABLED = process.env.VB_E2E === "1";
+const DEFAULT_MODEL = "vb-byte-llama-4l-256h-v1";
+const State = { Submitted: 1, Attested: 2, Disputed: 3, Cleared: 4, Slashed: 5, Finalized: 6, Expired: 7 } as const;
+
+async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 150));
+  }
+}
+
+async function complete(proverUrl: string, count: number, label: string): Promise<void> {
+  const one = async (i: number) => {
+    const response = await fetch(`${proverUrl}/v1/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model: DEFAULT_MODEL, prompt: `${label} request ${i}: the quick brown fox`, max_tokens: 12, temperature: 0, seed: i }),
+      signal: AbortSignal.timeout(60_000),
+    });
+    assert.equal(response.status, 200, await response.text());
+  };
+  for (let i = 0; i < count; i += 8) await Promise.all(Array.from({ length: Math.min(8, count - i) }, (_, j) => one(i + j)));
+}
+
+(ENABLED ? describe : describe.skip)("e2e: AVS network on loopback (prover, 3 operators, aggregator, hardhat node)", function () {
+  this.timeout(240_000);
+  let dir: string;
+  let hardhat: NodeProcess | undefined;
+  let setup: NetworkSetup;
+  const procs: NodeProcess[] = [];
+  let aggregator: { proc: NodeProcess; url: string; mesh: string };
+  const operators: { proc: NodeProcess; url: string }[] = [];
+  let honestProver: { proc: NodeProcess; url: string };
+  let honestBatchId: bigint;
+
+  const bm = () => setup.deployment.contracts.batchManager.address;
+  const read = (functionName: string, args: readonly unknown[], address: Address = bm(), abi: readonly unknown[] = batchManagerAbi) =>
+    setup.publicClient.readContract({ address, abi: abi as never, functionName: functionName as never, args: args as never });
+  const batchState = async (id: bigint) => ((await read("getBatch", [id])) as { state: number }).state;
+  const activeStake = async (account: Address) => ((await read("stakeOf", [account], setup.deployment.contracts.registry.address, stakeRegistryAbi)) as readonly bigint[])[0]!;
+  const submittedBy = async (prover: Address, after: bigint) =>
+    until(`a batch from ${prover}`, 90_000, async () => {
+      const logs = await setup.publicClient.getContractEvents({ address: bm(), abi: batchManagerAbi, eventName: "BatchSubmitted", args: { prover }, fromBlock: 0n });
+      const ids = logs.map((l) => (l.args as { batchId: bigint }).batchId).filter((id) => id > after);
+      return ids[0];
+    });
+  const attestedSigners = async (batchId: bigint) => {
+    const logs = await setup.publicClient.getContractEvents({ address: bm(), abi: batchManagerAbi, eventName: "BatchAttested", args: { batchId }, fromBlock: 0n });
+    return (logs[0]?.args as { signers: Address[] } | undefined)?.signers ?? [];
+  };
+
+  before(async function () {
+    dir = mkdtempSync(path.join(tmpdir(), "vb-e2e-"));
+    const chain = await startHardhatNode(dir);
+    hardhat = chain.node;
+    setup = await setupNetwork(chain.rpcUrl, dir, {
+      operators: 3,
+      provers: 3,
+      blockIntervalMs: 1000,
+      config: { attestThresholdBps: 3000, voteThresholdBps: 6000, responseWindow: 300, challengeWindow: 25, votingWindow: 120, unbondingDelay: 1000 },
+    });
+    aggregator = await launchAggregator(setup, { AGGREGATOR_GRACE_MS: "4000" });
+    procs.push(aggregator.proc);
+    const colluder = [setup.provers[1]!.account.address, setup.provers[2]!.account.address].join(",");
+    const started = await Promise.all([
+      launchOperator(setup, { index: 0, aggregatorUrl: aggregator.url, bootstrap: [aggregator.mesh] }),
+      launchOperator(setup, { index: 1, aggregatorUrl: aggregator.url, bootstrap: [aggregator.mesh] }),
+      launchOperator(setup, { index: 2, aggregatorUrl: aggregator.url, bootstrap: [aggregator.mesh], script: "test/helpers/colluding-operator.ts", env: { VB_COLLUDE_WITH: colluder } }),
+      launchProver(setup, { index: 0, env: { PROVER_BATCH_MAX_RECORDS: "32", PROVER_BATCH_MAX_AGE_MS: "600000" } }),
+    ]);
+    operators.push(started[0], started[1], started[2]);
+    honestProver = started[3];
+    procs.push(...operators.map((o) => o.proc), honestProver.proc);
+  });
+
+  after(async function () {
+    await Promise.all(procs.map((p) => p.stop("SIGTERM").catch(() => undefined)));
+    await hardhat?.stop("SIGTERM");
+    if (dir && !process.env.VB_E2E_KEEP) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("every operator registered itself with its stake and signing key", async () => {
+    for (const op of setup.operators) {
+      const [role, signingKey] = (await read("memberOf", [op.account.address], setup.deployment.contracts.registry.address, stakeRegistryAbi)) as [number, Address];
+      assert.equal(role, 1);
+      assert.equal(signingKey, op.signer.address);
+      assert.equal(await activeStake(op.account.address), parseEther("100"));
+    }
+  });
+
+  it("an honest batch of 32 requests is attested by all three operators", async () => {
+    await complete(honestProver.url, 32, "honest");
+    honestBatchId = await submittedBy(setup.provers[0]!.account.address, 0n);
+    await until("the honest batch attested", 60_000, async () => ((await batchState(honestBatchId)) === State.Attested ? true : undefined));
+    const signers = (await attestedSigners(honestBatchId)).map((s) => s.toLowerCase()).sort();
+    assert.deepEqual(signers, setup.operators.map((o) => o.signer.address.toLowerCase()).sort());
+  });
+
+  async function expectSlashed(proverIndex: number, launchArgs: { args?: string[]; script?: string }) {
+    const prover = await launchProver(setup, { index: proverIndex, ...launchArgs, env: { PROVER_BATCH_MAX_RECORDS: "8", PROVER_BATCH_MAX_AGE_MS: "600000" } });
+    procs.push(prover.proc);
+    const proverAccount = setup.provers[proverIndex]!.account.address;
+    const before = {
+      prover: await activeStake(proverAccount),
+      ops: await Promise.all(setup.operators.map((o) => activeStake(o.account.address))),
+    };
+    await complete(prover.url, 8, `cheat-${proverIndex}`);
+    const batchId = await submittedBy(proverAccount, 0n);
+    await until(`batch ${batchId} slashed`, 90_000, async () => ((await batchState(batchId)) === State.Slashed ? true : undefined));
+    // Only the colluding operator attested it.
+    assert.deepEqual((await attestedSigners(batchId)).map((s) => s.toLowerCase()), [setup.operators[2]!.signer.address.toLowerCase()]);
+    assert.equal(await activeStake(proverAccount), before.prover / 2n, "prover loses proverSlashBps (50%)");
+    assert.equal(await activeStake(setup.operators[0]!.account.address), before.ops[0]);
+    assert.equal(await activeStake(setup.operators[1]!.account.address), before.ops[1]);
+    assert.equal(await activeStake(setup.operators[2]!.account.address), before.ops[2]! - before.ops[2]! / 10n, "the colluder loses operatorSlashBps (10%)");
+    await prover.proc.stop("SIGTERM");
+  }
+
+  it("a prover that swaps in a different model is disputed and slashed; honest operators keep their stake", async () => {
+    await expectSlashed(1, { args: ["--model", path.join(ROOT, "test/fixtures/models/llama_tiny.onnx"), "--model-id", DEFAULT_MODEL] });
+  });
+
+  it("a prover that serves outputs it did not compute is disputed and slashed", async () => {
+    await expectSlashed(2, { script: "test/helpers/lying-prover.ts" });
+  });
+
+  it("an operator SIGKILLed mid-batch restarts, finishes the batch, and does not double-sign", async () => {
+    const victim = operators[1]!;
+    const leavesVerified = async (url: string) => {
+      const text = await (await fetch(`${url}/metrics`)).text();
+      return [...text.matchAll(/^vb_operator_leaves_verified_total\{[^}]*\} (\d+)/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
+    };
+    const base = await leavesVerified(victim.url);
+    await complete(honestProver.url, 32, "restart");
+    // Kill as soon as it has verified part of the new batch.
+    const killedAt = await until("the operator to start checking", 60_000, async () => {
+      const n = await leavesVerified(victim.url).catch(() => undefined);
+      return n !== undefined && n > base ? n - base : undefined;
+    });
+    await victim.proc.stop("SIGKILL");
+    const batchId = await submittedBy(setup.provers[0]!.account.address, honestBatchId);
+    const restarted = await launchOperator(setup, { index: 1, aggregatorUrl: aggregator.url, bootstrap: [aggregator.mesh] });
+    procs.push(restarted.proc);
+    operators[1] = restarted;
+    const record = await until("the restarted operator to finish the batch", 60_000, async () => {
+      const response = await fetch(`${restarted.url}/v1/batches/${batchId}`);
+      if (response.status !== 200) return undefined;
+      const body = (await response.json()) as { status: string; leavesChecked?: number };
+      return body.status === "seen" ? undefined : body;
+    });
+    assert.equal(record.status, "valid", `killed after ${killedAt} leaves; the restarted operator found ${JSON.stringify(record)}`);
+    assert.equal(record.leavesChecked, 32);
+    await until("the batch attested", 60_000, async () => ((await batchState(batchId)) >= State.Attested ? true : undefined));
+    const metrics = await (await fetch(`${aggregator.url}/metrics`)).text();
+    assert.doesNotMatch(metrics, /vb_aggregator_messages_total\{[^}]*outcome="conflict"[^}]*\} [1-9]/, "no equivocating signature reached the aggregator");
+  });
+
+  it("the honest batch is finalized after its challenge window", async () => {
+    await until("the honest batch finalized", 60_000, async () => ((await batchState(honestBatchId)) === State.Finalized ? true : undefined));
+  });
+
+});

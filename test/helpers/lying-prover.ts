@@ -1,0 +1,19 @@
+/**
+ * A prover that serves outputs it did not compute: it generates (and proves) as usual, then
+ * replaces the first output token before the record is stored, so the committed tokens are not
+ * the ones the proofs cover. Runs as a process like scripts/network/prover-node.ts.
+ */
+import { Engine } from "../../prover/engine/index.ts";
+import { runProverMain } from "../../scripts/network/prover-node.ts";
+
+const generate = Engine.prototype.generate;
+Engine.prototype.generate = async function (this: Engine, request) {
+  const generation = await generate.call(this, request);
+  if (generation.outputTokens.length >= 2) {
+    const first = generation.outputTokens[0]!;
+    generation.outputTokens[0] = first === 65 ? 66 : 65;
+  }
+  return generation;
+};
+
+await runProverMain();
