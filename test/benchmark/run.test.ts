@@ -169,9 +169,11 @@ describe("benchmark run against a streaming server on 127.0.0.1", function () {
   });
 
   it("ramps closed-loop workers up over rampUpMs", async () => {
-    const client = new StreamingClient({ baseUrl: server.url, api: "chat", model: "m", maxTokens: 2, temperature: 0, maxSockets: 4 });
+    // Requests last longer than the ramp-up, so each worker takes exactly one of the 4 jobs.
+    const slow = await startLoopbackServer({ tokens: 2, firstTokenDelayMs: 400 });
+    const client = new StreamingClient({ baseUrl: slow.url, api: "chat", model: "m", maxTokens: 2, temperature: 0, maxSockets: 4 });
     try {
-      // One job per worker: worker i starts i/4 of 200 ms after worker 0.
+      // Worker i starts i/4 of 200 ms after worker 0.
       const jobs = Array.from({ length: 4 }, (_, i) => ({ promptIndex: i, prompt: "p" }));
       const traces = await closedLoop(client, jobs, 4, { rampUpMs: 200 });
       const starts = traces.map((t) => t.scheduledAt).sort((a, b) => a - b);
@@ -179,6 +181,7 @@ describe("benchmark run against a streaming server on 127.0.0.1", function () {
       assert.equal(traces.length, 4);
     } finally {
       client.close();
+      await slow.close();
     }
   });
 
