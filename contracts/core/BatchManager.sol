@@ -109,10 +109,10 @@ contract BatchManager is EIP712, ReentrancyGuard {
     uint16 public immutable challengerRewardBps;
     uint128 public immutable disputeBond;
 
-    /// @notice Number of batches submitted (ids start at 1).
-    uint256 public batchCount;
-    /// @notice Number of disputes opened (ids start at 1).
-    uint256 public disputeCount;
+    // Next ids, starting at 1 and set in the constructor, so that the first submission does not
+    // pay for a zero-to-non-zero storage write.
+    uint256 private _nextBatchId;
+    uint256 private _nextDisputeId;
 
     mapping(uint256 batchId => Batch) internal _batches;
     /// @notice The Merkle root committed by each batch.
@@ -258,6 +258,8 @@ contract BatchManager is EIP712, ReentrancyGuard {
         operatorSlashBps = config.operatorSlashBps;
         challengerRewardBps = config.challengerRewardBps;
         disputeBond = config.disputeBond;
+        _nextBatchId = 1;
+        _nextDisputeId = 1;
     }
 
     // ------------------------------------------------------------------ batches
@@ -276,7 +278,7 @@ contract BatchManager is EIP712, ReentrancyGuard {
         if (!registry.isActiveProver(msg.sender)) revert NotActiveProver(msg.sender);
         if (root == bytes32(0)) revert ZeroRoot();
         if (leafCount == 0) revert EmptyBatch();
-        batchId = ++batchCount;
+        batchId = _nextBatchId++;
         uint256 refBlock = block.number - 1;
         uint256 deadline = block.timestamp + responseWindow;
         _batches[batchId] = Batch(msg.sender, uint40(refBlock), uint40(deadline), BatchState.Submitted, 0);
@@ -309,7 +311,7 @@ contract BatchManager is EIP712, ReentrancyGuard {
         Batch storage stored = _batches[batchId];
         stored.state = BatchState.Attested;
         stored.deadline = uint40(challengeDeadline);
-        attestersHash[batchId] = keccak256(abi.encodePacked(signers));
+        attestersHash[batchId] = _hashAddresses(signers);
         emit BatchAttested(batchId, root, leavesChecked, weight, total, challengeDeadline, signers);
     }
 
@@ -484,6 +486,18 @@ contract BatchManager is EIP712, ReentrancyGuard {
         return _hashTypedDataV4(keccak256(abi.encode(TypedData.DISPUTE_VOTE_TYPEHASH, disputeId, batchId, leafHash, fraud)));
     }
 
+    /// @notice Number of batches submitted (ids start at 1).
+    /// @return The count, which is also the newest batch id.
+    function batchCount() external view returns (uint256) {
+        return _nextBatchId - 1;
+    }
+
+    /// @notice Number of disputes opened (ids start at 1).
+    /// @return The count, which is also the newest dispute id.
+    function disputeCount() external view returns (uint256) {
+        return _nextDisputeId - 1;
+    }
+
     /// @notice A batch's stored state.
     /// @param batchId The batch.
     /// @return The batch (prover, refBlock, deadline, state, openDisputes).
@@ -505,7 +519,7 @@ contract BatchManager is EIP712, ReentrancyGuard {
         returns (uint256 disputeId)
     {
         leafDisputed[batchId][leafHash] = true;
-        disputeId = ++disputeCount;
+        disputeId = _nextDisputeId++;
         uint256 votingDeadline = block.timestamp + votingWindow;
         _disputes[disputeId] =
             Dispute(uint48(batchId), msg.sender, uint40(votingDeadline), DisputeState.Open, leafHash, 0, 0);
@@ -518,20 +532,47 @@ contract BatchManager is EIP712, ReentrancyGuard {
         emit DisputeOpened(disputeId, batchId, msg.sender, leafHash, evidence, votingDeadline);
     }
 
+    /// @dev The per-signer hot loop of attest(): reads each (r, vs) straight from calldata and
+    /// calls the ecrecover precompile directly (the same checks as OpenZeppelin's ECDSA.tryRecover:
+    /// s in the lower half order, non-zero result), so that a signer costs little more than the
+    /// precompile, its calldata and one storage read.
     function _recoverSigners(bytes32 digest, Signature[] calldata signatures)
         private
-        pure
+        view
         returns (address[] memory signers)
     {
         uint256 n = signatures.length;
         signers = new address[](n);
-        address previous = address(0);
-        for (uint256 i = 0; i < n; ++i) {
-            Signature calldata sig = signatures[i];
-            address signer = _recover(digest, sig.r, sig.vs, i);
-            _checkAscending(previous, signer, i);
-            signers[i] = signer;
+        uint256 previous = 0;
+        for (uint256 i = 0; i < n;) {
+            uint256 signer;
+            bool malformed;
+            assembly ("memory-safe") {
+                let p := add(signatures.offset, shl(6, i))
+                let vs := calldataload(add(p, 32))
+                let sValue := and(vs, 0x7fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff)
+                malformed := gt(sValue, 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0)
+                let m := mload(0x40)
+                mstore(m, digest)
+                mstore(add(m, 0x20), add(shr(255, vs), 27))
+                mstore(add(m, 0x40), calldataload(p))
+                mstore(add(m, 0x60), sValue)
+                mstore(0x00, 0)
+                pop(staticcall(gas(), 0x01, m, 0x80, 0x00, 0x20))
+                signer := mload(0x00)
+            }
+            if (malformed || signer == 0) revert InvalidSignature(i);
+            if (signer <= previous) {
+                if (signer == previous) revert DuplicateSigner(address(uint160(signer)));
+                revert SignersNotAscending(i);
+            }
+            assembly ("memory-safe") {
+                mstore(add(add(signers, 0x20), shl(5, i)), signer)
+            }
             previous = signer;
+            unchecked {
+                ++i;
+            }
         }
     }
 
@@ -540,14 +581,18 @@ contract BatchManager is EIP712, ReentrancyGuard {
         view
         returns (uint256 weight, uint256 total)
     {
-        uint256[] memory weights = registry.signerWeightsAt(signers, refBlock);
-        uint256 n = signers.length;
-        for (uint256 i = 0; i < n; ++i) {
-            uint256 w = weights[i];
-            if (w == 0) revert SignerNotStaked(signers[i]);
-            weight += w;
-        }
+        uint256 firstUnstaked;
+        (weight, firstUnstaked) = registry.sumSignerWeightsAt(signers, refBlock);
+        if (firstUnstaked != type(uint256).max) revert SignerNotStaked(signers[firstUnstaked]);
         total = registry.totalWeightAt(refBlock);
+    }
+
+    /// @dev keccak256(abi.encodePacked(list)) without copying the array (each address is padded
+    /// to 32 bytes either way).
+    function _hashAddresses(address[] memory list) private pure returns (bytes32 h) {
+        assembly ("memory-safe") {
+            h := keccak256(add(list, 0x20), shl(5, mload(list)))
+        }
     }
 
     function _recover(bytes32 digest, bytes32 r, bytes32 vs, uint256 index) private pure returns (address signer) {

@@ -23,6 +23,17 @@ interface IOperatorRegistry {
         view
         returns (uint256[] memory weights);
 
+    /// @notice Sum of the voting weights of `signingKeys` at `blockNumber`, stopping at the first
+    /// key without weight.
+    /// @param signingKeys Signing-key addresses.
+    /// @param blockNumber A past or current block.
+    /// @return sum The summed weight (of the keys before `firstUnstaked`).
+    /// @return firstUnstaked Index of the first key without weight, type(uint256).max if none.
+    function sumSignerWeightsAt(address[] calldata signingKeys, uint256 blockNumber)
+        external
+        view
+        returns (uint256 sum, uint256 firstUnstaked);
+
     /// @notice Sum of all operators' voting weight at `blockNumber`.
     /// @param blockNumber A past or current block.
     /// @return The total weight.

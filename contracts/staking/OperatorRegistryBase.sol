@@ -126,8 +126,30 @@ abstract contract OperatorRegistryBase is IOperatorRegistry, EIP712, Ownable {
         uint48 key = SafeCast.toUint48(blockNumber);
         uint256 n = signingKeys.length;
         weights = new uint256[](n);
-        for (uint256 i = 0; i < n; ++i) {
+        for (uint256 i = 0; i < n;) {
             weights[i] = _weightAt(signingKeys[i], key);
+            unchecked {
+                ++i;
+            }
+        }
+    }
+
+    /// @inheritdoc IOperatorRegistry
+    function sumSignerWeightsAt(address[] calldata signingKeys, uint256 blockNumber)
+        external
+        view
+        returns (uint256 sum, uint256 firstUnstaked)
+    {
+        uint48 key = SafeCast.toUint48(blockNumber);
+        uint256 n = signingKeys.length;
+        firstUnstaked = type(uint256).max;
+        for (uint256 i = 0; i < n;) {
+            uint256 w = _weightAt(signingKeys[i], key);
+            if (w == 0) return (sum, i);
+            sum += w;
+            unchecked {
+                ++i;
+            }
         }
     }
 
@@ -188,8 +210,13 @@ abstract contract OperatorRegistryBase is IOperatorRegistry, EIP712, Ownable {
     /// @dev Weight of a key at a block: the cached newest checkpoint when it is not newer than the
     /// block (one SLOAD), otherwise a lookup in the full history.
     function _weightAt(address signingKey, uint48 blockNumber) internal view returns (uint256) {
-        Checkpoints.Checkpoint208 memory last = _latestWeight[signingKey];
-        if (last._key <= blockNumber) return last._value;
+        Checkpoints.Checkpoint208 storage last = _latestWeight[signingKey];
+        uint256 packed;
+        assembly ("memory-safe") {
+            packed := sload(last.slot)
+        }
+        // Checkpoint208 packs _key (uint48) in the low bits and _value (uint208) above it.
+        if (uint48(packed) <= blockNumber) return packed >> 48;
         return _weightHistory[signingKey].upperLookupRecent(blockNumber);
     }
 

@@ -1284,6 +1284,35 @@ export const stakeRegistryAbi = [
     "type": "function"
   },
   {
+    "inputs": [
+      {
+        "internalType": "address[]",
+        "name": "signingKeys",
+        "type": "address[]"
+      },
+      {
+        "internalType": "uint256",
+        "name": "blockNumber",
+        "type": "uint256"
+      }
+    ],
+    "name": "sumSignerWeightsAt",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "sum",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "firstUnstaked",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
     "inputs": [],
     "name": "totalActive",
     "outputs": [
@@ -2283,6 +2312,35 @@ export const eigenServiceManagerAbi = [
         "internalType": "contract IStrategy[]",
         "name": "",
         "type": "address[]"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address[]",
+        "name": "signingKeys",
+        "type": "address[]"
+      },
+      {
+        "internalType": "uint256",
+        "name": "blockNumber",
+        "type": "uint256"
+      }
+    ],
+    "name": "sumSignerWeightsAt",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "sum",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "firstUnstaked",
+        "type": "uint256"
       }
     ],
     "stateMutability": "view",

@@ -1,0 +1,123 @@
+/**
+ * Gas report for the contracts (npm run bench:gas), measured on Hardhat's in-process network:
+ * submitBatch, attest with 1 / 4 / 16 / 64 signers, openDispute over a 2^20-leaf tree (a
+ * 20-element proof), castVotes, resolveDispute. Prints each figure with its target and met/MISSED.
+ * Gas is deterministic, so unlike timings these figures do not depend on the machine.
+ */
+import { parseArgs } from "node:util";
+import { network } from "hardhat";
+import { keccak256, toHex, type Hex } from "viem";
+import { batchManagerAbi } from "../../protocol/contracts/abis.ts";
+import { Role, Verdict } from "../../protocol/eip712/index.ts";
+import { BatchMerkleTree, hashLeafFields } from "../../protocol/merkle/index.ts";
+import { deploySystem, randomLeaves, testAccount, type Member, type System } from "../../test/helpers/contracts.ts";
+import { printTable, recordSection } from "./harness.ts";
+
+const { values: args } = parseArgs({ options: { record: { type: "boolean", default: false } } });
+
+const SUBMIT_TARGET = 100_000n;
+const PER_SIGNER_TARGET = 8_000n;
+const OPEN_DISPUTE_TARGET = 200_000n;
+const DISPUTE_TREE_LEAVES = 2 ** 20;
+
+const connection = await network.create();
+
+async function gasOf(sys: System, hash: Hex): Promise<bigint> {
+  const receipt = await sys.publicClient.waitForTransactionReceipt({ hash });
+  if (receipt.status !== "success") throw new Error(`transaction ${hash} reverted`);
+  return receipt.gasUsed;
+}
+
+async function systemWith(operatorCount: number, label: string) {
+  const sys = await deploySystem(connection, "native", `gas-${label}-`);
+  const prover = await sys.addMember(Role.Prover);
+  const operators: Member[] = [];
+  for (let i = 0; i < operatorCount; i++) operators.push(await sys.addMember(Role.Operator));
+  return { sys, prover, operators };
+}
+
+async function submit(sys: System, prover: Member, root: Hex, leafCount: bigint): Promise<{ batchId: bigint; gas: bigint }> {
+  const hash = await sys.sendAs(prover.account, sys.batchManager.address, batchManagerAbi, "submitBatch", [
+    keccak256(toHex("meta-llama/Llama-3.1-8B-Instruct")), keccak256(toHex("envelope")), root, leafCount, "https://prover.example/batches/0001",
+  ]);
+  return { batchId: await sys.batchManager.read.batchCount(), gas: await gasOf(sys, hash) };
+}
+
+const rows: string[][] = [["operation", "gas", "target", "status"]];
+const status = (ok: boolean) => (ok ? "met" : "MISSED");
+
+// --- submitBatch: the same storage whatever the leaf count.
+const four = await systemWith(4, "four");
+for (const leafCount of [1n, 1024n, BigInt(DISPUTE_TREE_LEAVES), 2n ** 40n]) {
+  const { gas } = await submit(four.sys, four.prover, keccak256(toHex(`root ${leafCount}`)), leafCount);
+  rows.push([`submitBatch (${leafCount.toLocaleString("en-US")} leaves)`, gas.toString(), `<= ${SUBMIT_TARGET}`, status(gas <= SUBMIT_TARGET)]);
+}
+
+// --- attest with N signers: a system of exactly N equal operators, all signing.
+const attestGas = new Map<number, bigint>();
+for (const n of [1, 4, 16, 64]) {
+  const { sys, prover, operators } = n === 4 ? four : await systemWith(n, `attest${n}`);
+  const root = keccak256(toHex(`attest root ${n}`));
+  const { batchId } = await submit(sys, prover, root, 8n);
+  const signed = await sys.attestationSignatures(batchId, root, operators);
+  const gas = await gasOf(sys, await sys.batchManager.write.attest([batchId, root, Verdict.Valid, 4, signed.map((s) => s.signature)]));
+  attestGas.set(n, gas);
+}
+const perSigner = (attestGas.get(64)! - attestGas.get(1)!) / 63n;
+for (const [n, gas] of attestGas) rows.push([`attest (${n} signer${n === 1 ? "" : "s"})`, gas.toString(), "", ""]);
+rows.push(["attest, growth per signer (1 -> 64)", perSigner.toString(), `<= ${PER_SIGNER_TARGET}`, status(perSigner <= PER_SIGNER_TARGET)]);
+const perSigner4to16 = (attestGas.get(16)! - attestGas.get(4)!) / 12n;
+rows.push(["attest, growth per signer (4 -> 16)", perSigner4to16.toString(), `<= ${PER_SIGNER_TARGET}`, status(perSigner4to16 <= PER_SIGNER_TARGET)]);
+
+// --- openDispute over a 2^20-leaf batch: one real leaf, the others filler hashes.
+const { sys, prover, operators } = four;
+const disputed = randomLeaves(1, 2026)[0]!;
+const disputedIndex = 777_777;
+const filler = new Uint8Array(DISPUTE_TREE_LEAVES * 32);
+let x = 0x9e3779b9;
+for (let i = 0; i < filler.length; i += 4) {
+  x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
+  filler[i] = x & 255; filler[i + 1] = (x >>> 8) & 255; filler[i + 2] = (x >>> 16) & 255; filler[i + 3] = x >>> 24;
+}
+const leafHashes: (Uint8Array | Hex)[] = Array.from({ length: DISPUTE_TREE_LEAVES }, (_, i) => filler.subarray(i * 32, i * 32 + 32));
+leafHashes[disputedIndex] = hashLeafFields(disputed);
+const tree = BatchMerkleTree.fromLeafHashes(leafHashes);
+const proof = tree.proof(disputedIndex);
+const big = await submit(sys, prover, tree.root, BigInt(DISPUTE_TREE_LEAVES));
+const attestedSigned = await sys.attestationSignatures(big.batchId, tree.root, operators);
+await gasOf(sys, await sys.batchManager.write.attest([big.batchId, tree.root, Verdict.Valid, 4, attestedSigned.map((s) => s.signature)]));
+const challenger = testAccount("gas-challenger");
+await sys.fundBond(challenger);
+const openGas = await gasOf(sys, await sys.sendAs(challenger, sys.batchManager.address, batchManagerAbi, "openDispute", [big.batchId, disputed, proof, keccak256(toHex("evidence"))]));
+rows.push([`openDispute (2^20 leaves, ${proof.length}-node proof)`, openGas.toString(), `<= ${OPEN_DISPUTE_TARGET}`, status(openGas <= OPEN_DISPUTE_TARGET)]);
+
+// --- votes and resolution (upheld: prover + 4 attesters slashed).
+const disputeId = await sys.batchManager.read.disputeCount();
+const leafHash = hashLeafFields(disputed);
+const oneVote = await sys.votes(disputeId, big.batchId, leafHash, [{ member: operators[0]!, fraud: true }]);
+const voteGas1 = await gasOf(sys, await sys.batchManager.write.castVotes([disputeId, oneVote]));
+rows.push(["castVotes (1 vote)", voteGas1.toString(), "", ""]);
+const threeVotes = await sys.votes(disputeId, big.batchId, leafHash, operators.slice(1).map((member) => ({ member, fraud: true })));
+const voteGas3 = await gasOf(sys, await sys.batchManager.write.castVotes([disputeId, threeVotes]));
+rows.push(["castVotes (3 votes)", voteGas3.toString(), "", ""]);
+const attesters = attestedSigned.map((s) => s.signer);
+const resolveGas = await gasOf(sys, await sys.batchManager.write.resolveDispute([disputeId, attesters]));
+rows.push(["resolveDispute (upheld, prover + 4 attesters slashed)", resolveGas.toString(), "", ""]);
+
+// Rejected by vote: bond to the treasury, batch Cleared.
+const prover2 = await sys.addMember(Role.Prover);
+const small = await sys.submitBatch(prover2, randomLeaves(4, 7));
+await sys.attest(small.batchId, small.tree.root, operators);
+await sys.sendAs(challenger, sys.token.address, (await import("../../protocol/contracts/abis.ts")).devStakeTokenAbi, "approve", [sys.batchManager.address, 0n]);
+await sys.fundBond(challenger);
+await sys.sendAs(challenger, sys.batchManager.address, batchManagerAbi, "openDispute", [small.batchId, small.leaves[1]!, small.tree.proof(1), keccak256(toHex("evidence 2"))]);
+const dispute2 = await sys.batchManager.read.disputeCount();
+await sys.batchManager.write.castVotes([dispute2, await sys.votes(dispute2, small.batchId, hashLeafFields(small.leaves[1]!), operators.map((member) => ({ member, fraud: false })))]);
+const rejectGas = await gasOf(sys, await sys.batchManager.write.resolveDispute([dispute2, []]));
+rows.push(["resolveDispute (rejected, bond forfeited)", rejectGas.toString(), "", ""]);
+
+console.log("Gas report (Hardhat EDR, solc 0.8.30, optimizer 200 runs, native staking mode)\n");
+const table = printTable(rows);
+if (args.record) {
+  recordSection("gas", ["## Contract gas (`npm run bench:gas`)", "", "```", table, "```"].join("\n"));
+}
