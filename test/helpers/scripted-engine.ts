@@ -1,6 +1,6 @@
 /**
  * A scripted engine for the few server cases the real engine cannot produce on demand: a
- * failure in the middle of a stream, and a generation slow enough to fill the queue. It obeys
+ * failure in the middle of a stream, and a generation held busy while a test fills the queue. It obeys
  * the engine's contract (byte-level tokens, shouldStop after every token, seeded output, one
  * real TOPLOC proof per chunk of pseudo-activations), so the server code under test runs
  * unchanged. Everything else is tested against the real engine.
@@ -11,8 +11,8 @@ import type { GenerateRequestLike, GenerationLike, InferenceEngine } from "../..
 export interface ScriptedEngineOptions {
   /** Throw after producing this many tokens. */
   failAfterTokens?: number;
-  /** Wait this long before each token (lets tests fill the queue). */
-  tokenDelayMs?: number;
+  /** Awaited before each generation starts: lets a test hold the engine busy while it fills the queue. */
+  hold?: () => Promise<void>;
 }
 
 const HIDDEN = 256;
@@ -55,11 +55,11 @@ export class ScriptedEngine implements InferenceEngine {
 
   async generate(request: GenerateRequestLike): Promise<GenerationLike> {
     this.generations++;
+    await this.options.hold?.();
     const next = mulberry32(Number(request.seed & 0xffffffffn));
     const outputTokens: number[] = [];
     let finishReason: "stop" | "length" = "length";
     for (let i = 0; i < request.maxTokens; i++) {
-      if (this.options.tokenDelayMs) await new Promise((r) => setTimeout(r, this.options.tokenDelayMs));
       if (request.signal?.aborted) throw new Error("aborted");
       if (this.options.failAfterTokens !== undefined && i >= this.options.failAfterTokens) {
         throw new Error("scripted engine failure");

@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import OpenAI from "openai";
 import type { Engine } from "../../prover/engine/index.ts";
-import { getJson, loadDefaultEngine, postRaw, startTestServer, tempDir, type TestServer } from "../helpers/prover-server.ts";
+import { getJson, loadDefaultEngine, postRaw, startTestServer, tempDir, waitFor, type TestServer } from "../helpers/prover-server.ts";
 import { ScriptedEngine } from "../helpers/scripted-engine.ts";
 
 function assertOpenAIError(
@@ -235,26 +235,32 @@ describe("prover server: engine failures and overload (scripted engine)", () => 
   });
 
   it("bounds the engine queue: requests beyond it get 503 engine_overloaded with retry-after", async () => {
-    const server = await startTestServer({ engine: new ScriptedEngine({ tokenDelayMs: 15 }), dataDir: dirs[1]!.dir, maxWaiting: 1 });
+    // The engine is held busy until the test releases it, so the queue's state is exact.
+    let release!: () => void;
+    let gate = new Promise<void>((resolve) => (release = resolve));
+    const server = await startTestServer({ engine: new ScriptedEngine({ hold: () => gate }), dataDir: dirs[1]!.dir, maxWaiting: 1 });
     servers.push(server);
-    const body = JSON.stringify({ model, prompt: "hi", max_tokens: 20 });
-    const first = postRaw(server.address, "/v1/completions", body);
-    await new Promise((r) => setTimeout(r, 50)); // the first is generating
-    const rest = [1, 2, 3].map(() => postRaw(server.address, "/v1/completions", body));
-    const results = await Promise.all([first, ...rest]);
-    const statuses = results.map((r) => r.status).sort();
-    assert.deepEqual(statuses, [200, 200, 503, 503]);
-    for (const refused of results.filter((r) => r.status === 503)) {
-      assertOpenAIError(refused, 503, { type: "server_error", code: "engine_overloaded" });
-      assert.equal(refused.headers.get("retry-after"), "1");
-    }
-    // A streaming request is refused the same way, before any event is sent.
-    const slow = postRaw(server.address, "/v1/completions", body);
-    await new Promise((r) => setTimeout(r, 50));
+    const queueIs = (active: number, waiting: number) =>
+      waitFor(async () => {
+        const { queue } = (await getJson(server.address, "/health")).json;
+        return queue.active === active && queue.waiting === waiting ? true : undefined;
+      }, 5_000, `queue active ${active}, waiting ${waiting}`);
+    const body = JSON.stringify({ model, prompt: "hi", max_tokens: 4 });
+    const running = postRaw(server.address, "/v1/completions", body);
+    await queueIs(1, 0);
     const waiting = postRaw(server.address, "/v1/completions", body);
-    await new Promise((r) => setTimeout(r, 20));
-    const streamed = await postRaw(server.address, "/v1/completions", JSON.stringify({ model, prompt: "hi", max_tokens: 5, stream: true }));
-    assertOpenAIError(streamed, 503, { code: "engine_overloaded" });
-    assert.deepEqual((await Promise.all([slow, waiting])).map((r) => r.status), [200, 200]);
+    await queueIs(1, 1);
+    const refused = await Promise.all([1, 2].map(() => postRaw(server.address, "/v1/completions", body)));
+    // A streaming request is refused the same way, before any event is sent.
+    refused.push(await postRaw(server.address, "/v1/completions", JSON.stringify({ model, prompt: "hi", max_tokens: 4, stream: true })));
+    for (const result of refused) {
+      assertOpenAIError(result, 503, { type: "server_error", code: "engine_overloaded" });
+      assert.equal(result.headers.get("retry-after"), "1");
+    }
+    gate = Promise.resolve();
+    release();
+    assert.deepEqual((await Promise.all([running, waiting])).map((r) => r.status), [200, 200]);
+    await queueIs(0, 0);
+    assert.equal((await postRaw(server.address, "/v1/completions", body)).status, 200, "served again once the queue drains");
   });
 });
