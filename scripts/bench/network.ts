@@ -1,0 +1,130 @@
+/**
+ * `npm run bench:network`: a local network on loopback (Hardhat node with 1 s interval mining,
+ * one prover on the default model, three operators, an aggregator, all separate processes), one
+ * batch of 256 requests. Prints the time from the batch's submission to its on-chain attestation,
+ * leaves verified per second per operator, and where the time goes (seed block, fetch,
+ * recompute, sign, aggregate, chain), each figure read from the nodes' own Prometheus metrics.
+ *
+ *   npm run bench:network [-- --requests 256 --max-tokens 16 --grace-ms 1000 --record]
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { batchManagerAbi } from "../../protocol/contracts/abis.ts";
+import { launchAggregator, launchOperator, launchProver, setupNetwork, startHardhatNode, type NodeProcess } from "../network/launch.ts";
+import { machineLine, printTable, recordSection } from "./harness.ts";
+
+const { values } = parseArgs({
+  options: {
+    requests: { type: "string", default: "256" },
+    "max-tokens": { type: "string", default: "16" },
+    "grace-ms": { type: "string", default: "1000" },
+    record: { type: "boolean", default: false },
+  },
+});
+const REQUESTS = Number(values.requests);
+const MAX_TOKENS = Number(values["max-tokens"]);
+const GRACE_MS = Number(values["grace-ms"]);
+/** Our targets for a CPU-only laptop-class machine (the issue names the figures, not the bounds). */
+const TARGET_SUBMIT_TO_ATTEST_S = 60;
+const TARGET_LEAVES_PER_S = 10;
+
+type Samples = Map<string, number>;
+
+async function scrape(url: string): Promise<Samples> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const out: Samples = new Map();
+  for (const line of text.split("\n")) {
+    const m = line.match(/^(vb_[a-z_]+)(?:\{([^}]*)\})? ([0-9.e+-]+)$/);
+    if (!m) continue;
+    // Keyed without the role label every node adds, e.g. vb_x{phase="fetch"}.
+    const labels = (m[2] ?? "").split(",").filter((l) => l && !l.startsWith("role=")).sort();
+    out.set(labels.length ? `${m[1]}{${labels.join(",")}}` : m[1]!, Number(m[3]));
+  }
+  return out;
+}
+const delta = (after: Samples, before: Samples, key: string) => (after.get(key) ?? 0) - (before.get(key) ?? 0);
+
+const dir = mkdtempSync(path.join(tmpdir(), "vb-bench-network-"));
+const procs: NodeProcess[] = [];
+try {
+  const chain = await startHardhatNode(dir);
+  procs.push(chain.node);
+  const setup = await setupNetwork(chain.rpcUrl, dir, { operators: 3, provers: 1, blockIntervalMs: 1000 });
+  const aggregator = await launchAggregator(setup, { AGGREGATOR_GRACE_MS: String(GRACE_MS), AGGREGATOR_LOG_LEVEL: "warn" });
+  procs.push(aggregator.proc);
+  const started = await Promise.all([
+    ...[0, 1, 2].map((index) => launchOperator(setup, { index, aggregatorUrl: aggregator.url, bootstrap: [aggregator.mesh], env: { OPERATOR_LOG_LEVEL: "warn" } })),
+    launchProver(setup, { index: 0, env: { PROVER_BATCH_MAX_RECORDS: String(REQUESTS), PROVER_BATCH_MAX_AGE_MS: "3600000", PROVER_QUEUE_MAX_WAITING: "64" } }),
+  ]);
+  const operators = started.slice(0, 3);
+  const prover = started[3]!;
+  procs.push(...started.map((s) => s.proc));
+  const before = await Promise.all(operators.map((o) => scrape(o.url)));
+  const aggBefore = await scrape(aggregator.url);
+
+  const genStart = performance.now();
+  for (let i = 0; i < REQUESTS; i += 16) {
+    await Promise.all(Array.from({ length: Math.min(16, REQUESTS - i) }, async (_, j) => {
+      const response = await fetch(`${prover.url}/v1/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ model: "vb-byte-llama-4l-256h-v1", prompt: `bench request ${i + j}`, max_tokens: MAX_TOKENS, temperature: 0, seed: i + j }),
+      });
+      if (response.status !== 200) throw new Error(`completion failed: ${response.status} ${await response.text()}`);
+    }));
+  }
+  const generationS = (performance.now() - genStart) / 1000;
+
+  const bm = setup.deployment.contracts.batchManager.address;
+  const poll = async <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 300_000): Promise<T> => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const v = await probe();
+      if (v !== undefined) return v;
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  const batchId = await poll("BatchSubmitted", async () => {
+    const logs = await setup.publicClient.getContractEvents({ address: bm, abi: batchManagerAbi, eventName: "BatchSubmitted", fromBlock: 0n });
+    return (logs[0]?.args as { batchId: bigint } | undefined)?.batchId;
+  });
+  const submittedAt = performance.now();
+  await poll("BatchAttested", async () => {
+    const b = (await setup.publicClient.readContract({ address: bm, abi: batchManagerAbi, functionName: "getBatch", args: [batchId] })) as { state: number };
+    return b.state >= 2 ? true : undefined;
+  });
+  const submitToAttestS = (performance.now() - submittedAt) / 1000;
+  await new Promise((r) => setTimeout(r, 500));
+  const after = await Promise.all(operators.map((o) => scrape(o.url)));
+  const aggAfter = await scrape(aggregator.url);
+
+  const rows: string[][] = [["figure", "value", "target", "status"]];
+  rows.push(["requests in the batch", String(REQUESTS), "", ""]);
+  rows.push(["prover generation (all requests, s)", generationS.toFixed(1), "", ""]);
+  rows.push(["submission -> on-chain attestation (s)", submitToAttestS.toFixed(2), `<= ${TARGET_SUBMIT_TO_ATTEST_S}`, submitToAttestS <= TARGET_SUBMIT_TO_ATTEST_S ? "met" : "MISSED"]);
+  operators.forEach((_, i) => {
+    const phase = (p: string) => delta(after[i]!, before[i]!, `vb_operator_verification_seconds_sum{phase="${p}"}`);
+    const leaves = delta(after[i]!, before[i]!, `vb_operator_leaves_verified_total{outcome="valid"}`);
+    const fetchS = phase("fetch");
+    const recomputeS = phase("recompute");
+    const signS = phase("sign");
+    const batchS = phase("batch");
+    const rate = leaves / (fetchS + recomputeS);
+    rows.push([`operator ${i + 1}: leaves verified / s (fetch + recompute)`, rate.toFixed(1), `>= ${TARGET_LEAVES_PER_S}`, rate >= TARGET_LEAVES_PER_S ? "met" : "MISSED"]);
+    rows.push([`operator ${i + 1}: seed block wait / fetch / recompute / sign (s)`, `${Math.max(0, batchS - fetchS - recomputeS - signS).toFixed(2)} / ${fetchS.toFixed(2)} / ${recomputeS.toFixed(2)} / ${signS.toFixed(3)}`, "", ""]);
+  });
+  const firstToSubmit = delta(aggAfter, aggBefore, "vb_aggregator_first_attestation_to_submit_seconds_sum");
+  const chainS = delta(aggAfter, aggBefore, `vb_aggregator_transaction_seconds_sum{kind="attest"}`);
+  rows.push(["aggregate: first attestation -> attest() sent (s, incl. grace)", Math.max(0, firstToSubmit - chainS).toFixed(2), `grace ${GRACE_MS} ms`, ""]);
+  rows.push(["chain: attest() send -> receipt (s)", chainS.toFixed(2), "", ""]);
+  const table = printTable(rows);
+  if (values.record) {
+    recordSection("network", `${machineLine()}; ${REQUESTS} requests of ${MAX_TOKENS} tokens, 3 operators, sampling 1.0, grace ${GRACE_MS} ms, 1 s blocks\n\n${table}`);
+  }
+} finally {
+  for (const p of procs.reverse()) await p.stop("SIGTERM").catch(() => undefined);
+  rmSync(dir, { recursive: true, force: true });
+}
