@@ -6,6 +6,7 @@
  *   fetch SOURCE   hf://datasets/OWNER/REPO[/FILE], https://, file:// or a path; validated, cached
  *   replay FILE    verify, re-run the same suite/dataset/seed elsewhere, sign, compare
  *   diff A B       per-metric deltas and verdicts (--strict: exit 1 on any regression)
+ *   sign FILE      add signatures to a signed envelope (e.g. a registered prover's Ethereum key)
  *   keygen         write a dev ed25519 key file (mode 0600)
  *   schema         print the envelope JSON Schema
  * Exit codes: 0 success, 1 failure (or a regression with --strict), 2 usage error, 3 unverified.
@@ -17,7 +18,7 @@ import type { Hex } from "viem";
 import { generateEd25519, publicKeyToPem, readKeyFile, writeKeyFile, parsePublicKey } from "../protocol/envelope/ed25519.ts";
 import { ENVELOPE_SCHEMA, type Commitment } from "../protocol/envelope/schema.ts";
 import { INFERENCEBENCH_SCHEMA } from "../protocol/envelope/validate.ts";
-import { loadEnvelopeFile, verifyEnvelopeText, verifyTracesFile, type SigningKeys, type TrustAnchors } from "../protocol/envelope/verify.ts";
+import { cosignEnvelopeText, loadEnvelopeFile, verifyEnvelopeText, verifyTracesFile, type SigningKeys, type TrustAnchors } from "../protocol/envelope/verify.ts";
 import { EnvelopeError, VerificationError } from "../protocol/envelope/errors.ts";
 import { diffEnvelopes, formatDiff } from "../benchmark/diff.ts";
 import { fetchEnvelope } from "../benchmark/fetch.ts";
@@ -317,6 +318,16 @@ async function cmdDiff(args: string[]): Promise<number> {
   return v.strict && report.regressions > 0 ? EXIT_FAILURE : 0;
 }
 
+async function cmdSign(args: string[]): Promise<number> {
+  const { values: v, positionals } = parse(args, { ...SIGNING_OPTIONS, output: { type: "string" } }, 1);
+  const keys = signingKeys(v, true);
+  const text = readFileSync(positionals[0]!, "utf8");
+  const out = (v.output as string | undefined) ?? positionals[0]!;
+  writeFileSync(out, await cosignEnvelopeText(text, keys));
+  console.log(`added ${[keys.ed25519 && "ed25519", keys.ethereumPrivateKey && "eip191", keys.sigstore && "sigstore"].filter(Boolean).join(", ")} signature(s): ${out}`);
+  return 0;
+}
+
 async function cmdKeygen(args: string[]): Promise<number> {
   const { values: v } = parse(args, { out: { type: "string" }, label: { type: "string" } }, 0);
   const out = required(v, "out");
@@ -347,6 +358,7 @@ const USAGE = `usage: vb <command> [options]
   fetch SOURCE [--hf-endpoint URL] [--cache-dir DIR] [--refresh] [--output FILE]
   replay ENVELOPE --base-url URL --output DIR --key KEYFILE [--trust-key ..] [--no-verify] [--dataset FILE]
   diff BASELINE CANDIDATE [--tolerance 0.02] [--strict] [--json]
+  sign ENVELOPE (--key KEYFILE | --eth-key-file FILE | --sigstore) [--output FILE]   add signatures (e.g. a prover's Ethereum key)
   keygen --out FILE
   schema [--format vb|inferencebench]`;
 
@@ -360,6 +372,7 @@ export async function main(argv: string[]): Promise<number> {
       case "replay": return await cmdReplay(rest);
       case "diff": return await cmdDiff(rest);
       case "keygen": return await cmdKeygen(rest);
+      case "sign": return await cmdSign(rest);
       case "schema": return await cmdSchema(rest);
       case "_launch":
         await childLaunchMain(rest[0]!, Number(rest[1]), rest[2]!);

@@ -8,6 +8,7 @@
  * envelope carries itself proves nothing about who made it, so that result is "unverified".
  */
 import { readFileSync } from "node:fs";
+import { prettyJson } from "./canonical-json.ts";
 import { contentHash, fingerprintDigest, sha256Hex } from "./content-hash.ts";
 import { parsePublicKey, publicKeyToPem, signHash, verifyHash, type Ed25519KeyPair } from "./ed25519.ts";
 import { EnvelopeError, MalformedJsonError, SchemaValidationError, VerificationError } from "./errors.ts";
@@ -50,10 +51,7 @@ export interface SigningKeys {
   sigstore?: boolean;
 }
 
-/** Returns a copy of the envelope with a fresh signature block over its content hash. */
-export async function signEnvelope(envelope: VbEnvelope, keys: SigningKeys): Promise<VbEnvelope> {
-  const { signature: _old, ...unsigned } = envelope;
-  const hash = contentHash(unsigned as Record<string, unknown>);
+async function makeSigners(hash: string, keys: SigningKeys): Promise<Signer[]> {
   const signers: Signer[] = [];
   if (keys.ed25519) signers.push({ scheme: "ed25519", public_key: publicKeyToPem(keys.ed25519.publicKey), signature: signHash(hash, keys.ed25519.secretKey) });
   if (keys.ethereumPrivateKey) {
@@ -62,7 +60,31 @@ export async function signEnvelope(envelope: VbEnvelope, keys: SigningKeys): Pro
   }
   if (keys.sigstore) signers.push({ scheme: "sigstore", bundle: (await signSigstore(hash)) as unknown as Record<string, unknown> });
   if (signers.length === 0) throw new EnvelopeError("no signing key given (need an ed25519 key file, an Ethereum key or Sigstore)", "signature");
-  return { ...(unsigned as VbEnvelope), signature: { content_hash: hash, signers } };
+  return signers;
+}
+
+/** Returns a copy of the envelope with a fresh signature block over its content hash. */
+export async function signEnvelope(envelope: VbEnvelope, keys: SigningKeys): Promise<VbEnvelope> {
+  const { signature: _old, ...unsigned } = envelope;
+  const hash = contentHash(unsigned as Record<string, unknown>);
+  return { ...(unsigned as VbEnvelope), signature: { content_hash: hash, signers: await makeSigners(hash, keys) } };
+}
+
+/**
+ * Adds signatures to a signed vb.envelope/1 (a prover co-signing with its Ethereum key, say),
+ * working on the lossless tree so no number changes form. Refuses an envelope whose stored
+ * content hash does not match its content: co-signing must not bless an edited envelope.
+ */
+export async function cosignEnvelopeText(text: string, keys: SigningKeys): Promise<string> {
+  const loaded = loadEnvelopeText(text);
+  if (loaded.format !== "vb.envelope/1") throw new EnvelopeError(`only vb.envelope/1 envelopes can be co-signed, this is ${loaded.format}`, "envelope_version");
+  const tree = loaded.lossless as Record<string, JsonValue>;
+  const block = tree.signature as Record<string, JsonValue> | undefined;
+  const hash = contentHash(tree);
+  if (block && block.content_hash !== hash) throw new VerificationError("content_hash", "refusing to co-sign: the stored content hash differs from the envelope's content", String(block.content_hash), hash);
+  const existing = (block?.signers as JsonValue[] | undefined) ?? [];
+  const added = (await makeSigners(hash, keys)) as unknown as JsonValue[];
+  return prettyJson({ ...tree, signature: { content_hash: hash, signers: [...existing, ...added] } });
 }
 
 export interface TrustAnchors {

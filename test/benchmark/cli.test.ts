@@ -78,6 +78,19 @@ describe("vb CLI end to end: keygen, run, verify, replay, diff (the main path in
     assert.match(editedTraces.stderr, /check "traces"/);
     assert.equal((await runMain(["verify", join(tracesDir, "envelope.json"), "--trust-key", `${keyFile}.pub`, "--skip-traces"])).code, 0);
 
+    // A registered prover co-signs with its Ethereum key; verify then trusts that address.
+    const ethKey = join(dir, "eth.key");
+    writeFileSync(ethKey, "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d\n");
+    const cosigned = join(dir, "cosigned.json");
+    const signedByProver = await runMain(["sign", join(base, "envelope.json"), "--eth-key-file", ethKey, "--output", cosigned]);
+    assert.equal(signedByProver.code, 0, signedByProver.stderr);
+    const byAddress = await runMain(["verify", cosigned, "--trust-address", "0x70997970C51812dc3A010C7d01b50e0d17dc79C8", "--skip-traces"]);
+    assert.equal(byAddress.code, 0, byAddress.stdout + byAddress.stderr);
+    assert.match(byAddress.stdout, /PASS +signature\[1\]: Ethereum address 0x70997970C51812dc3A010C7d01b50e0d17dc79C8/);
+    const cosignTampered = await runMain(["sign", join(dir, "tampered.json"), "--eth-key-file", ethKey, "--output", join(dir, "x.json")]);
+    assert.equal(cosignTampered.code, 1);
+    assert.match(cosignTampered.stderr, /refusing to co-sign/);
+
     const refused = await runMain(["replay", join(base, "envelope.json"), "--base-url", slow.url, "--output", join(dir, "nope"), "--key", keyFile]);
     assert.equal(refused.code, 1);
     assert.match(refused.stderr, /unverified/);

@@ -12,6 +12,7 @@ import {
   VerificationError,
   contentHash,
   generateEd25519,
+  normalizeAddress,
   parseLossless,
   prettyJson,
   publicKeyToPem,
@@ -140,6 +141,16 @@ describe("vb.envelope/1 schema, signatures and verification", () => {
     const wrongAddress = { ...signed, signature: { ...signed.signature!, signers: [{ ...s, address: "0x000000000000000000000000000000000000dEaD" }] } };
     await assert.rejects(verifyEnvelopeText(prettyJson(wrongAddress)), (e: unknown) => e instanceof VerificationError && e.check === "signature[0]" && e.recomputed === address);
     await assert.rejects(signEnvelope(sampleEnvelope() as VbEnvelope, { ethereumPrivateKey: "0x1234" }), KeyFormatError);
+  });
+
+  it("checksums addresses as EIP-55 (same as viem's getAddress)", async () => {
+    const { getAddress } = await import("viem");
+    for (let i = 0; i < 200; i++) {
+      const a = "0x" + createHash("sha256").update(`addr${i}`).digest("hex").slice(0, 40);
+      assert.equal(normalizeAddress(a), getAddress(a));
+      assert.equal(normalizeAddress(a.toUpperCase().replace("0X", "0x")), getAddress(a));
+    }
+    assert.throws(() => normalizeAddress("0x1234"), KeyFormatError);
   });
 
   it("verifies a Sigstore bundle offline against a named key and rejects it over other content", async () => {
