@@ -116,7 +116,7 @@ export async function deploy(options: DeployOptions): Promise<Deployment> {
     ]);
   } else {
     if (options.allocationManager) {
-      allocationManager = { name: "AllocationManager", address: getAddress(options.allocationManager), abi: readArtifact("MockAllocationManager").abi as Abi };
+      allocationManager = { name: "AllocationManager", address: getAddress(options.allocationManager), abi: readArtifact("IAllocationManager").abi as Abi };
     } else {
       allocationManager = { name: "MockAllocationManager", ...(await deployContract(ctx, "MockAllocationManager", [])) };
     }

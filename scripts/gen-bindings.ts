@@ -15,6 +15,7 @@ export const BOUND_CONTRACTS = {
   EigenServiceManager: ["contracts/eigenlayer/EigenServiceManager.sol/EigenServiceManager.json", "eigenServiceManagerAbi"],
   BatchManager: ["contracts/core/BatchManager.sol/BatchManager.json", "batchManagerAbi"],
   MockAllocationManager: ["contracts/mocks/MockAllocationManager.sol/MockAllocationManager.json", "mockAllocationManagerAbi"],
+  IAllocationManager: ["contracts/interfaces/eigenlayer/IAllocationManager.sol/IAllocationManager.json", "allocationManagerAbi"],
 } as const;
 
 export type BoundContractName = keyof typeof BOUND_CONTRACTS;

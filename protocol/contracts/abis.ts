@@ -4588,3 +4588,386 @@ export const mockAllocationManagerAbi = [
     "type": "function"
   }
 ] as const;
+
+/** ABI of IAllocationManager. */
+export const allocationManagerAbi = [
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": false,
+        "internalType": "address",
+        "name": "operator",
+        "type": "address"
+      },
+      {
+        "components": [
+          {
+            "internalType": "address",
+            "name": "avs",
+            "type": "address"
+          },
+          {
+            "internalType": "uint32",
+            "name": "id",
+            "type": "uint32"
+          }
+        ],
+        "indexed": false,
+        "internalType": "struct OperatorSet",
+        "name": "operatorSet",
+        "type": "tuple"
+      },
+      {
+        "indexed": false,
+        "internalType": "contract IStrategy[]",
+        "name": "strategies",
+        "type": "address[]"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256[]",
+        "name": "wadSlashed",
+        "type": "uint256[]"
+      },
+      {
+        "indexed": false,
+        "internalType": "string",
+        "name": "description",
+        "type": "string"
+      }
+    ],
+    "name": "OperatorSlashed",
+    "type": "event"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "avs",
+        "type": "address"
+      },
+      {
+        "components": [
+          {
+            "internalType": "uint32",
+            "name": "operatorSetId",
+            "type": "uint32"
+          },
+          {
+            "internalType": "contract IStrategy[]",
+            "name": "strategies",
+            "type": "address[]"
+          }
+        ],
+        "internalType": "struct IAllocationManager.CreateSetParams[]",
+        "name": "params",
+        "type": "tuple[]"
+      }
+    ],
+    "name": "createOperatorSets",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "components": [
+          {
+            "internalType": "address",
+            "name": "operator",
+            "type": "address"
+          },
+          {
+            "internalType": "address",
+            "name": "avs",
+            "type": "address"
+          },
+          {
+            "internalType": "uint32[]",
+            "name": "operatorSetIds",
+            "type": "uint32[]"
+          }
+        ],
+        "internalType": "struct IAllocationManager.DeregisterParams",
+        "name": "params",
+        "type": "tuple"
+      }
+    ],
+    "name": "deregisterFromOperatorSets",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "components": [
+          {
+            "internalType": "address",
+            "name": "avs",
+            "type": "address"
+          },
+          {
+            "internalType": "uint32",
+            "name": "id",
+            "type": "uint32"
+          }
+        ],
+        "internalType": "struct OperatorSet",
+        "name": "operatorSet",
+        "type": "tuple"
+      },
+      {
+        "internalType": "address[]",
+        "name": "operators",
+        "type": "address[]"
+      },
+      {
+        "internalType": "contract IStrategy[]",
+        "name": "strategies",
+        "type": "address[]"
+      }
+    ],
+    "name": "getAllocatedStake",
+    "outputs": [
+      {
+        "internalType": "uint256[][]",
+        "name": "slashableStake",
+        "type": "uint256[][]"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "components": [
+          {
+            "internalType": "address",
+            "name": "avs",
+            "type": "address"
+          },
+          {
+            "internalType": "uint32",
+            "name": "id",
+            "type": "uint32"
+          }
+        ],
+        "internalType": "struct OperatorSet",
+        "name": "operatorSet",
+        "type": "tuple"
+      },
+      {
+        "internalType": "address[]",
+        "name": "operators",
+        "type": "address[]"
+      },
+      {
+        "internalType": "contract IStrategy[]",
+        "name": "strategies",
+        "type": "address[]"
+      },
+      {
+        "internalType": "uint32",
+        "name": "futureBlock",
+        "type": "uint32"
+      }
+    ],
+    "name": "getMinimumSlashableStake",
+    "outputs": [
+      {
+        "internalType": "uint256[][]",
+        "name": "slashableStake",
+        "type": "uint256[][]"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "components": [
+          {
+            "internalType": "address",
+            "name": "avs",
+            "type": "address"
+          },
+          {
+            "internalType": "uint32",
+            "name": "id",
+            "type": "uint32"
+          }
+        ],
+        "internalType": "struct OperatorSet",
+        "name": "operatorSet",
+        "type": "tuple"
+      }
+    ],
+    "name": "getStrategiesInOperatorSet",
+    "outputs": [
+      {
+        "internalType": "contract IStrategy[]",
+        "name": "",
+        "type": "address[]"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "operator",
+        "type": "address"
+      },
+      {
+        "components": [
+          {
+            "internalType": "address",
+            "name": "avs",
+            "type": "address"
+          },
+          {
+            "internalType": "uint32",
+            "name": "id",
+            "type": "uint32"
+          }
+        ],
+        "internalType": "struct OperatorSet",
+        "name": "operatorSet",
+        "type": "tuple"
+      }
+    ],
+    "name": "isMemberOfOperatorSet",
+    "outputs": [
+      {
+        "internalType": "bool",
+        "name": "",
+        "type": "bool"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "operator",
+        "type": "address"
+      },
+      {
+        "components": [
+          {
+            "internalType": "address",
+            "name": "avs",
+            "type": "address"
+          },
+          {
+            "internalType": "uint32[]",
+            "name": "operatorSetIds",
+            "type": "uint32[]"
+          },
+          {
+            "internalType": "bytes",
+            "name": "data",
+            "type": "bytes"
+          }
+        ],
+        "internalType": "struct IAllocationManager.RegisterParams",
+        "name": "params",
+        "type": "tuple"
+      }
+    ],
+    "name": "registerForOperatorSets",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "avs",
+        "type": "address"
+      },
+      {
+        "internalType": "contract IAVSRegistrar",
+        "name": "registrar",
+        "type": "address"
+      }
+    ],
+    "name": "setAVSRegistrar",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "avs",
+        "type": "address"
+      },
+      {
+        "components": [
+          {
+            "internalType": "address",
+            "name": "operator",
+            "type": "address"
+          },
+          {
+            "internalType": "uint32",
+            "name": "operatorSetId",
+            "type": "uint32"
+          },
+          {
+            "internalType": "contract IStrategy[]",
+            "name": "strategies",
+            "type": "address[]"
+          },
+          {
+            "internalType": "uint256[]",
+            "name": "wadsToSlash",
+            "type": "uint256[]"
+          },
+          {
+            "internalType": "string",
+            "name": "description",
+            "type": "string"
+          }
+        ],
+        "internalType": "struct IAllocationManager.SlashingParams",
+        "name": "params",
+        "type": "tuple"
+      }
+    ],
+    "name": "slashOperator",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "avs",
+        "type": "address"
+      },
+      {
+        "internalType": "string",
+        "name": "metadataURI",
+        "type": "string"
+      }
+    ],
+    "name": "updateAVSMetadataURI",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  }
+] as const;
