@@ -65,6 +65,7 @@ export function replayRunOptions(src: VbEnvelope, o: ReplayOptions): RunOptions 
     rate: d.rate,
     numRequests: d.num_requests,
     durationS: d.duration_s,
+    rampUpMs: d.ramp_up_ms,
     maxTokens: d.max_tokens,
     temperature: d.temperature,
     seed: src.seed,

@@ -54,6 +54,8 @@ export interface RunOptions {
   rate: number | null;
   numRequests: number;
   durationS: number | null;
+  /** Closed loop: spread the workers' first requests over this many ms. */
+  rampUpMs?: number;
   maxTokens: number;
   temperature: number;
   seed: number;
@@ -86,6 +88,7 @@ export function checkRunOptions(o: RunOptions): void {
   if (!Number.isInteger(o.warmupRuns) || o.warmupRuns < 0) throw new RunConfigError(`--warmup-runs must be a non-negative integer, got ${o.warmupRuns}`, "--warmup-runs");
   if (!Number.isInteger(o.seed) || o.seed < 0 || o.seed > 0xffffffff) throw new RunConfigError(`--seed must be an integer in [0, 2^32), got ${o.seed}`, "--seed");
   if (o.rate !== null && !(o.rate > 0 && Number.isFinite(o.rate))) throw new RunConfigError(`--rate must be a positive number, got ${o.rate}`, "--rate");
+  if (o.rampUpMs !== undefined && !(o.rampUpMs >= 0 && Number.isFinite(o.rampUpMs))) throw new RunConfigError(`--ramp-up must be >= 0 ms, got ${o.rampUpMs}`, "--ramp-up");
   if (o.durationS !== null && !(o.durationS > 0)) throw new RunConfigError(`--duration must be positive, got ${o.durationS}`, "--duration");
   if (!(o.convergence.cvThreshold > 0)) throw new RunConfigError(`--convergence-cv must be positive, got ${o.convergence.cvThreshold}`, "--convergence-cv");
   if (!(o.convergence.timeoutS >= 0)) throw new RunConfigError(`--convergence-timeout must be >= 0, got ${o.convergence.timeoutS}`, "--convergence-timeout");
@@ -158,7 +161,7 @@ export async function runLaunch(o: RunOptions, index: number, dataset: Dataset):
     const deadline = o.durationS === null ? undefined : start + o.durationS * 1000;
     const onDone = o.progress ? (_t: unknown, done: number) => bar.update(done) : undefined;
     const traces = o.rate === null
-      ? await closedLoop(client, jobs, o.concurrency, { deadline, onDone })
+      ? await closedLoop(client, jobs, o.concurrency, { deadline, onDone, rampUpMs: o.rampUpMs })
       : await openLoop(client, jobs, poissonArrivals(jobs.length, o.rate, deriveSeed(seed, "arrivals")), { deadline, onDone });
     const durationS = (performance.now() - start) / 1000;
     const energy = await meter.stop();
@@ -215,6 +218,7 @@ export function driverOptions(o: RunOptions): DriverOptions {
     rate: o.rate,
     num_requests: o.numRequests,
     duration_s: o.durationS,
+    ramp_up_ms: o.rampUpMs ?? 0,
     max_tokens: o.maxTokens,
     temperature: o.temperature,
     warmup_runs: o.warmupRuns,

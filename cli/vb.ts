@@ -136,6 +136,7 @@ const RUN_OPTIONS: Options = {
   output: { type: "string" },
   rate: { type: "string" },
   duration: { type: "string" },
+  "ramp-up": { type: "string" },
   "num-requests": { type: "string" },
   seed: { type: "string" },
   dataset: { type: "string" },
@@ -203,6 +204,7 @@ async function cmdRun(args: string[]): Promise<number> {
     rate: v.rate === undefined ? null : num(v.rate, "--rate", 0),
     numRequests: num(v["num-requests"], "--num-requests", 100),
     durationS: v.duration === undefined ? null : num(v.duration, "--duration", 0),
+    rampUpMs: num(v["ramp-up"], "--ramp-up", 0),
     maxTokens: num(v["max-tokens"], "--max-tokens", 128),
     temperature: num(v.temperature, "--temperature", 0),
     seed: num(v.seed, "--seed", 42),
@@ -350,7 +352,7 @@ async function cmdSchema(args: string[]): Promise<number> {
 
 const USAGE = `usage: vb <command> [options]
   run SUITE --model ID --engine NAME[@VERSION] --base-url URL --output DIR --key KEYFILE
-            [--concurrency N | --rate R] [--num-requests N] [--duration S] [--seed N] [--dataset synthetic|FILE]
+            [--concurrency N [--ramp-up MS] | --rate R] [--num-requests N] [--duration S] [--seed N] [--dataset synthetic|FILE]
             [--api chat|completions] [--quant Q] [--revision REV] [--slo ttft=200,tpot=50,e2e=3000]
             [--warmup-runs 3] [--convergence-window 30] [--convergence-cv 0.05] [--convergence-timeout 60]
             [--launches N] [--max-tokens 128] [--commit-chain-id .. --commit-contract .. --commit-batch-id .. --commit-root ..]

@@ -81,7 +81,7 @@ export const ENVELOPE_SCHEMA = {
     },
     driver_options: {
       type: "object", additionalProperties: false,
-      required: ["api", "mode", "concurrency", "rate", "num_requests", "duration_s", "max_tokens", "temperature", "warmup_runs", "convergence", "slo", "launches", "endpoint_sha256"],
+      required: ["api", "mode", "concurrency", "rate", "num_requests", "duration_s", "ramp_up_ms", "max_tokens", "temperature", "warmup_runs", "convergence", "slo", "launches", "endpoint_sha256"],
       properties: {
         api: { enum: ["chat", "completions"] },
         mode: { enum: ["closed", "open"] },
@@ -89,6 +89,7 @@ export const ENVELOPE_SCHEMA = {
         rate: { type: ["number", "null"], exclusiveMinimum: 0 },
         num_requests: { type: "integer", minimum: 1 },
         duration_s: { type: ["number", "null"], exclusiveMinimum: 0 },
+        ramp_up_ms: { type: "number", minimum: 0 },
         max_tokens: { type: "integer", minimum: 1 },
         temperature: { type: "number", minimum: 0 },
         warmup_runs: { type: "integer", minimum: 0 },
@@ -228,6 +229,8 @@ export interface DriverOptions {
   rate: number | null;
   num_requests: number;
   duration_s: number | null;
+  /** Closed loop: worker i starts i / concurrency * ramp_up_ms after the first. */
+  ramp_up_ms: number;
   max_tokens: number;
   temperature: number;
   warmup_runs: number;

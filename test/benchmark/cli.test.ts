@@ -10,7 +10,7 @@ import { MalformedJsonError, SchemaValidationError, parseLossless, prettyJson } 
 import { runCli, runMain } from "../helpers/cli.ts";
 import { IB_DIR, readFixture } from "../helpers/inferencebench-fixtures.ts";
 
-const FAST = ["--num-requests", "24", "--concurrency", "4", "--warmup-runs", "1", "--convergence-window", "5", "--convergence-timeout", "0.2", "--resamples", "200", "--max-tokens", "6", "--no-progress"];
+const FAST = ["--ramp-up", "20", "--num-requests", "24", "--concurrency", "4", "--warmup-runs", "1", "--convergence-window", "5", "--convergence-timeout", "0.2", "--resamples", "200", "--max-tokens", "6", "--no-progress"];
 
 describe("vb CLI end to end: keygen, run, verify, replay, diff (the main path in child processes)", function () {
   this.timeout(180_000);
@@ -48,6 +48,7 @@ describe("vb CLI end to end: keygen, run, verify, replay, diff (the main path in
     assert.equal(env.launches.length, 2);
     assert.equal(env.phases.measured.requests, 48);
     assert.equal(env.engine.version, "1.0");
+    assert.equal(env.driver_options.ramp_up_ms, 20);
     assert.equal(env.seeds.launch[0], 11);
     assert.notEqual(env.seeds.launch[1], 11);
     assert.equal(readFileSync(join(base, "traces.jsonl"), "utf8").trim().split("\n").length, 48);

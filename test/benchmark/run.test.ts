@@ -159,7 +159,7 @@ describe("benchmark run against a streaming server on 127.0.0.1", function () {
     const bad: [Partial<RunOptions>, string][] = [
       [{ concurrency: 0 }, "--concurrency"], [{ numRequests: 1.5 }, "--num-requests"], [{ rate: -1 }, "--rate"], [{ seed: -3 }, "--seed"],
       [{ baseUrl: "ftp://x" }, "--base-url"], [{ baseUrl: "nope" }, "--base-url"], [{ suiteVersion: "1" }, "--suite-version"],
-      [{ convergence: { window: 1, cvThreshold: 0.05, timeoutS: 1 } }, "--convergence-window"], [{ durationS: 0 }, "--duration"],
+      [{ convergence: { window: 1, cvThreshold: 0.05, timeoutS: 1 } }, "--convergence-window"], [{ durationS: 0 }, "--duration"], [{ rampUpMs: -5 }, "--ramp-up"],
     ];
     for (const [over, field] of bad) assert.throws(() => checkRunOptions(options(server.url, over)), (e: unknown) => e instanceof RunConfigError && e.field === field, field);
     await assert.rejects(runBenchmark(options(server.url, { expectDatasetSha256: "0".repeat(64) }), { ed25519: key }, outDir()), (e: unknown) => e instanceof RunConfigError && e.field === "dataset.sha256");

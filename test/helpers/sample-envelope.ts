@@ -26,7 +26,7 @@ export function sampleEnvelope(): Required<Omit<VbEnvelope, "signature">> & Pick
     seed: 42,
     seeds: { dataset: 1, arrivals: 2, bootstrap: 3, launch: [42] },
     driver_options: {
-      api: "chat", mode: "closed", concurrency: 4, rate: null, num_requests: 100, duration_s: null, max_tokens: 64, temperature: 0,
+      api: "chat", mode: "closed", concurrency: 4, rate: null, num_requests: 100, duration_s: null, ramp_up_ms: 0, max_tokens: 64, temperature: 0,
       warmup_runs: 3, convergence: { window: 30, cv_threshold: 0.05, timeout_s: 60 }, slo: { ttft_ms: 200, tpot_ms: 50, e2e_ms: null },
       launches: 1, endpoint_sha256: "b".repeat(64),
     },
