@@ -44,6 +44,13 @@ export interface LeafCheck {
   timings: { fetchMs: number; recomputeMs: number };
 }
 
+export interface FetchedLeaf {
+  index: number;
+  parsed?: { record: InferenceRecord; merkleProof: Hex[] };
+  error?: string;
+  fetchMs: number;
+}
+
 export class LeafFormatError extends Error {
   override name = "LeafFormatError";
   constructor(
@@ -122,15 +129,25 @@ export class LeafChecker {
   ) {}
 
   async check(batch: OnchainBatch, index: number): Promise<LeafCheck> {
+    return this.judge(batch, await this.fetch(batch, index));
+  }
+
+  /** Fetches and parses leaf `index` (no verdict yet); never throws. */
+  async fetch(batch: OnchainBatch, index: number): Promise<FetchedLeaf> {
     const fetchStart = performance.now();
-    let parsed: ReturnType<typeof parseLeafResponse>;
     try {
-      parsed = parseLeafResponse(await fetchJson(leafUrl(batch.dataURI, index), this.fetchTimeoutMs));
+      const parsed = parseLeafResponse(await fetchJson(leafUrl(batch.dataURI, index), this.fetchTimeoutMs));
+      return { index, parsed, fetchMs: performance.now() - fetchStart };
     } catch (error) {
-      return { index, outcome: "unavailable", reason: `leaf not served: ${(error as Error).message}`, timings: { fetchMs: performance.now() - fetchStart, recomputeMs: 0 } };
+      return { index, error: `leaf not served: ${(error as Error).message}`, fetchMs: performance.now() - fetchStart };
     }
-    const fetchMs = performance.now() - fetchStart;
-    const { record, merkleProof } = parsed;
+  }
+
+  /** Inclusion against the on-chain root, then recomputation with our engine. */
+  async judge(batch: OnchainBatch, fetched: FetchedLeaf): Promise<LeafCheck> {
+    const { index, fetchMs } = fetched;
+    if (!fetched.parsed) return { index, outcome: "unavailable", reason: fetched.error ?? "leaf not served", timings: { fetchMs, recomputeMs: 0 } };
+    const { record, merkleProof } = fetched.parsed;
     let leafHash: Hex;
     let fields: InferenceLeafFields;
     try {

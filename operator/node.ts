@@ -35,7 +35,7 @@ import { Engine } from "../prover/engine/index.ts";
 import { connectChain, loadKey, readDeploymentFile, sleep, type ChainConnection } from "../runtime/chain.ts";
 import { createLogger, createMetricsRegistry, opsRoutes } from "../runtime/observability.ts";
 import type { OperatorConfig } from "./config.ts";
-import { LeafChecker, fetchJson, leafUrl, parseLeafResponse, type LeafCheck, type OnchainBatch } from "./leaf-check.ts";
+import { LeafChecker, fetchJson, leafUrl, parseLeafResponse, type FetchedLeaf, type LeafCheck, type OnchainBatch } from "./leaf-check.ts";
 import { SigningGuard } from "./signing-guard.ts";
 import { OperatorState, type BatchRecord } from "./state.ts";
 import { hashInferenceLeaf } from "../protocol/merkle/index.ts";
@@ -43,6 +43,8 @@ import { hashInferenceLeaf } from "../protocol/merkle/index.ts";
 /** BatchManager.BatchState / DisputeState as numbers. */
 const BatchState = { None: 0, Submitted: 1, Attested: 2, Disputed: 3, Cleared: 4, Slashed: 5, Finalized: 6, Expired: 7 } as const;
 const DisputeOpen = 1;
+/** Leaves fetched ahead of the one being recomputed. */
+const FETCH_AHEAD = 8;
 
 export class OperatorError extends Error {
   override name = "OperatorError";
@@ -79,7 +81,7 @@ function createMetrics(registry: Registry): Metrics {
     leavesVerified: new Counter({ name: "vb_operator_leaves_verified_total", help: "Leaves checked, by outcome", labelNames: ["outcome"], registers: [registry] }),
     verifySeconds: new Histogram({
       name: "vb_operator_verification_seconds",
-      help: "Time per leaf and per batch, by phase (fetch, recompute, sign, batch)",
+      help: "Time per leaf and per batch, by phase (seed block wait, fetch, recompute, sign, whole batch)",
       labelNames: ["phase"],
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers: [registry],
@@ -319,13 +321,22 @@ export class OperatorNode {
     const batchId = BigInt(record.batchId);
     const onchain: OnchainBatch & { prover: Address } = { batchId, root: record.root, modelId: record.modelId, leafCount: record.leafCount, dataURI: record.dataURI, prover };
     const blockHash = await this.seedBlockHash(BigInt(record.submittedBlock));
+    this.metrics.verifySeconds.observe({ phase: "seed" }, (performance.now() - batchStart) / 1000);
     const indices = sampleLeaves({ blockHash, batchId, operator: this.conn.account.address, leafCount: record.leafCount, fraction: this.config.samplingFraction });
     const checked: { leafHash: Hex; index: number }[] = [];
     let verdict: BatchRecord["status"] = "valid";
     let failing: LeafCheck | undefined;
-    for (const index of indices) {
+    // Fetches run ahead of recomputation (the engine runs one forward at a time anyway).
+    const fetches = new Map<number, Promise<FetchedLeaf>>();
+    for (let k = 0; k < indices.length; k++) {
       if (this.stopped.signal.aborted) return;
-      const honest = () => this.checker.check(onchain, index);
+      for (let j = k; j < Math.min(indices.length, k + FETCH_AHEAD); j++) {
+        if (!fetches.has(j)) fetches.set(j, this.checker.fetch(onchain, indices[j]!));
+      }
+      const fetched = fetches.get(k)!;
+      fetches.delete(k);
+      const index = indices[k]!;
+      const honest = async () => this.checker.judge(onchain, await fetched);
       const result = this.checkHook ? await this.checkHook(onchain, index, honest) : await honest();
       this.metrics.leavesVerified.inc({ outcome: result.outcome });
       this.metrics.verifySeconds.observe({ phase: "fetch" }, result.timings.fetchMs / 1000);

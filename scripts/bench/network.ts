@@ -108,21 +108,35 @@ try {
   operators.forEach((_, i) => {
     const phase = (p: string) => delta(after[i]!, before[i]!, `vb_operator_verification_seconds_sum{phase="${p}"}`);
     const leaves = delta(after[i]!, before[i]!, `vb_operator_leaves_verified_total{outcome="valid"}`);
+    const seedS = phase("seed");
     const fetchS = phase("fetch");
     const recomputeS = phase("recompute");
     const signS = phase("sign");
     const batchS = phase("batch");
-    const rate = leaves / (fetchS + recomputeS);
-    rows.push([`operator ${i + 1}: leaves verified / s (fetch + recompute)`, rate.toFixed(1), `>= ${TARGET_LEAVES_PER_S}`, rate >= TARGET_LEAVES_PER_S ? "met" : "MISSED"]);
-    rows.push([`operator ${i + 1}: seed block wait / fetch / recompute / sign (s)`, `${Math.max(0, batchS - fetchS - recomputeS - signS).toFixed(2)} / ${fetchS.toFixed(2)} / ${recomputeS.toFixed(2)} / ${signS.toFixed(3)}`, "", ""]);
+    // Fetches overlap recomputation, so the rate is over the checking wall time of the batch.
+    const checkingS = batchS - seedS - signS;
+    const rate = leaves / checkingS;
+    rows.push([`operator ${i + 1}: leaves verified / s`, `${rate.toFixed(1)} (${leaves} in ${checkingS.toFixed(2)} s)`, `>= ${TARGET_LEAVES_PER_S}`, rate >= TARGET_LEAVES_PER_S ? "met" : "MISSED"]);
+    rows.push([`operator ${i + 1}: seed block / fetch* / recompute / sign (s)`, `${seedS.toFixed(2)} / ${fetchS.toFixed(2)} / ${recomputeS.toFixed(2)} / ${signS.toFixed(3)}`, "", ""]);
   });
   const firstToSubmit = delta(aggAfter, aggBefore, "vb_aggregator_first_attestation_to_submit_seconds_sum");
   const chainS = delta(aggAfter, aggBefore, `vb_aggregator_transaction_seconds_sum{kind="attest"}`);
   rows.push(["aggregate: first attestation -> attest() sent (s, incl. grace)", Math.max(0, firstToSubmit - chainS).toFixed(2), `grace ${GRACE_MS} ms`, ""]);
   rows.push(["chain: attest() send -> receipt (s)", chainS.toFixed(2), "", ""]);
   const table = printTable(rows);
+  console.log("* fetch is the sum of per-leaf fetch latencies; up to 8 fetches run ahead of the recomputation, so it overlaps.");
   if (values.record) {
-    recordSection("network", `${machineLine()}; ${REQUESTS} requests of ${MAX_TOKENS} tokens, 3 operators, sampling 1.0, grace ${GRACE_MS} ms, 1 s blocks\n\n${table}`);
+    recordSection("network", [
+      "## AVS network (`npm run bench:network`)",
+      "",
+      `Machine: ${machineLine().replace(", single thread", "")}. Separate processes on loopback: Hardhat node (1 s interval mining), one prover, three operators, an aggregator; ${REQUESTS} requests of ${MAX_TOKENS} tokens in one batch, sampling fraction 1.0, grace ${GRACE_MS} ms.`,
+      "",
+      "```",
+      table,
+      "```",
+      "",
+      "fetch is the sum of per-leaf fetch latencies (overlapped with recomputation).",
+    ].join("\n"));
   }
 } finally {
   for (const p of procs.reverse()) await p.stop("SIGTERM").catch(() => undefined);

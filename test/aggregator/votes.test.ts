@@ -1,0 +1,55 @@
+import assert from "node:assert/strict";
+import type { Address, Hex } from "viem";
+import { VotePool, VotePoolError, type CheckedVote } from "../../aggregator/votes.ts";
+
+const LEAF: Hex = `0x${"12".repeat(32)}`;
+const addr = (n: number): Address => `0x${n.toString(16).padStart(40, "0")}` as Address;
+const vote = (signer: number, fraud: boolean, weight: bigint, disputeId = 1n): CheckedVote => ({
+  message: { disputeId, batchId: 5n, leafHash: LEAF, fraud },
+  signer: addr(signer),
+  signature: `0x${"00".repeat(65)}`,
+  weight,
+});
+
+describe("aggregator vote pool (stake-weighted dispute tally)", () => {
+  it("upholds once fraud weight reaches the threshold, exactly as resolveDispute does", () => {
+    const pool = new VotePool(6000);
+    pool.open(1n, 300n);
+    assert.equal(pool.add(vote(3, true, 100n)), "accepted");
+    assert.equal(pool.decision(1n), undefined);
+    assert.equal(pool.add(vote(1, true, 80n)), "accepted");
+    assert.equal(pool.decision(1n), "upheld", "180 / 300 = 60% >= 60%");
+    assert.deepEqual(pool.pending(1n).map((v) => v.signer), [addr(1), addr(3)], "ascending by signer");
+  });
+
+  it("rejects once the clean side makes the threshold unreachable", () => {
+    const pool = new VotePool(6000);
+    pool.open(1n, 300n);
+    pool.add(vote(1, false, 100n));
+    assert.equal(pool.decision(1n), undefined, "100 / 300 clean is not more than 40%");
+    pool.add(vote(2, false, 21n));
+    assert.equal(pool.decision(1n), "rejected");
+  });
+
+  it("counts a signer once: duplicates, flips and votes already on chain", () => {
+    const pool = new VotePool(5000);
+    pool.open(1n, 100n);
+    assert.equal(pool.add(vote(1, true, 10n)), "accepted");
+    assert.equal(pool.add(vote(1, true, 10n)), "duplicate");
+    assert.equal(pool.add(vote(1, false, 10n)), "conflict");
+    assert.deepEqual(pool.weights(1n), { fraud: 10n, clean: 0n, total: 100n });
+    pool.markOnChain(1n, [addr(1)]);
+    assert.deepEqual(pool.pending(1n), []);
+    pool.close(1n);
+    assert.equal(pool.add(vote(2, true, 10n)), "closed");
+    assert.deepEqual(pool.openDisputes(), []);
+  });
+
+  it("refuses bad thresholds, empty totals and unopened disputes", () => {
+    assert.throws(() => new VotePool(0), VotePoolError);
+    assert.throws(() => new VotePool(10_001), VotePoolError);
+    const pool = new VotePool(5000);
+    assert.throws(() => pool.open(1n, 0n), (e: unknown) => e instanceof VotePoolError && e.field === "totalWeight");
+    assert.throws(() => pool.add(vote(1, true, 1n, 9n)), (e: unknown) => e instanceof VotePoolError && e.field === "disputeId");
+  });
+});
