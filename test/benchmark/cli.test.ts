@@ -134,6 +134,13 @@ describe("vb CLI end to end: keygen, run, verify, replay, diff (the main path in
     assert.match(d.stdout, /ttft_p50_ms/);
   });
 
+  it("prints the envelope schemas it validates with", async () => {
+    const { ENVELOPE_SCHEMA, INFERENCEBENCH_SCHEMA } = await import("../../protocol/envelope/index.ts");
+    assert.deepEqual(JSON.parse((await runMain(["schema"])).stdout), JSON.parse(JSON.stringify(ENVELOPE_SCHEMA)));
+    assert.deepEqual(JSON.parse((await runMain(["schema", "--format", "inferencebench"])).stdout), INFERENCEBENCH_SCHEMA);
+    assert.equal((await runMain(["schema", "--format", "yaml"])).code, 2);
+  });
+
   it("answers usage errors with exit code 2 and a message naming the option", async () => {
     const cases: [string[], RegExp][] = [
       [["run", "s", "--engine", "e", "--base-url", fast.url, "--output", dir, "--key", keyFile], /--model is required/],
