@@ -19,6 +19,10 @@ const config: HardhatUserConfig = {
       evmVersion: "prague",
     },
   },
+  networks: {
+    // `npm run chain` listens on 127.0.0.1; "localhost" could resolve to ::1 first.
+    localhost: { type: "http", chainType: "l1", url: "http://127.0.0.1:8545" },
+  },
   paths: {
     tests: {
       mocha: "test",
