@@ -99,14 +99,23 @@ contract BatchManager is EIP712, ReentrancyGuard {
     /// @notice Receives forfeited bonds and the slashed stake not paid to challengers.
     address public immutable treasury;
 
+    /// @notice Share of total weight (basis points) an attestation needs.
     uint16 public immutable attestThresholdBps;
+    /// @notice Share of total weight (basis points) of fraud votes that upholds a dispute.
     uint16 public immutable voteThresholdBps;
+    /// @notice Seconds from submission during which a batch can be attested.
     uint32 public immutable responseWindow;
+    /// @notice Seconds from attestation during which disputes can be opened.
     uint32 public immutable challengeWindow;
+    /// @notice Seconds from a dispute's opening during which votes count.
     uint32 public immutable votingWindow;
+    /// @notice Basis points of the prover's stake slashed on upheld fraud.
     uint16 public immutable proverSlashBps;
+    /// @notice Basis points of each attester's stake slashed on upheld fraud.
     uint16 public immutable operatorSlashBps;
+    /// @notice Basis points of the seized stake paid to a successful challenger.
     uint16 public immutable challengerRewardBps;
+    /// @notice Bond (in bondToken) posted to open a dispute.
     uint128 public immutable disputeBond;
 
     // Next ids, starting at 1 and set in the constructor, so that the first submission does not
