@@ -27,6 +27,8 @@ export interface DriveOptions {
    * not all start, emit and end in lock-step waves.
    */
   rampUpMs?: number;
+  /** Open loop: performance.now() that arrival offsets count from (default: the call). */
+  startAt?: number;
   onDone?: (trace: Trace, done: number) => void;
 }
 
@@ -53,7 +55,7 @@ export async function closedLoop(client: StreamingClient, jobs: readonly Job[], 
 export function openLoop(client: StreamingClient, jobs: readonly Job[], arrivalsMs: Float64Array, opts: DriveOptions = {}): Promise<Trace[]> {
   return new Promise((resolve) => {
     const traces: Trace[] = [];
-    const start = performance.now();
+    const start = opts.startAt ?? performance.now();
     let dispatched = 0;
     let inFlight = 0;
     let stopped = false;

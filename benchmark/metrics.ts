@@ -23,6 +23,8 @@ export interface RequestMetrics {
   ok: boolean;
   status: number;
   error: string | null;
+  /** When the driver scheduled the request, from the start of the measured phase. */
+  scheduled_ms: number;
   queue_ms: number;
   ttft_ms: number | null;
   e2e_ms: number;
@@ -36,7 +38,7 @@ export interface RequestMetrics {
 
 const round3 = (x: number) => Math.round(x * 1000) / 1000;
 
-export function perRequest(t: Trace, slo: Slo, launch = 0): RequestMetrics {
+export function perRequest(t: Trace, slo: Slo, launch = 0, phaseStart = t.scheduledAt): RequestMetrics {
   const ttft = t.firstTokenAt === null ? null : t.firstTokenAt - t.sentAt;
   const e2e = t.endAt - t.sentAt;
   const tpot = ttft !== null && t.outputTokens > 1 ? (e2e - ttft) / (t.outputTokens - 1) : null;
@@ -55,6 +57,7 @@ export function perRequest(t: Trace, slo: Slo, launch = 0): RequestMetrics {
     ok: t.ok,
     status: t.status,
     error: t.error,
+    scheduled_ms: round3(t.scheduledAt - phaseStart),
     queue_ms: round3(t.sentAt - t.scheduledAt),
     ttft_ms: ttft === null ? null : round3(ttft),
     e2e_ms: round3(e2e),

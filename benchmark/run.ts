@@ -162,7 +162,7 @@ export async function runLaunch(o: RunOptions, index: number, dataset: Dataset):
     const onDone = o.progress ? (_t: unknown, done: number) => bar.update(done) : undefined;
     const traces = o.rate === null
       ? await closedLoop(client, jobs, o.concurrency, { deadline, onDone, rampUpMs: o.rampUpMs })
-      : await openLoop(client, jobs, poissonArrivals(jobs.length, o.rate, deriveSeed(seed, "arrivals")), { deadline, onDone });
+      : await openLoop(client, jobs, poissonArrivals(jobs.length, o.rate, deriveSeed(seed, "arrivals")), { deadline, onDone, startAt: start });
     const durationS = (performance.now() - start) / 1000;
     const energy = await meter.stop();
     if (o.progress) bar.finish();
@@ -170,7 +170,7 @@ export async function runLaunch(o: RunOptions, index: number, dataset: Dataset):
     return {
       index, seed, coldStart, warmupRequests: warmJobs.length,
       convergence,
-      requests: traces.map((t) => perRequest(t, o.slo, index)),
+      requests: traces.map((t) => perRequest(t, o.slo, index, start)),
       durationS,
       energy: { source: energy.source, joules: energy.joules },
       warnings,

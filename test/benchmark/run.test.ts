@@ -7,6 +7,7 @@ import { RunConfigError, checkRunOptions, launchSeed, runBenchmark, type RunOpti
 import { SYNTHETIC_ID } from "../../benchmark/dataset.ts";
 import { StreamingClient } from "../../benchmark/http-client.ts";
 import { closedLoop } from "../../benchmark/loadgen.ts";
+import { deriveSeed, poissonArrivals } from "../../benchmark/rng.ts";
 import { generateEd25519, publicKeyToPem, verifyEnvelopeText, type VbEnvelope } from "../../protocol/envelope/index.ts";
 
 const key = generateEd25519();
@@ -90,6 +91,9 @@ describe("benchmark run against a streaming server on 127.0.0.1", function () {
     assert.ok(out.envelope.metrics.queue_p99_ms! >= 0);
     const t = tracesOf(dir);
     assert.ok(t.every((r) => r.ttft_ms < r.e2e_ms));
+    // Requests were scheduled at the seeded Poisson arrival times.
+    const arrivals = poissonArrivals(30, 200, deriveSeed(launchSeed(42, 0), "arrivals"));
+    t.forEach((r, i) => assert.ok(Math.abs(r.scheduled_ms - arrivals[i]!) < 0.01, `request ${i}: ${r.scheduled_ms} vs ${arrivals[i]}`));
   });
 
   it("stops at the duration limit", async () => {
