@@ -107,7 +107,7 @@ describe("benchmark run against a streaming server on 127.0.0.1", function () {
     try {
       const steady = await runBenchmark(options(slow.url, { concurrency: 1, numRequests: 5, warmupRuns: 1, convergence: { window: 5, cvThreshold: 0.5, timeoutS: 10 } }), { ed25519: key }, outDir());
       assert.equal(steady.envelope.phases.convergence.converged, true);
-      assert.equal(steady.envelope.phases.convergence.requests, 5);
+      assert.ok(steady.envelope.phases.convergence.requests >= 5);
       const never = await runBenchmark(options(slow.url, { concurrency: 1, numRequests: 5, warmupRuns: 0, convergence: { window: 5, cvThreshold: 1e-9, timeoutS: 0.3 } }), { ed25519: key }, outDir());
       assert.equal(never.envelope.phases.convergence.converged, false);
       assert.ok(never.envelope.warnings.some((w) => /did not converge/.test(w)));

@@ -200,12 +200,13 @@ describe("benchmark: fingerprint, provenance, energy", () => {
       assert.equal(fp.driver, "550.54.15");
       const meter = startEnergyMeter(join(dir, "no-powercap"));
       const t0 = performance.now();
-      await new Promise((r) => setTimeout(r, 600));
+      await new Promise((r) => setTimeout(r, 800));
       const reading = await meter.stop();
       const seconds = (performance.now() - t0) / 1000;
       assert.equal(reading.source, "nvidia-smi");
-      // Two GPUs at 300 W + 100 W: about 400 J per second measured.
-      assert.ok(reading.joules! > 400 * seconds * 0.5 && reading.joules! < 400 * seconds * 1.2, `${reading.joules} J in ${seconds} s`);
+      // Two GPUs at 300 W + 100 W: about 400 J per second between the first sample and stop()
+      // (the stand-in's start-up is not measured, hence the loose lower bound).
+      assert.ok(reading.joules! > 400 * seconds * 0.25 && reading.joules! < 400 * seconds * 1.2, `${reading.joules} J in ${seconds} s`);
     } finally {
       process.env.PATH = path;
     }
