@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -6,6 +7,23 @@ import { loadAggregatorConfig } from "../../aggregator/config.ts";
 import { loadOperatorConfig } from "../../operator/config.ts";
 import { keySource } from "../../runtime/chain.ts";
 import { NodeConfigError } from "../../runtime/config.ts";
+
+const ROOT = join(import.meta.dirname, "../..");
+
+/** Runs a node entry point as a process; resolves with its exit code and stderr (bounded). */
+function runEntry(script: string, env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, script)], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "ignore", "pipe"] });
+    let stderr = "";
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+    child.on("error", reject);
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stderr });
+    });
+  });
+}
 
 function rejects(fn: () => unknown, field: string, message?: RegExp): void {
   assert.throws(fn, (error: unknown) => {
@@ -75,5 +93,20 @@ describe("operator and aggregator configuration: file < environment < flags, val
     rejects(() => keySource({ keystore: "/ks", keyFile: "/k" }, "signer"), "signer", /not both/);
     rejects(() => keySource({ keystore: "/ks" }, "signer"), "signer.keystore", /password/);
     rejects(() => keySource({ keystore: "/ks", passwordEnv: "MISSING" }, "signer", {}), "signer.passwordEnv");
+  });
+
+  it("the entry points exit 2 naming the bad field, before touching the chain", async function () {
+    this.timeout(60_000);
+    const [operator, aggregator, deployment] = await Promise.all([
+      runEntry("operator/main.ts", { ...keys, OPERATOR_SAMPLING_FRACTION: "2" }),
+      runEntry("aggregator/main.ts", { AGGREGATOR_PORT: "-1", AGGREGATOR_KEY_FILE: "/k" }),
+      runEntry("aggregator/main.ts", { AGGREGATOR_KEY_FILE: "/k", AGGREGATOR_DEPLOYMENT: join(dir, "absent.json"), AGGREGATOR_DATA_DIR: join(dir, "agg") }),
+    ]);
+    assert.equal(operator.code, 2, operator.stderr);
+    assert.match(operator.stderr, /operator: invalid configuration: .*samplingFraction/);
+    assert.equal(aggregator.code, 2, aggregator.stderr);
+    assert.match(aggregator.stderr, /http\.port/);
+    assert.equal(deployment.code, 2, deployment.stderr);
+    assert.match(deployment.stderr, /chain\.deployment/);
   });
 });
