@@ -225,6 +225,29 @@ async function complete(proverUrl: string, count: number, label: string): Promis
     }
   });
 
+  it("the aggregator SIGKILLed while collecting restarts from its level state and still submits", async () => {
+    const acceptedAttestations = async (url: string, via?: string) => {
+      const text = await (await fetch(`${url}/metrics`)).text();
+      return [...text.matchAll(/^vb_aggregator_messages_total\{([^}]*)\} (\d+)/gm)]
+        .filter((m) => m[1]!.includes('kind="attestation"') && m[1]!.includes('outcome="accepted"') && (!via || m[1]!.includes(`via="${via}"`)))
+        .reduce((sum, m) => sum + Number(m[2]), 0);
+    };
+    const lastBatch = (await read("batchCount", [])) as bigint;
+    const base = await acceptedAttestations(aggregator.url);
+    await complete(honestProver.url, 32, "aggregator-restart");
+    const batchId = await submittedBy(setup.provers[0]!.account.address, lastBatch);
+    await until("a first attestation admitted", 60_000, async () => ((await acceptedAttestations(aggregator.url)) > base ? true : undefined));
+    await aggregator.proc.stop("SIGKILL");
+    assert.equal(await batchState(batchId), State.Submitted, "killed inside the grace period, before submitting");
+    // Restarted on new ports: operators cannot reach it, so only what it kept in level counts.
+    aggregator = await launchAggregator(setup, { AGGREGATOR_GRACE_MS: "4000" });
+    procs.push(aggregator.proc);
+    await until("the batch attested by the restarted aggregator", 60_000, async () => ((await batchState(batchId)) === State.Attested ? true : undefined));
+    assert.ok((await acceptedAttestations(aggregator.url, "replay")) >= 1, "re-admitted from level");
+    const status = (await (await fetch(`${aggregator.url}/v1/status`)).json()) as { submissions: { kind: string; subject: string }[] };
+    assert.ok(status.submissions.some((s) => s.kind === "attest" && s.subject === String(batchId)));
+  });
+
   it("the honest batch is finalized after its challenge window", async () => {
     await until("the honest batch finalized", 60_000, async () => ((await batchState(honestBatchId)) === State.Finalized ? true : undefined));
   });
