@@ -215,11 +215,11 @@ export async function launchProver(setup: NetworkSetup, launch: ProverLaunch): P
   return { proc, url: match[1]! };
 }
 
-export async function launchAggregator(setup: NetworkSetup, env: Record<string, string> = {}): Promise<{ proc: NodeProcess; url: string; mesh: string }> {
+export async function launchAggregator(setup: NetworkSetup, env: Record<string, string> = {}, rpcUrl = setup.rpcUrl): Promise<{ proc: NodeProcess; url: string; mesh: string }> {
   const a = setup.aggregator;
   const configFile = path.join(setup.dir, "aggregator.json");
   writeFileSync(configFile, JSON.stringify({
-    chain: { rpcUrl: setup.rpcUrl, deployment: setup.deploymentFile, pollIntervalMs: 200 },
+    chain: { rpcUrl, deployment: setup.deploymentFile, pollIntervalMs: 200 },
     account: { keyFile: a.accountKeyFile },
     dataDir: path.join(setup.dir, "aggregator"),
     http: { host: "127.0.0.1", port: 0 },

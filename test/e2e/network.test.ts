@@ -31,6 +31,7 @@ import {
   type NetworkSetup,
   type NodeProcess,
 } from "../../scripts/network/launch.ts";
+import { startFlakyRpc, type FlakyRpc } from "../helpers/flaky-rpc.ts";
 
 const ENABLED = process.env.VB_E2E !== "0";
 const DEFAULT_MODEL = "vb-byte-llama-4l-256h-v1";
@@ -69,6 +70,7 @@ async function complete(proverUrl: string, count: number, label: string): Promis
   const operators: { proc: NodeProcess; url: string }[] = [];
   let honestProver: { proc: NodeProcess; url: string };
   let honestBatchId: bigint;
+  let flaky: FlakyRpc | undefined;
 
   const bm = () => setup.deployment.contracts.batchManager.address;
   const read = (functionName: string, args: readonly unknown[], address: Address = bm(), abi: readonly unknown[] = batchManagerAbi) =>
@@ -112,6 +114,7 @@ async function complete(proverUrl: string, count: number, label: string): Promis
 
   after(async function () {
     await Promise.all(procs.map((p) => p.stop("SIGTERM").catch(() => undefined)));
+    await flaky?.close();
     await hardhat?.stop("SIGTERM");
     if (dir && !process.env.VB_E2E_KEEP) rmSync(dir, { recursive: true, force: true });
   });
@@ -225,7 +228,7 @@ async function complete(proverUrl: string, count: number, label: string): Promis
     }
   });
 
-  it("the aggregator SIGKILLed while collecting restarts from its level state and still submits", async () => {
+  it("the aggregator SIGKILLed while collecting restarts from its level state and submits, retrying through RPC failures", async () => {
     const acceptedAttestations = async (url: string, via?: string) => {
       const text = await (await fetch(`${url}/metrics`)).text();
       return [...text.matchAll(/^vb_aggregator_messages_total\{([^}]*)\} (\d+)/gm)]
@@ -236,14 +239,21 @@ async function complete(proverUrl: string, count: number, label: string): Promis
     const base = await acceptedAttestations(aggregator.url);
     await complete(honestProver.url, 32, "aggregator-restart");
     const batchId = await submittedBy(setup.provers[0]!.account.address, lastBatch);
-    await until("a first attestation admitted", 60_000, async () => ((await acceptedAttestations(aggregator.url)) > base ? true : undefined));
+    // Two admitted signatures hold quorum whoever signed (the colluder's slashed stake alone no
+    // longer does); the grace period then leaves 4 s to kill it before it submits.
+    await until("two attestations admitted", 60_000, async () => ((await acceptedAttestations(aggregator.url)) >= base + 2 ? true : undefined));
     await aggregator.proc.stop("SIGKILL");
     assert.equal(await batchState(batchId), State.Submitted, "killed inside the grace period, before submitting");
     // Restarted on new ports: operators cannot reach it, so only what it kept in level counts.
-    aggregator = await launchAggregator(setup, { AGGREGATOR_GRACE_MS: "4000" });
+    // Its RPC endpoint refuses the first transactions: it must back off and retry.
+    flaky = await startFlakyRpc(setup.rpcUrl, "eth_sendRawTransaction", 4);
+    aggregator = await launchAggregator(setup, { AGGREGATOR_GRACE_MS: "4000" }, flaky.url);
     procs.push(aggregator.proc);
     await until("the batch attested by the restarted aggregator", 60_000, async () => ((await batchState(batchId)) === State.Attested ? true : undefined));
     assert.ok((await acceptedAttestations(aggregator.url, "replay")) >= 1, "re-admitted from level");
+    assert.equal(flaky.refused(), 4);
+    assert.match(await (await fetch(`${aggregator.url}/metrics`)).text(), /vb_aggregator_transactions_total\{[^}]*result="failed"[^}]*\} [1-9]/);
+    assert.match(aggregator.proc.log, /transaction failed; backing off/);
     const status = (await (await fetch(`${aggregator.url}/v1/status`)).json()) as { submissions: { kind: string; subject: string }[] };
     assert.ok(status.submissions.some((s) => s.kind === "attest" && s.subject === String(batchId)));
   });
