@@ -9,7 +9,7 @@
  * Then send requests to the prover (any OpenAI client) and watch batches become Attested and
  * Finalized in the aggregator's /v1/status.
  */
-import { mkdtempSync } from "node:fs";
+import { mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
@@ -26,6 +26,7 @@ const { values } = parseArgs({
 const operatorCount = Number(values.operators);
 if (!Number.isInteger(operatorCount) || operatorCount < 1 || operatorCount > 16) throw new Error(`--operators must be 1..16, got ${values.operators}`);
 const dir = path.resolve(values.dir ?? mkdtempSync(path.join(tmpdir(), "vb-network-")));
+mkdirSync(dir, { recursive: true });
 const procs: NodeProcess[] = [];
 const stopAll = async () => {
   for (const p of procs.reverse()) await p.stop("SIGTERM").catch(() => undefined);
