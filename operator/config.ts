@@ -32,6 +32,8 @@ export interface OperatorConfig {
   aggregatorUrls: string[];
   model: { path?: string; id?: string; cacheDir?: string; threads?: number; tokenizerPath?: string };
   fetchTimeoutMs: number;
+  /** "greedy": also check the final output token of temperature-0 leaves (see leaf-check.ts). */
+  finalTokenCheck: "off" | "greedy";
   /** How often attestations of batches still awaiting quorum are sent again. */
   resendIntervalMs: number;
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
@@ -42,7 +44,7 @@ const { nonEmpty, url, port, logLevel, key, stringList } = schemaParts;
 const SCHEMA = {
   type: "object",
   additionalProperties: false,
-  required: ["chain", "account", "signer", "stake", "dataDir", "samplingFraction", "http", "mesh", "aggregatorUrls", "model", "fetchTimeoutMs", "resendIntervalMs", "logLevel"],
+  required: ["chain", "account", "signer", "stake", "dataDir", "samplingFraction", "http", "mesh", "aggregatorUrls", "model", "fetchTimeoutMs", "finalTokenCheck", "resendIntervalMs", "logLevel"],
   properties: {
     chain: {
       type: "object",
@@ -81,6 +83,7 @@ const SCHEMA = {
       },
     },
     fetchTimeoutMs: { type: "integer", minimum: 100, maximum: 600_000 },
+    finalTokenCheck: { enum: ["off", "greedy"] },
     resendIntervalMs: { type: "integer", minimum: 100, maximum: 3_600_000 },
     logLevel,
   },
@@ -114,6 +117,7 @@ export const OPERATOR_CONFIG_SPEC: Omit<ConfigSpec, "defaults"> = {
     OPERATOR_MODEL_PATH: ["model.path", "string"],
     OPERATOR_MODEL_ID: ["model.id", "string"],
     OPERATOR_MODEL_CACHE_DIR: ["model.cacheDir", "string"],
+    OPERATOR_FINAL_TOKEN_CHECK: ["finalTokenCheck", "string"],
     OPERATOR_LOG_LEVEL: ["logLevel", "string"],
   },
   flags: {
@@ -140,6 +144,7 @@ export function loadOperatorConfig(input: LoadInput = {}): OperatorConfig {
         aggregatorUrls: [],
         model: {},
         fetchTimeoutMs: 10_000,
+        finalTokenCheck: "off",
         resendIntervalMs: 5_000,
         logLevel: "info",
       },

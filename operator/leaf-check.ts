@@ -122,10 +122,21 @@ export async function fetchJson(url: string, timeoutMs: number): Promise<unknown
   return JSON.parse(text);
 }
 
+export interface LeafCheckerOptions {
+  /**
+   * TOPLOC proofs cover the hidden states of every fed token, so changing any output token but
+   * the last changes what is recomputed. The last token is never fed back; "greedy" also checks
+   * that, for temperature-0 leaves, it is the model's argmax after the rest (one more prefill).
+   * Off by default: an argmax near-tie on different hardware would read as fraud.
+   */
+  finalTokenCheck?: "off" | "greedy";
+}
+
 export class LeafChecker {
   constructor(
     private readonly engine: Engine,
     private readonly fetchTimeoutMs: number,
+    private readonly options: LeafCheckerOptions = {},
   ) {}
 
   async check(batch: OnchainBatch, index: number): Promise<LeafCheck> {
@@ -174,16 +185,36 @@ export class LeafChecker {
     const recomputeStart = performance.now();
     try {
       const verdict = await this.engine.verify(record.promptTokens as number[], record.outputTokens as number[], record.proofs);
-      const recomputeMs = performance.now() - recomputeStart;
       if (!verdict.accepted) {
+        const recomputeMs = performance.now() - recomputeStart;
         const failed = verdict.chunks.map((c, i) => (c.accepted ? undefined : `chunk ${i}: exp mismatches ${c.expMismatches}, mantissa mean ${c.mantErrMean}, median ${c.mantErrMedian}`)).filter(Boolean);
         return fraud(`TOPLOC proofs do not match the recomputation (${failed.join("; ") || "proof count"})`, recomputeMs);
       }
-      return { ...base, outcome: "valid", reason: "proofs match", timings: { fetchMs, recomputeMs } };
+      const finalToken = await this.checkFinalToken(record);
+      if (finalToken) return fraud(finalToken, performance.now() - recomputeStart);
+      return { ...base, outcome: "valid", reason: "proofs match", timings: { fetchMs, recomputeMs: performance.now() - recomputeStart } };
     } catch (error) {
       // The record is committed but our model cannot even run it (tokens outside the vocabulary,
       // too long for the context, malformed proofs): the claimed model did not produce it.
       return fraud(`recomputation refused the record: ${(error as Error).message}`, performance.now() - recomputeStart);
     }
+  }
+
+  /** A reason when the final token is not the greedy choice (greedy leaves, check enabled). */
+  private async checkFinalToken(record: InferenceRecord): Promise<string | undefined> {
+    if (this.options.finalTokenCheck !== "greedy" || record.sampling.temperature !== 0) return undefined;
+    const output = record.outputTokens as number[];
+    const claimed = output[output.length - 1]!;
+    let chosen: number | undefined;
+    try {
+      const next = await this.engine.generate({
+        promptTokens: [...(record.promptTokens as number[]), ...output.slice(0, -1)],
+        temperature: 0, topP: 1, maxTokens: 1, seed: record.seed, prove: false,
+      });
+      chosen = next.outputTokens[0];
+    } catch {
+      return undefined; // e.g. no room left in the context for one more step: nothing to compare
+    }
+    return chosen === claimed ? undefined : `final output token ${claimed} is not the model's greedy choice ${chosen} after the others`;
   }
 }

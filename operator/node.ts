@@ -160,7 +160,7 @@ export class OperatorNode {
       const metrics = createMetrics(registry);
       const app = Fastify({ logger: false });
       closers.push(() => app.close());
-      const node = new OperatorNode(config, conn, signer, engine, state, guard, mesh, app, metrics, registry, log, new LeafChecker(engine, config.fetchTimeoutMs), options.checkHook);
+      const node = new OperatorNode(config, conn, signer, engine, state, guard, mesh, app, metrics, registry, log, new LeafChecker(engine, config.fetchTimeoutMs, { finalTokenCheck: config.finalTokenCheck }), options.checkHook);
       await node.ensureRegistered();
       for (const topic of Object.values(node.topics)) {
         // Relay for the mesh: well-formed messages of this deployment travel on, others are rejected.

@@ -101,6 +101,31 @@ describe("operator leaf check (real prover and engine on loopback)", function ()
     assert.equal(result.merkleProof!.length, 0);
   });
 
+  it("with finalTokenCheck greedy, also catches a changed final token (which no proof covers)", async () => {
+    const record = structuredClone(leafJson.record);
+    const last = record.output_tokens.length - 1;
+    record.output_tokens[last] = record.output_tokens[last] === 70 ? 71 : 70;
+    const parsed = parseLeafResponse({ merkle_proof: [], record });
+    const tree = BatchMerkleTree.fromLeafHashes([hashInferenceLeaf(parsed.record)]);
+    const forged = createServer((_req, res) => {
+      res.setHeader("content-type", "application/json");
+      res.end(JSON.stringify({ ...leafJson, root: tree.root, merkle_proof: tree.proof(0), record }));
+    });
+    await new Promise<void>((r) => forged.listen(0, "127.0.0.1", r));
+    try {
+      const port = (forged.address() as { port: number }).port;
+      const forgedBatch = { ...batch, root: tree.root, leafCount: 1, dataURI: `http://127.0.0.1:${port}/v1/batches/9` };
+      assert.equal((await checker.check(forgedBatch, 0)).outcome, "valid", "TOPLOC alone cannot see the last token");
+      const strict = new LeafChecker(engine, 5_000, { finalTokenCheck: "greedy" });
+      const result = await strict.check(forgedBatch, 0);
+      assert.equal(result.outcome, "fraud");
+      assert.match(result.reason, /final output token/);
+      for (let index = 0; index < batch.leafCount; index++) assert.equal((await strict.check(batch, index)).outcome, "valid");
+    } finally {
+      await new Promise((r) => forged.close(r));
+    }
+  });
+
   it("parses the data endpoint strictly, naming the bad field", () => {
     const cases: [unknown, string][] = [
       [null, "leaf"],
