@@ -297,6 +297,14 @@ export class OperatorNode {
         submittedBlock: log.blockNumber!.toString(), status: "seen",
       };
       await this.state.putBatch(record);
+      // A node catching up on history skips batches that can no longer be attested or disputed.
+      const { publicClient } = this.conn;
+      const bm = this.conn.deployment.contracts.batchManager.address;
+      const onchain = (await publicClient.readContract({ address: bm, abi: batchManagerAbi, functionName: "getBatch", args: [a.batchId] })) as { state: number };
+      if (onchain.state === BatchState.Finalized || onchain.state === BatchState.Expired || onchain.state === BatchState.Slashed) {
+        await this.state.putBatch({ ...record, done: true });
+        return;
+      }
       await this.checkBatch(record, a.prover);
     } else if (log.eventName === "DisputeOpened") {
       const a = log.args as { disputeId: bigint; batchId: bigint; leafHash: Hex };
