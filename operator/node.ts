@@ -16,16 +16,14 @@ import type { Logger } from "pino";
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import { type Address, type Hex, type Log } from "viem";
 import type { PrivateKeyAccount } from "viem/accounts";
-import { batchManagerAbi, devStakeTokenAbi, stakeRegistryAbi } from "../protocol/contracts/abis.ts";
+import { batchManagerAbi, devStakeTokenAbi } from "../protocol/contracts/abis.ts";
 import {
   fromCompactSignature,
   hashAttestation,
   hashDisputeVote,
   protocolDomain,
-  Role,
   signAttestation,
   signDisputeVote,
-  signRegistration,
   Verdict,
   type ProtocolDomain,
 } from "../protocol/eip712/index.ts";
@@ -36,6 +34,7 @@ import { connectChain, loadKey, readDeploymentFile, sleep, type ChainConnection 
 import { createLogger, createMetricsRegistry, opsRoutes } from "../runtime/observability.ts";
 import type { OperatorConfig } from "./config.ts";
 import { LeafChecker, fetchJson, leafUrl, parseLeafResponse, type FetchedLeaf, type LeafCheck, type OnchainBatch } from "./leaf-check.ts";
+import { ensureRegistered, RegistrationError } from "./registration.ts";
 import { SigningGuard } from "./signing-guard.ts";
 import { OperatorState, type BatchRecord } from "./state.ts";
 import { hashInferenceLeaf } from "../protocol/merkle/index.ts";
@@ -134,7 +133,6 @@ export class OperatorNode {
     const deployment = readDeploymentFile(config.chain.deployment);
     const account = await loadKey(config.account, "account", options.env ?? process.env);
     const signer = await loadKey(config.signer, "signer", options.env ?? process.env);
-    if (account.address === signer.address) throw new OperatorError("signer must be a different key from account (the registry refuses it)", "signer");
     const conn = await connectChain(config.chain.rpcUrl, deployment, account);
     await mkdir(config.dataDir, { recursive: true });
     const closers: (() => Promise<unknown>)[] = [];
@@ -216,31 +214,13 @@ export class OperatorNode {
   // ------------------------------------------------------------------ registration
 
   private async ensureRegistered(): Promise<void> {
-    const { publicClient, account, deployment } = this.conn;
-    const registry = deployment.contracts.registry.address;
-    const [role, signingKey] = (await publicClient.readContract({ address: registry, abi: stakeRegistryAbi, functionName: "memberOf", args: [account.address] })) as [number, Address];
-    if (role === Role.Operator) {
-      if (signingKey.toLowerCase() !== this.signer.address.toLowerCase()) {
-        throw new OperatorError(`account ${account.address} is registered with signing key ${signingKey}, not ${this.signer.address}`, "signer");
-      }
-      return;
+    try {
+      const outcome = await ensureRegistered(this.conn, this.signer, BigInt(this.config.stake));
+      if (outcome === "registered") this.log.info({ stake: this.config.stake, mode: this.conn.deployment.mode }, "registered as operator");
+    } catch (error) {
+      if (error instanceof RegistrationError) throw new OperatorError(error.message, error.field);
+      throw error;
     }
-    if (role !== 0) throw new OperatorError(`account ${account.address} is registered as a prover, not an operator`, "account");
-    const stake = BigInt(this.config.stake);
-    if (stake === 0n) throw new OperatorError(`account ${account.address} is not registered and stake is 0`, "stake");
-    if (deployment.mode !== "native") {
-      throw new OperatorError("in EigenLayer mode, register through the AllocationManager (registerForOperatorSets) before starting", "account");
-    }
-    const token = deployment.contracts.stakeToken.address;
-    const balance = (await publicClient.readContract({ address: token, abi: devStakeTokenAbi, functionName: "balanceOf", args: [account.address] })) as bigint;
-    if (balance < stake) throw new OperatorError(`account ${account.address} holds ${balance} stake tokens, needs ${stake}`, "stake");
-    await this.send(token, devStakeTokenAbi, "approve", [registry, stake]);
-    const deadline = BigInt(Math.floor(Date.now() / 1000) + 3600);
-    const signature = await signRegistration(this.signer, protocolDomain(this.conn.chainId, registry), {
-      operator: account.address, signingKey: this.signer.address, role: Role.Operator, deadline,
-    });
-    await this.send(registry, stakeRegistryAbi, "register", [Role.Operator, stake, this.signer.address, deadline, signature]);
-    this.log.info({ stake: stake.toString() }, "registered as operator");
   }
 
   private async send(address: Address, abi: readonly unknown[], functionName: string, args: readonly unknown[]): Promise<Hex> {

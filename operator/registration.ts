@@ -1,0 +1,73 @@
+/**
+ * Joining the operator set when the account is not a member yet. Native mode: approve the stake
+ * token and StakeRegistry.register(1, stake, signingKey, deadline, signature). EigenLayer mode:
+ * AllocationManager.registerForOperatorSets(account, { avs, [0], abi.encode(signingKey, deadline,
+ * signature) }); the slashable stake must already be allocated to the operator set on
+ * EigenLayer's side (an operator decision this node does not take). Either way the signing key
+ * proves itself with an EIP-712 Registration signature.
+ */
+import { encodeAbiParameters, type Address, type Hex } from "viem";
+import type { PrivateKeyAccount } from "viem/accounts";
+import { devStakeTokenAbi, mockAllocationManagerAbi, stakeRegistryAbi } from "../protocol/contracts/abis.ts";
+import { protocolDomain, Role, signRegistration } from "../protocol/eip712/index.ts";
+import type { ChainConnection } from "../runtime/chain.ts";
+
+export class RegistrationError extends Error {
+  override name = "RegistrationError";
+  constructor(
+    message: string,
+    readonly field: string,
+  ) {
+    super(message);
+  }
+}
+
+const OPERATOR_SET_ID = 0;
+
+export type RegistrationOutcome = "already-registered" | "registered";
+
+async function send(conn: ChainConnection, address: Address, abi: readonly unknown[], functionName: string, args: readonly unknown[]): Promise<Hex> {
+  const { publicClient, walletClient, account } = conn;
+  const { request } = await publicClient.simulateContract({ address, abi: abi as never, functionName: functionName as never, args: args as never, account });
+  const hash = await walletClient.writeContract(request as never);
+  const receipt = await publicClient.waitForTransactionReceipt({ hash, timeout: 120_000 });
+  if (receipt.status !== "success") throw new RegistrationError(`${functionName} reverted (tx ${hash})`, functionName);
+  return hash;
+}
+
+/** Registers `conn.account` as an operator bound to `signer` unless it already is; refuses a mismatch. */
+export async function ensureRegistered(conn: ChainConnection, signer: PrivateKeyAccount, stake: bigint): Promise<RegistrationOutcome> {
+  const { publicClient, account, deployment, chainId } = conn;
+  const registry = deployment.contracts.registry.address;
+  if (account.address.toLowerCase() === signer.address.toLowerCase()) {
+    throw new RegistrationError("signer must be a different key from account (the registry refuses it)", "signer");
+  }
+  const [role, signingKey] = (await publicClient.readContract({ address: registry, abi: stakeRegistryAbi, functionName: "memberOf", args: [account.address] })) as [number, Address];
+  if (role === Role.Operator) {
+    if (signingKey.toLowerCase() !== signer.address.toLowerCase()) {
+      throw new RegistrationError(`account ${account.address} is registered with signing key ${signingKey}, not ${signer.address}`, "signer");
+    }
+    return "already-registered";
+  }
+  if (role !== 0) throw new RegistrationError(`account ${account.address} is registered as a prover, not an operator`, "account");
+  const deadline = BigInt(Math.floor(Date.now() / 1000) + 3600);
+  const signature = await signRegistration(signer, protocolDomain(chainId, registry), {
+    operator: account.address, signingKey: signer.address, role: Role.Operator, deadline,
+  });
+  if (deployment.mode === "eigenlayer") {
+    const allocationManager = deployment.contracts.allocationManager?.address;
+    if (!allocationManager) throw new RegistrationError("the deployment names no allocationManager", "chain.deployment");
+    const data = encodeAbiParameters([{ type: "address" }, { type: "uint256" }, { type: "bytes" }], [signer.address, deadline, signature]);
+    await send(conn, allocationManager, mockAllocationManagerAbi, "registerForOperatorSets", [
+      account.address, { avs: registry, operatorSetIds: [OPERATOR_SET_ID], data },
+    ]);
+    return "registered";
+  }
+  if (stake === 0n) throw new RegistrationError(`account ${account.address} is not registered and stake is 0`, "stake");
+  const token = deployment.contracts.stakeToken.address;
+  const balance = (await publicClient.readContract({ address: token, abi: devStakeTokenAbi, functionName: "balanceOf", args: [account.address] })) as bigint;
+  if (balance < stake) throw new RegistrationError(`account ${account.address} holds ${balance} stake tokens, needs ${stake}`, "stake");
+  await send(conn, token, devStakeTokenAbi, "approve", [registry, stake]);
+  await send(conn, registry, stakeRegistryAbi, "register", [Role.Operator, stake, signer.address, deadline, signature]);
+  return "registered";
+}

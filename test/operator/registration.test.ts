@@ -1,0 +1,83 @@
+/**
+ * The operator's self-registration on the in-process chain, in both staking modes, and every
+ * refusal (taken signing key, prover account, no tokens, zero stake, account = signer).
+ */
+import assert from "node:assert/strict";
+import { network } from "hardhat";
+import { createWalletClient, custom, parseEther, type PublicClient } from "viem";
+import type { PrivateKeyAccount } from "viem/accounts";
+import { ensureRegistered, RegistrationError } from "../../operator/registration.ts";
+import { Role } from "../../protocol/eip712/index.ts";
+import type { Deployment } from "../../protocol/contracts/deployments.ts";
+import type { ChainConnection } from "../../runtime/chain.ts";
+import { deploySystem, MIN_STAKE, STRATEGY, testAccount, wait, type Mode, type System } from "../helpers/contracts.ts";
+
+const connection = await network.create();
+
+function connect(sys: System, mode: Mode, account: PrivateKeyAccount): ChainConnection {
+  const publicClient = sys.publicClient as PublicClient;
+  const chain = publicClient.chain!;
+  const deployment = {
+    chainId: sys.chainId,
+    mode,
+    blockNumber: 0,
+    contracts: {
+      stakeToken: { address: sys.token.address },
+      registry: { address: sys.registry.address },
+      batchManager: { address: sys.batchManager.address },
+      ...(sys.allocationManager ? { allocationManager: { address: sys.allocationManager.address } } : {}),
+    },
+  } as unknown as Deployment;
+  return { chainId: sys.chainId, chain, publicClient, walletClient: createWalletClient({ chain, transport: custom(connection.provider), account }), account, deployment };
+}
+
+async function refused(call: Promise<unknown>, field: string): Promise<void> {
+  await assert.rejects(call, (error: unknown) => {
+    assert.ok(error instanceof RegistrationError, String(error));
+    assert.equal(error.field, field, error.message);
+    return true;
+  });
+}
+
+describe("operator self-registration", () => {
+  it("native mode: approves and registers with the stake; then recognises itself; refuses mismatches", async () => {
+    const sys = await deploySystem(connection, "native", "registration");
+    const account = testAccount("reg-native-account") as PrivateKeyAccount;
+    const signer = testAccount("reg-native-signer") as PrivateKeyAccount;
+    await sys.fund(account.address);
+    await wait(sys.publicClient, await sys.token.write.mint([account.address, parseEther("150")]));
+    const conn = connect(sys, "native", account);
+    assert.equal(await ensureRegistered(conn, signer, MIN_STAKE), "registered");
+    const [role, key] = await sys.registry.read.memberOf([account.address]);
+    assert.equal(role, Role.Operator);
+    assert.equal(key, signer.address);
+    assert.equal((await sys.registry.read.stakeOf([account.address]))[0], MIN_STAKE);
+    assert.equal(await ensureRegistered(conn, signer, MIN_STAKE), "already-registered");
+    await refused(ensureRegistered(conn, testAccount("reg-other-signer") as PrivateKeyAccount, MIN_STAKE), "signer");
+    await refused(ensureRegistered(conn, account, MIN_STAKE), "signer");
+
+    const prover = await sys.addMember(Role.Prover);
+    await refused(ensureRegistered(connect(sys, "native", prover.account as PrivateKeyAccount), testAccount("reg-x") as PrivateKeyAccount, MIN_STAKE), "account");
+    const poor = testAccount("reg-poor") as PrivateKeyAccount;
+    await sys.fund(poor.address);
+    await refused(ensureRegistered(connect(sys, "native", poor), testAccount("reg-poor-signer") as PrivateKeyAccount, MIN_STAKE), "stake");
+    await refused(ensureRegistered(connect(sys, "native", poor), testAccount("reg-poor-signer") as PrivateKeyAccount, 0n), "stake");
+  });
+
+  it("EigenLayer mode: registers through the AllocationManager once stake is allocated", async () => {
+    const sys = await deploySystem(connection, "eigenlayer", "registration");
+    const account = testAccount("reg-el-account") as PrivateKeyAccount;
+    const signer = testAccount("reg-el-signer") as PrivateKeyAccount;
+    await sys.fund(account.address);
+    const conn = connect(sys, "eigenlayer", account);
+    await assert.rejects(ensureRegistered(conn, signer, MIN_STAKE), /StakeBelowMinimum/, "nothing allocated yet");
+    await wait(sys.publicClient, await sys.allocationManager!.write.setAllocation([account.address, { avs: sys.registry.address, id: 0 }, STRATEGY, MIN_STAKE]));
+    assert.equal(await ensureRegistered(conn, signer, MIN_STAKE), "registered");
+    const [role, key] = await sys.registry.read.memberOf([account.address]);
+    assert.equal(role, Role.Operator);
+    assert.equal(key, signer.address);
+    const block = await sys.publicClient.getBlockNumber();
+    assert.deepEqual(await sys.registry.read.signerWeightsAt([[signer.address], block]), [MIN_STAKE]);
+    assert.equal(await ensureRegistered(conn, signer, MIN_STAKE), "already-registered");
+  });
+});
