@@ -113,7 +113,9 @@ export class AggregatorNode {
         mesh.subscribe(node.topics[kind], {
           validate: async (data) => {
             const outcome = await node.receive(data, "gossip");
-            return outcome.status < 300 ? "accept" : outcome.status === 409 || outcome.status === 404 ? "ignore" : "reject";
+            // Only the sender's fault lowers its score: stale subjects and our own RPC trouble do not.
+            if (outcome.status < 300) return "accept";
+            return outcome.status === 409 || outcome.status === 404 || outcome.status >= 500 ? "ignore" : "reject";
           },
           onMessage: () => undefined,
         });
