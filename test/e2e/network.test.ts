@@ -98,7 +98,7 @@ async function complete(proverUrl: string, count: number, label: string): Promis
       blockIntervalMs: 1000,
       config: { attestThresholdBps: 3000, voteThresholdBps: 6000, responseWindow: 300, challengeWindow: 25, votingWindow: 120, unbondingDelay: 1000 },
     });
-    aggregator = await launchAggregator(setup, { AGGREGATOR_GRACE_MS: "4000" });
+    aggregator = await launchAggregator(setup, { AGGREGATOR_GRACE_MS: "6000" });
     procs.push(aggregator.proc);
     const colluder = [setup.provers[1]!.account.address, setup.provers[2]!.account.address].join(",");
     const started = await Promise.all([
@@ -240,7 +240,7 @@ async function complete(proverUrl: string, count: number, label: string): Promis
     await complete(honestProver.url, 32, "aggregator-restart");
     const batchId = await submittedBy(setup.provers[0]!.account.address, lastBatch);
     // Two admitted signatures hold quorum whoever signed (the colluder's slashed stake alone no
-    // longer does); the grace period then leaves 4 s to kill it before it submits.
+    // longer does); the grace period then leaves up to 6 s to kill it before it submits.
     await until("two attestations admitted", 60_000, async () => ((await acceptedAttestations(aggregator.url)) >= base + 2 ? true : undefined));
     await aggregator.proc.stop("SIGKILL");
     assert.equal(await batchState(batchId), State.Submitted, "killed inside the grace period, before submitting");
