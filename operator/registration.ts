@@ -8,7 +8,7 @@
  */
 import { encodeAbiParameters, type Address, type Hex } from "viem";
 import type { PrivateKeyAccount } from "viem/accounts";
-import { devStakeTokenAbi, mockAllocationManagerAbi, stakeRegistryAbi } from "../protocol/contracts/abis.ts";
+import { allocationManagerAbi, devStakeTokenAbi, stakeRegistryAbi } from "../protocol/contracts/abis.ts";
 import { protocolDomain, Role, signRegistration } from "../protocol/eip712/index.ts";
 import type { ChainConnection } from "../runtime/chain.ts";
 
@@ -58,7 +58,7 @@ export async function ensureRegistered(conn: ChainConnection, signer: PrivateKey
     const allocationManager = deployment.contracts.allocationManager?.address;
     if (!allocationManager) throw new RegistrationError("the deployment names no allocationManager", "chain.deployment");
     const data = encodeAbiParameters([{ type: "address" }, { type: "uint256" }, { type: "bytes" }], [signer.address, deadline, signature]);
-    await send(conn, allocationManager, mockAllocationManagerAbi, "registerForOperatorSets", [
+    await send(conn, allocationManager, allocationManagerAbi, "registerForOperatorSets", [
       account.address, { avs: registry, operatorSetIds: [OPERATOR_SET_ID], data },
     ]);
     return "registered";
