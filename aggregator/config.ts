@@ -16,7 +16,7 @@ export interface AggregatorConfig {
   /** How long to keep collecting signatures after the stake threshold is reached. */
   graceMs: number;
   retry: { baseMs: number; maxMs: number };
-  /** Call finalize() on attested batches once their challenge window is over. */
+  /** Call finalize() on attested batches once their challenge window is over, and expire() on batches that got no quorum in their response window. */
   finalize: boolean;
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
 }

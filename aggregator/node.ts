@@ -2,8 +2,9 @@
  * The aggregator node: admits signed attestations and dispute votes from the gossip mesh and from
  * its HTTP API (aggregator/ingest.ts), pools them by stake (aggregator/quorum.ts, votes.ts),
  * submits attest() once a batch's quorum holds and its grace period is over, castVotes() and
- * resolveDispute() once a dispute is decided (or its voting window is over), and finalize() once
- * an attested batch's challenge window is over. Transactions that fail for a transient reason
+ * resolveDispute() once a dispute is decided (or its voting window is over), finalize() once
+ * an attested batch's challenge window is over, and expire() once a batch's response window
+ * passed without quorum. Transactions that fail for a transient reason
  * are retried with exponential backoff; a revert that says someone else got there first closes
  * the subject. Admitted messages are kept in level and re-admitted on restart.
  */
@@ -310,9 +311,16 @@ export class AggregatorNode {
   private async onEvent(log: { eventName: string; args: Record<string, unknown> }): Promise<void> {
     const a = log.args;
     switch (log.eventName) {
+      case "BatchSubmitted": {
+        if (!(await this.state.awaitingBatch(a.batchId as bigint))) {
+          await this.state.putAwaiting({ batchId: String(a.batchId), responseDeadline: String(a.responseDeadline) });
+        }
+        break;
+      }
       case "BatchAttested": {
         const batchId = a.batchId as bigint;
         this.pool.close(batchId);
+        await this.settleAwaiting(batchId);
         await this.state.putAttested({ batchId: batchId.toString(), challengeDeadline: String(a.challengeDeadline), signers: a.signers as Address[] });
         break;
       }
@@ -326,7 +334,10 @@ export class AggregatorNode {
       case "BatchExpired": {
         const record = await this.state.attestedBatch(a.batchId as bigint);
         if (record) await this.state.putAttested({ ...record, done: true });
-        if (log.eventName === "BatchExpired") this.pool.close(a.batchId as bigint);
+        if (log.eventName === "BatchExpired") {
+          this.pool.close(a.batchId as bigint);
+          await this.settleAwaiting(a.batchId as bigint);
+        }
         break;
       }
       case "DisputeOpened": {
@@ -386,8 +397,38 @@ export class AggregatorNode {
     }
   }
 
+  private async settleAwaiting(batchId: bigint): Promise<void> {
+    const record = await this.state.awaitingBatch(batchId);
+    if (record && !record.done) await this.state.putAwaiting({ ...record, done: true });
+  }
+
+  /** Batches whose response window passed without quorum: expire() them (frees nothing, but ends them). */
+  private async expireDue(): Promise<void> {
+    const nowSeconds = Date.now() / 1000;
+    for (const record of await this.state.openAwaiting()) {
+      if (nowSeconds <= Number(record.responseDeadline) + 1) continue;
+      const key = `expire:${record.batchId}`;
+      if (!this.due(key)) continue;
+      const b = (await this.conn.publicClient.readContract({ address: this.domain.verifyingContract, abi: batchManagerAbi, functionName: "getBatch", args: [BigInt(record.batchId)] })) as { state: number };
+      if (b.state !== BatchState.Submitted) {
+        await this.state.putAwaiting({ ...record, done: true });
+        continue;
+      }
+      try {
+        const tx = await this.send("expire", "expire", [BigInt(record.batchId)]);
+        this.pool.close(BigInt(record.batchId));
+        await this.state.putSubmission({ kind: "expire", subject: record.batchId, txHash: tx, at: Date.now() });
+        await this.state.putAwaiting({ ...record, done: true });
+        this.log.warn({ batchId: record.batchId, tx }, "batch expired without quorum");
+      } catch (error) {
+        this.backoff(key, error);
+      }
+    }
+  }
+
   private async finalizeDue(): Promise<void> {
     if (!this.config.finalize) return;
+    await this.expireDue();
     const nowSeconds = Date.now() / 1000;
     for (const record of await this.state.openAttested()) {
       if (nowSeconds <= Number(record.challengeDeadline) + 1) continue;

@@ -7,7 +7,7 @@ import { Level } from "level";
 import type { Address, Hex } from "viem";
 
 export interface SubmissionRecord {
-  kind: "attest" | "castVotes" | "resolveDispute" | "finalize";
+  kind: "attest" | "castVotes" | "resolveDispute" | "finalize" | "expire";
   subject: string;
   txHash: Hex;
   at: number;
@@ -18,6 +18,13 @@ export interface AttestedRecord {
   batchId: string;
   challengeDeadline: string;
   signers: Address[];
+  done?: boolean;
+}
+
+/** A submitted batch whose response window is running (expired if no quorum arrives). */
+export interface AwaitingRecord {
+  batchId: string;
+  responseDeadline: string;
   done?: boolean;
 }
 
@@ -39,6 +46,7 @@ export class AggregatorState {
   private readonly attested;
   private readonly disputes;
   private readonly submissions;
+  private readonly awaiting;
 
   constructor(path: string) {
     this.db = new Level<string, unknown>(path, { valueEncoding: "json" });
@@ -47,6 +55,7 @@ export class AggregatorState {
     this.attested = this.db.sublevel<string, AttestedRecord>("attested", { valueEncoding: "json" });
     this.disputes = this.db.sublevel<string, DisputeRecord>("disputes", { valueEncoding: "json" });
     this.submissions = this.db.sublevel<string, SubmissionRecord>("submissions", { valueEncoding: "json" });
+    this.awaiting = this.db.sublevel<string, AwaitingRecord>("awaiting", { valueEncoding: "json" });
   }
 
   open(): Promise<void> {
@@ -88,6 +97,18 @@ export class AggregatorState {
   async openAttested(): Promise<AttestedRecord[]> {
     const out: AttestedRecord[] = [];
     for await (const v of this.attested.values()) if (!v.done) out.push(v);
+    return out;
+  }
+
+  async putAwaiting(record: AwaitingRecord): Promise<void> {
+    await this.awaiting.put(pad(record.batchId), record, SYNC);
+  }
+  async awaitingBatch(batchId: bigint): Promise<AwaitingRecord | undefined> {
+    return (await this.awaiting.get(pad(batchId.toString()))) ?? undefined;
+  }
+  async openAwaiting(): Promise<AwaitingRecord[]> {
+    const out: AwaitingRecord[] = [];
+    for await (const v of this.awaiting.values()) if (!v.done) out.push(v);
     return out;
   }
 

@@ -6,7 +6,9 @@
  *   2. a prover that swaps in another model, and 3. one that serves outputs it did not compute,
  *      are disputed and slashed; the colluding operator that attested is slashed, the two honest
  *      operators keep their stake;
- *   4. an operator SIGKILLed while checking a batch restarts and finishes without double-signing.
+ *   4. an operator SIGKILLed while checking a batch restarts and finishes without double-signing;
+ *   5. the aggregator SIGKILLed while collecting restarts from level and submits through RPC
+ *      failures (retry with backoff); 6. a batch nobody can check expires.
  *
  * Operator 3 colludes with provers 2 and 3 (test/helpers/colluding-operator.ts): someone must
  * attest a fraudulent batch for it to be disputable, as the contract only disputes attested
@@ -47,12 +49,12 @@ async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T 
   }
 }
 
-async function complete(proverUrl: string, count: number, label: string): Promise<void> {
+async function complete(proverUrl: string, count: number, label: string, model = DEFAULT_MODEL): Promise<void> {
   const one = async (i: number) => {
     const response = await fetch(`${proverUrl}/v1/completions`, {
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: JSON.stringify({ model: DEFAULT_MODEL, prompt: `${label} request ${i}: the quick brown fox`, max_tokens: 12, temperature: 0, seed: i }),
+      body: JSON.stringify({ model, prompt: `${label} request ${i}: the quick brown fox`, max_tokens: 12, temperature: 0, seed: i }),
       signal: AbortSignal.timeout(60_000),
     });
     assert.equal(response.status, 200, await response.text());
@@ -69,6 +71,7 @@ async function complete(proverUrl: string, count: number, label: string): Promis
   let aggregator: { proc: NodeProcess; url: string; mesh: string };
   const operators: { proc: NodeProcess; url: string }[] = [];
   let honestProver: { proc: NodeProcess; url: string };
+  let unchecked: { proc: NodeProcess; url: string };
   let honestBatchId: bigint;
   let flaky: FlakyRpc | undefined;
 
@@ -94,9 +97,9 @@ async function complete(proverUrl: string, count: number, label: string): Promis
     hardhat = chain.node;
     setup = await setupNetwork(chain.rpcUrl, dir, {
       operators: 3,
-      provers: 3,
+      provers: 4,
       blockIntervalMs: 1000,
-      config: { attestThresholdBps: 3000, voteThresholdBps: 6000, responseWindow: 300, challengeWindow: 25, votingWindow: 120, unbondingDelay: 1000 },
+      config: { attestThresholdBps: 3000, voteThresholdBps: 6000, responseWindow: 60, challengeWindow: 25, votingWindow: 120, unbondingDelay: 1000 },
     });
     aggregator = await launchAggregator(setup, { AGGREGATOR_GRACE_MS: "6000" });
     procs.push(aggregator.proc);
@@ -106,10 +109,15 @@ async function complete(proverUrl: string, count: number, label: string): Promis
       launchOperator(setup, { index: 1, aggregatorUrl: aggregator.url, bootstrap: [aggregator.mesh] }),
       launchOperator(setup, { index: 2, aggregatorUrl: aggregator.url, bootstrap: [aggregator.mesh], script: "test/helpers/colluding-operator.ts", env: { VB_COLLUDE_WITH: colluder } }),
       launchProver(setup, { index: 0, env: { PROVER_BATCH_MAX_RECORDS: "32", PROVER_BATCH_MAX_AGE_MS: "600000" } }),
+      // Serves a model no operator runs: nobody can check its batch, so nobody attests it.
+      launchProver(setup, { index: 3, args: ["--model-id", "vb-model-no-operator-runs"], env: { PROVER_BATCH_MAX_RECORDS: "4", PROVER_BATCH_MAX_AGE_MS: "600000" } }),
     ]);
     operators.push(started[0], started[1], started[2]);
     honestProver = started[3];
-    procs.push(...operators.map((o) => o.proc), honestProver.proc);
+    unchecked = started[4];
+    procs.push(...operators.map((o) => o.proc), honestProver.proc, unchecked.proc);
+    // Its response window (60 s) runs while the other cases do.
+    await complete(unchecked.url, 4, "unchecked", "vb-model-no-operator-runs");
   });
 
   after(async function () {
@@ -262,4 +270,14 @@ async function complete(proverUrl: string, count: number, label: string): Promis
     await until("the honest batch finalized", 60_000, async () => ((await batchState(honestBatchId)) === State.Finalized ? true : undefined));
   });
 
+
+  it("a batch no operator can check gets no attestation and the aggregator expires it after its response window", async () => {
+    const batchId = await submittedBy(setup.provers[3]!.account.address, 0n);
+    for (const op of operators) {
+      const response = await fetch(`${op.url}/v1/batches/${batchId}`);
+      if (response.status === 200) assert.equal(((await response.json()) as { status: string }).status, "unsupported");
+    }
+    await until("the unchecked batch expired", 90_000, async () => ((await batchState(batchId)) === State.Expired ? true : undefined));
+    assert.deepEqual(await attestedSigners(batchId), []);
+  });
 });
