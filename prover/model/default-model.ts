@@ -33,12 +33,14 @@ export const DEFAULT_MODEL_CONFIG = Object.freeze({
  * evaluated in JavaScript; rotary angles are computed inside the graph). The scales keep the
  * residual stream lively enough that greedy decoding does not collapse onto one token.
  */
-export function buildDefaultModel(options: { kvCache?: boolean } = {}): Uint8Array {
+export function buildDefaultModel(options: { kvCache?: boolean; seed?: number } = {}): Uint8Array {
   // kvCache false builds the same weights without past/present tensors (the other export shape),
-  // for tests that compare both decoding paths; only the default (true) is the pinned model.
+  // for tests that compare both decoding paths; another seed builds an impostor with the same
+  // architecture and vocabulary but other weights (a model swap only TOPLOC can tell apart).
+  // Only the defaults are the pinned model.
   const kvCache = options.kvCache !== false;
   const c = DEFAULT_MODEL_CONFIG;
-  const rng = new Xoshiro128(c.seed);
+  const rng = new Xoshiro128(options.seed ?? c.seed);
   const g = new GraphBuilder();
   const uniform = (count: number, scale: number): Float32Array => {
     const out = new Float32Array(count);

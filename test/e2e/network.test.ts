@@ -18,11 +18,12 @@
  * Part of `npm test` (about 1.5-2 minutes); VB_E2E=0 skips it. See operator/README.md.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { parseEther, type Address } from "viem";
 import { batchManagerAbi, stakeRegistryAbi } from "../../protocol/contracts/abis.ts";
+import { buildDefaultModel } from "../../prover/model/default-model.ts";
 import {
   launchAggregator,
   launchOperator,
@@ -165,7 +166,11 @@ async function complete(proverUrl: string, count: number, label: string, model =
   }
 
   it("a prover that swaps in a different model is disputed and slashed; honest operators keep their stake", async () => {
-    await expectSlashed(1, { args: ["--model", path.join(ROOT, "test/fixtures/models/llama_tiny.onnx"), "--model-id", DEFAULT_MODEL] });
+    // Same architecture, vocabulary and tokenizer, other weights: every output token is a valid
+    // token of the advertised model, so only the TOPLOC comparison can expose the swap.
+    const impostor = path.join(dir, "impostor.onnx");
+    writeFileSync(impostor, buildDefaultModel({ seed: 4242 }));
+    await expectSlashed(1, { args: ["--model", impostor, "--model-id", DEFAULT_MODEL] });
   });
 
   it("a prover that serves outputs it did not compute is disputed and slashed", async () => {
