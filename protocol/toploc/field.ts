@@ -49,10 +49,18 @@ export function invMod(a: number): number {
  * divided differences, then expansion into the monomial basis; O(n^2). The reductions are
  * written out inline: this is the prover's hot loop, and V8 does not inline reduce() here.
  */
+// Scratch rows reused across calls (interpolation runs once per proof on the prover's hot path).
+let ddScratch = new Float64Array(256);
+let coeffScratch = new Float64Array(256);
+
 export function interpolate(x: ArrayLike<number>, y: ArrayLike<number>): Uint16Array {
   const n = x.length;
   const inv = inverseTable();
-  const dd = new Float64Array(n);
+  if (ddScratch.length < n) {
+    ddScratch = new Float64Array(n);
+    coeffScratch = new Float64Array(n);
+  }
+  const dd = ddScratch;
   for (let i = 0; i < n; i++) dd[i] = reduce(y[i]!);
   for (let k = 1; k < n; k++) {
     for (let i = n - 1; i >= k; i--) {
@@ -66,7 +74,8 @@ export function interpolate(x: ArrayLike<number>, y: ArrayLike<number>): Uint16A
   }
   // Horner-style expansion from the highest Newton term down:
   // p(x) = dd[0] + (x - x0)(dd[1] + (x - x1)(dd[2] + ...)).
-  const coeffs = new Float64Array(n);
+  const coeffs = coeffScratch;
+  coeffs.fill(0, 0, n);
   let degree = 0;
   coeffs[0] = dd[n - 1]!;
   for (let i = n - 2; i >= 0; i--) {
