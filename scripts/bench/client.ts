@@ -152,9 +152,9 @@ const loopDelay = monitorEventLoopDelay({ resolution: 1 });
 const loadBefore = loadavg()[0]!;
 const raw: number[] = [];
 try {
-  // One untimed round each to open the sockets and warm the JIT.
-  await toolRound(streaming.port, STREAMS, STREAMS, 20, RAMP_MS);
-  await rawRound(streaming.port, STREAMS, STREAMS, 20, RAMP_MS);
+  // One untimed full round each to warm the JIT (a run has its own warm-up phases too).
+  await toolRound(streaming.port, PER_ROUND, STREAMS, 20, RAMP_MS);
+  await rawRound(streaming.port, PER_ROUND, STREAMS, 20, RAMP_MS);
   for (let r = 0; r < ROUNDS; r++) {
     loopDelay.enable();
     const t = await toolRound(streaming.port, PER_ROUND, STREAMS, 20, RAMP_MS);
