@@ -17,6 +17,13 @@
  * Keccak lanes are little-endian 64-bit words, as is wasm memory, so lanes load directly.
  */
 
+import {
+  Code, I32, I64, VOID, WASM_HEADER, WASM_PAGE_BYTES, name, section, uleb, vec, webAssembly,
+  type WasmMemory, type WasmModule,
+} from "../wasm/assembler.ts";
+
+export { WASM_PAGE_BYTES };
+
 // Rotation offsets r[x][y] of the rho step (FIPS 202, table 2).
 const RHO: readonly (readonly number[])[] = [
   [0, 36, 3, 41, 18],
@@ -41,79 +48,12 @@ function roundConstants(): bigint[] {
   return out;
 }
 
-// Opcodes used (WebAssembly core spec 1.0, section 5.4).
+// Opcodes used beyond the emitter's own (WebAssembly core spec 1.0, section 5.4).
 const OP = {
   block: 0x02, loop: 0x03, if: 0x04, else: 0x05, end: 0x0b, br: 0x0c, brIf: 0x0d, call: 0x10,
-  localGet: 0x20, localSet: 0x21, localTee: 0x22,
-  i64Load: 0x29, i32Load8U: 0x2d, i64Store: 0x37, i32Const: 0x41, i64Const: 0x42,
   i32Ne: 0x47, i32LtU: 0x49, i32GtU: 0x4b, i32GeU: 0x4f, i32Add: 0x6a, i32Shl: 0x74,
   i64And: 0x83, i64Xor: 0x85, i64Rotl: 0x89,
 } as const;
-const VOID = 0x40;
-const I32 = 0x7f;
-const I64 = 0x7e;
-
-function uleb(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let byte = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) byte |= 0x80;
-    out.push(byte);
-  } while (n !== 0);
-  return out;
-}
-
-function sleb(value: bigint): number[] {
-  let v = BigInt.asIntN(64, value);
-  const out: number[] = [];
-  for (;;) {
-    const byte = Number(v & 0x7fn);
-    v >>= 7n;
-    const done = (v === 0n && (byte & 0x40) === 0) || (v === -1n && (byte & 0x40) !== 0);
-    out.push(done ? byte : byte | 0x80);
-    if (done) return out;
-  }
-}
-
-const vec = (items: number[][]): number[] => [...uleb(items.length), ...items.flat()];
-const name = (s: string): number[] => vec([...s].map((c) => [c.charCodeAt(0)]));
-const section = (id: number, body: number[]): number[] => [id, ...uleb(body.length), ...body];
-
-/** Instruction emitter: each method appends one instruction's bytes. */
-class Code {
-  readonly bytes: number[] = [];
-  op(...b: number[]): this {
-    this.bytes.push(...b);
-    return this;
-  }
-  get(local: number): this {
-    return this.op(OP.localGet, ...uleb(local));
-  }
-  set(local: number): this {
-    return this.op(OP.localSet, ...uleb(local));
-  }
-  tee(local: number): this {
-    return this.op(OP.localTee, ...uleb(local));
-  }
-  i32(v: number): this {
-    return this.op(OP.i32Const, ...sleb(BigInt(v)));
-  }
-  i64(v: bigint): this {
-    return this.op(OP.i64Const, ...sleb(v));
-  }
-  /** memarg: log2 alignment, then byte offset. */
-  load64(offset: number): this {
-    return this.op(OP.i64Load, 3, ...uleb(offset));
-  }
-  store64(offset: number): this {
-    return this.op(OP.i64Store, 3, ...uleb(offset));
-  }
-  load8(offset: number): this {
-    return this.op(OP.i32Load8U, 0, ...uleb(offset));
-  }
-}
-
 /** pair(left, right, out): params 0..2; i64 locals A (state), C (column parity), D, B (rho/pi). */
 function pairBody(): number[] {
   const A = (i: number) => 3 + i;
@@ -204,7 +144,7 @@ function assemble(): Uint8Array {
   const layer = layerBody(0);
   const fnType = [0x60, ...vec([[I32], [I32], [I32]]), ...vec([])];
   return new Uint8Array([
-    ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00], // "\0asm", version 1
+    ...WASM_HEADER,
     ...section(1, vec([fnType])), // one type: (i32, i32, i32) -> ()
     ...section(2, vec([[...name("env"), ...name("memory"), 0x02, 0x00, 0x01]])), // memory, min 1 page
     ...section(3, vec([[0], [0]])), // pair, layer: both of type 0
@@ -213,18 +153,8 @@ function assemble(): Uint8Array {
   ]);
 }
 
-// TypeScript's ES libs carry no WebAssembly types (they ship with lib.dom, which this project
-// leaves out), so declare the little used here rather than widen the whole project's lib.
-interface WasmMemory {
-  readonly buffer: ArrayBuffer;
-}
-type WasmModule = object;
-interface WasmApi {
-  Module: new (bytes: Uint8Array) => WasmModule;
-  Memory: new (descriptor: { initial: number }) => WasmMemory;
-  Instance: new (module: WasmModule, imports: object) => { readonly exports: Record<string, unknown> };
-}
-const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+// The tree builder needs WebAssembly (Node has it); fail loudly at first use if absent.
+const wasm = webAssembly!;
 
 export interface LayerKernel {
   /** The kernel's memory; view it through `new Uint8Array(memory.buffer)`. */
@@ -232,8 +162,6 @@ export interface LayerKernel {
   pair(left: number, right: number, out: number): void;
   layer(src: number, count: number, dst: number): void;
 }
-
-export const WASM_PAGE_BYTES = 65536;
 
 let compiled: WasmModule | undefined;
 
