@@ -4,11 +4,11 @@
  * exact 64-bit integer multiplies, so a reduction is one Barrett step (multiply by a constant,
  * shift, multiply by P, subtract) instead of JavaScript's double-precision floor trick with its
  * two-sided fix-up; interpolation keeps values lazily in [0, 2P) and so needs no fix-up at all
- * (about 1.6x faster than the JavaScript version at k = 128 on the reference machine).
+ * (about 1.6x faster than the JavaScript version at k = 128 on the 2-core dev machine).
  *
- * Memory layout (the module owns its memory, exported as "memory"):
- *   [0, 2P)        u16 table of inverses mod P (entry 0 is 0), filled by the caller once
- *   SCRATCH...     u32 arrays the wrapper places per call
+ * Memory (imported as env.memory; WasmField creates and grows it), by byte offset:
+ *   [0, 2P)            u16 table of inverses mod P (entry 0 is 0), filled once at creation
+ *   SCRATCH_OFFSET...  u32 arrays the wrapper places per call
  * Exports:
  *   interpolate(x, dd, out, n)          x, dd (y values, reduced; overwritten), out: u32 arrays;
  *                                       out[i] is left in [0, 2P) for the wrapper to finish
