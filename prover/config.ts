@@ -2,13 +2,12 @@
  * The prover's configuration: defaults, then a JSON file (--config or PROVER_CONFIG), then
  * environment variables, then command-line flags. The merged result is validated once, at
  * start, against a JSON schema; the first bad field stops the start with a ConfigError that
- * names it and where it came from.
+ * names it and where it came from. The layering itself is runtime/config.ts, shared with the
+ * operator and the aggregator; this module holds the prover's schema, defaults and names.
  */
-import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
-import { join, resolve } from "node:path";
-import { parseArgs } from "node:util";
-import { Ajv, type ErrorObject } from "ajv";
+import { join } from "node:path";
+import { loadNodeConfig, NodeConfigError, type ConfigSpec, type LoadInput, type ValueKind } from "../runtime/config.ts";
 
 export interface ModelConfig {
   /** An ONNX causal LM; absent: the embedded default model. */
@@ -61,16 +60,9 @@ export const DEFAULT_CONFIG: Readonly<Omit<ProverConfig, "dataDir">> = Object.fr
   model: {},
 });
 
-export class ConfigError extends Error {
-  override name = "ConfigError";
-  constructor(
-    message: string,
-    /** Dotted config field, e.g. "batch.maxRecords". */
-    readonly field: string,
-  ) {
-    super(message);
-  }
-}
+/** A bad configuration value; `field` is the dotted config field, e.g. "batch.maxRecords". */
+export const ConfigError = NodeConfigError;
+export type ConfigError = NodeConfigError;
 
 const positive = (max: number) => ({ type: "integer", minimum: 1, maximum: max }) as const;
 const nonEmpty = { type: "string", minLength: 1 } as const;
@@ -117,9 +109,7 @@ const CONFIG_SCHEMA = {
   },
 } as const;
 
-const validate = new Ajv({ allErrors: false, strict: true }).compile(CONFIG_SCHEMA);
-
-type EnvKind = "string" | "integer" | "boolean";
+type EnvKind = Extract<ValueKind, "string" | "integer" | "boolean">;
 /** Environment variable -> config field. */
 export const ENV_VARS: Readonly<Record<string, readonly [string, EnvKind]>> = Object.freeze({
   PROVER_HOST: ["host", "string"],
@@ -157,102 +147,16 @@ const FLAGS: Readonly<Record<string, readonly [string, EnvKind]>> = {
   "log-level": ["logLevel", "string"],
 };
 
-export interface LoadConfigInput {
-  argv?: readonly string[];
-  env?: Readonly<Record<string, string | undefined>>;
-  cwd?: string;
-}
+export type LoadConfigInput = LoadInput;
 
 /** Builds and validates the configuration; throws ConfigError naming the first bad field. */
 export function loadConfig(input: LoadConfigInput = {}): ProverConfig {
-  const env = input.env ?? {};
-  const cwd = input.cwd ?? process.cwd();
-  let flags: Record<string, string | undefined>;
-  try {
-    const options = Object.fromEntries(
-      ["config", ...Object.keys(FLAGS)].map((name) => [name, { type: "string" as const }]),
-    );
-    flags = parseArgs({ args: [...(input.argv ?? [])], options, strict: true, allowPositionals: false }).values;
-  } catch (error) {
-    throw new ConfigError(`command line: ${(error as Error).message}`, "argv");
-  }
-  const merged: Record<string, unknown> = { ...structuredClone(DEFAULT_CONFIG), dataDir: defaultDataDir(env) };
-  const file = flags.config ?? env.PROVER_CONFIG;
-  if (file !== undefined) mergeInto(merged, readConfigFile(resolve(cwd, file)));
-  for (const [name, [field, kind]] of Object.entries(ENV_VARS)) {
-    const raw = env[name];
-    if (raw !== undefined && raw !== "") setField(merged, field, parseValue(raw, kind, field, `environment variable ${name}`));
-  }
-  for (const [name, [field, kind]] of Object.entries(FLAGS)) {
-    const raw = flags[name];
-    if (raw !== undefined) setField(merged, field, parseValue(raw, kind, field, `flag --${name}`));
-  }
-  if (!validate(merged)) throw fromSchemaError(validate.errors![0]!, merged);
-  return merged as unknown as ProverConfig;
-}
-
-function readConfigFile(path: string): Record<string, unknown> {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (error) {
-    throw new ConfigError(`cannot read config file ${path}: ${(error as Error).message}`, "config");
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (error) {
-    throw new ConfigError(`config file ${path} is not valid JSON: ${(error as Error).message}`, "config");
-  }
-  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
-    throw new ConfigError(`config file ${path} must hold a JSON object`, "config");
-  }
-  return parsed as Record<string, unknown>;
-}
-
-/** Deep-merges plain objects (arrays and scalars replace). Type errors are left to the schema. */
-function mergeInto(target: Record<string, unknown>, source: Record<string, unknown>): void {
-  for (const [key, value] of Object.entries(source)) {
-    const current = target[key];
-    if (isPlainObject(value) && isPlainObject(current)) mergeInto(current, value);
-    else target[key] = value;
-  }
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-function setField(target: Record<string, unknown>, field: string, value: unknown): void {
-  const parts = field.split(".");
-  let node = target;
-  for (const part of parts.slice(0, -1)) {
-    if (!isPlainObject(node[part])) node[part] = {};
-    node = node[part] as Record<string, unknown>;
-  }
-  node[parts[parts.length - 1]!] = value;
-}
-
-function parseValue(raw: string, kind: EnvKind, field: string, source: string): unknown {
-  if (kind === "string") return raw;
-  if (kind === "integer") {
-    if (!/^-?\d+$/.test(raw.trim())) throw new ConfigError(`${field} (from ${source}) must be an integer, got "${raw}"`, field);
-    return Number(raw.trim());
-  }
-  const lowered = raw.trim().toLowerCase();
-  if (["1", "true", "yes"].includes(lowered)) return true;
-  if (["0", "false", "no"].includes(lowered)) return false;
-  throw new ConfigError(`${field} (from ${source}) must be true or false, got "${raw}"`, field);
-}
-
-function fromSchemaError(error: ErrorObject, config: Record<string, unknown>): ConfigError {
-  const path = error.instancePath.split("/").filter(Boolean).join(".");
-  if (error.keyword === "additionalProperties") {
-    const extra = String(error.params.additionalProperty);
-    const field = path ? `${path}.${extra}` : extra;
-    return new ConfigError(`unknown config field ${field}`, field);
-  }
-  let value: unknown = config;
-  for (const part of path.split(".").filter(Boolean)) value = (value as Record<string, unknown>)?.[part];
-  return new ConfigError(`config field ${path || "(root)"} ${error.message ?? "is invalid"}, got ${JSON.stringify(value)}`, path || "(root)");
+  const spec: ConfigSpec = {
+    envPrefix: "PROVER",
+    schema: CONFIG_SCHEMA,
+    defaults: { ...structuredClone(DEFAULT_CONFIG), dataDir: defaultDataDir(input.env ?? {}) },
+    env: ENV_VARS,
+    flags: FLAGS,
+  };
+  return loadNodeConfig<ProverConfig>(spec, input);
 }

@@ -1,8 +1,9 @@
 /**
- * Configuration of a long-running node (operator, aggregator): defaults, then a JSON file
+ * Configuration of a long-running node (prover, operator, aggregator): defaults, then a JSON file
  * (--config or <PREFIX>_CONFIG), then environment variables, then command-line flags. The merged
  * result is validated once, at start, against a JSON schema; the first bad field stops the start
- * with a NodeConfigError naming it (dotted path) and the value. Same layering as prover/config.ts.
+ * with a NodeConfigError naming it (dotted path) and the value. The prover, operator and
+ * aggregator all load their configuration through here.
  */
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
