@@ -2,44 +2,40 @@
  * The aggregator's configuration (defaults < JSON file < AGGREGATOR_* environment < flags),
  * validated at start by runtime/config.ts: a bad value stops the start naming the field.
  */
-import { homedir } from "node:os";
-import { join } from "node:path";
-import { loadNodeConfig, schemaParts, type KeyConfig, type LoadInput } from "../runtime/config.ts";
+import {
+  defaultDataDir,
+  loadNodeConfig,
+  schemaParts,
+  type ChainConfig,
+  type KeyConfig,
+  type LoadInput,
+  type LogLevel,
+  type MeshConfig,
+} from "../runtime/config.ts";
 
 export interface AggregatorConfig {
-  chain: { rpcUrl: string; deployment: string; pollIntervalMs: number; logRange: number; startBlock?: number };
+  chain: ChainConfig;
   /** Pays gas for attest, castVotes, resolveDispute and finalize. */
   account: KeyConfig;
   dataDir: string;
   http: { host: string; port: number; bodyLimitBytes: number };
-  mesh: { listen: string[]; bootstrap: string[]; peerKeyFile?: string };
+  mesh: MeshConfig;
   /** How long to keep collecting signatures after the stake threshold is reached. */
   graceMs: number;
   retry: { baseMs: number; maxMs: number };
   /** Call finalize() on attested batches once their challenge window is over, and expire() on batches that got no quorum in their response window. */
   finalize: boolean;
-  logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+  logLevel: LogLevel;
 }
 
-const { nonEmpty, url, port, logLevel, key, stringList } = schemaParts;
+const { nonEmpty, port, logLevel, key, chain, mesh } = schemaParts;
 
 const SCHEMA = {
   type: "object",
   additionalProperties: false,
   required: ["chain", "account", "dataDir", "http", "mesh", "graceMs", "retry", "finalize", "logLevel"],
   properties: {
-    chain: {
-      type: "object",
-      additionalProperties: false,
-      required: ["rpcUrl", "deployment", "pollIntervalMs", "logRange"],
-      properties: {
-        rpcUrl: url,
-        deployment: nonEmpty,
-        pollIntervalMs: { type: "integer", minimum: 10, maximum: 600_000 },
-        logRange: { type: "integer", minimum: 1, maximum: 1_000_000 },
-        startBlock: { type: "integer", minimum: 0 },
-      },
-    },
+    chain,
     account: key,
     dataDir: nonEmpty,
     http: {
@@ -48,12 +44,7 @@ const SCHEMA = {
       required: ["host", "port", "bodyLimitBytes"],
       properties: { host: nonEmpty, port, bodyLimitBytes: { type: "integer", minimum: 256, maximum: 1 << 20 } },
     },
-    mesh: {
-      type: "object",
-      additionalProperties: false,
-      required: ["listen", "bootstrap"],
-      properties: { listen: stringList, bootstrap: stringList, peerKeyFile: nonEmpty },
-    },
+    mesh,
     graceMs: { type: "integer", minimum: 0, maximum: 3_600_000 },
     retry: {
       type: "object",
@@ -74,7 +65,7 @@ export function loadAggregatorConfig(input: LoadInput = {}): AggregatorConfig {
       schema: SCHEMA,
       defaults: {
         chain: { rpcUrl: "http://127.0.0.1:8545", deployment: "deployments/31337.json", pollIntervalMs: 500, logRange: 2_000 },
-        dataDir: join(env.XDG_DATA_HOME || join(homedir(), ".local", "share"), "verifiable-benchmarks", "aggregator"),
+        dataDir: defaultDataDir("aggregator", env),
         http: { host: "127.0.0.1", port: 9000, bodyLimitBytes: 4096 },
         mesh: { listen: ["/ip4/127.0.0.1/tcp/0"], bootstrap: [] },
         graceMs: 2_000,

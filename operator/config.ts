@@ -2,21 +2,20 @@
  * The operator's configuration (defaults < JSON file < OPERATOR_* environment < flags), validated
  * at start by runtime/config.ts: a bad value stops the start naming the field.
  */
-import { homedir } from "node:os";
-import { join } from "node:path";
-import { loadNodeConfig, schemaParts, type ConfigSpec, type KeyConfig, type LoadInput } from "../runtime/config.ts";
+import {
+  defaultDataDir,
+  loadNodeConfig,
+  schemaParts,
+  type ChainConfig,
+  type ConfigSpec,
+  type KeyConfig,
+  type LoadInput,
+  type LogLevel,
+  type MeshConfig,
+} from "../runtime/config.ts";
 
 export interface OperatorConfig {
-  chain: {
-    rpcUrl: string;
-    /** deployments/<chainId>.json as scripts/deploy.ts writes it. */
-    deployment: string;
-    pollIntervalMs: number;
-    /** Largest eth_getLogs block range. */
-    logRange: number;
-    /** First block to follow when no cursor is stored (default: the deployment block). */
-    startBlock?: number;
-  };
+  chain: ChainConfig;
   /** The staking account: holds the stake and the dispute bonds, pays gas. */
   account: KeyConfig;
   /** The signing key bound at registration: signs attestations and votes only. */
@@ -27,7 +26,7 @@ export interface OperatorConfig {
   /** Share of each batch's leaves to check, in (0, 1]. */
   samplingFraction: number;
   http: { host: string; port: number };
-  mesh: { listen: string[]; bootstrap: string[]; peerKeyFile?: string };
+  mesh: MeshConfig;
   /** Aggregator base URLs for the HTTP fallback. */
   aggregatorUrls: string[];
   model: { path?: string; id?: string; cacheDir?: string; threads?: number; tokenizerPath?: string };
@@ -36,40 +35,24 @@ export interface OperatorConfig {
   finalTokenCheck: "off" | "greedy";
   /** How often attestations of batches still awaiting quorum are sent again. */
   resendIntervalMs: number;
-  logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+  logLevel: LogLevel;
 }
 
-const { nonEmpty, url, port, logLevel, key, stringList } = schemaParts;
+const { nonEmpty, url, port, logLevel, key, chain, mesh } = schemaParts;
 
 const SCHEMA = {
   type: "object",
   additionalProperties: false,
   required: ["chain", "account", "signer", "stake", "dataDir", "samplingFraction", "http", "mesh", "aggregatorUrls", "model", "fetchTimeoutMs", "finalTokenCheck", "resendIntervalMs", "logLevel"],
   properties: {
-    chain: {
-      type: "object",
-      additionalProperties: false,
-      required: ["rpcUrl", "deployment", "pollIntervalMs", "logRange"],
-      properties: {
-        rpcUrl: url,
-        deployment: nonEmpty,
-        pollIntervalMs: { type: "integer", minimum: 10, maximum: 600_000 },
-        logRange: { type: "integer", minimum: 1, maximum: 1_000_000 },
-        startBlock: { type: "integer", minimum: 0 },
-      },
-    },
+    chain,
     account: key,
     signer: key,
     stake: { type: "string", pattern: "^[0-9]{1,78}$" },
     dataDir: nonEmpty,
     samplingFraction: { type: "number", exclusiveMinimum: 0, maximum: 1 },
     http: { type: "object", additionalProperties: false, required: ["host", "port"], properties: { host: nonEmpty, port } },
-    mesh: {
-      type: "object",
-      additionalProperties: false,
-      required: ["listen", "bootstrap"],
-      properties: { listen: stringList, bootstrap: stringList, peerKeyFile: nonEmpty },
-    },
+    mesh,
     aggregatorUrls: { type: "array", items: url },
     model: {
       type: "object",
@@ -90,7 +73,7 @@ const SCHEMA = {
 } as const;
 
 export function defaultOperatorDataDir(env: Readonly<Record<string, string | undefined>> = process.env): string {
-  return join(env.XDG_DATA_HOME || join(homedir(), ".local", "share"), "verifiable-benchmarks", "operator");
+  return defaultDataDir("operator", env);
 }
 
 export const OPERATOR_CONFIG_SPEC: Omit<ConfigSpec, "defaults"> = {

@@ -5,9 +5,15 @@
  * names it and where it came from. The layering itself is runtime/config.ts, shared with the
  * operator and the aggregator; this module holds the prover's schema, defaults and names.
  */
-import { homedir } from "node:os";
-import { join } from "node:path";
-import { loadNodeConfig, NodeConfigError, type ConfigSpec, type LoadInput, type ValueKind } from "../runtime/config.ts";
+import {
+  defaultDataDir as nodeDataDir,
+  loadNodeConfig,
+  NodeConfigError,
+  type ConfigSpec,
+  type LoadInput,
+  type LogLevel,
+  type ValueKind,
+} from "../runtime/config.ts";
 
 export interface ModelConfig {
   /** An ONNX causal LM; absent: the embedded default model. */
@@ -32,7 +38,7 @@ export interface ProverConfig {
   /** URL operators use to reach this prover (batch data URIs); default http://host:port. */
   publicUrl?: string;
   bodyLimitBytes: number;
-  logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+  logLevel: LogLevel;
   /** fsync every store write (turn off only for throwaway data). */
   syncWrites: boolean;
   queue: { concurrency: number; maxWaiting: number };
@@ -43,8 +49,7 @@ export interface ProverConfig {
 
 /** Outside the checkout, so that serving never leaves files in the repository. */
 export function defaultDataDir(env: Readonly<Record<string, string | undefined>> = process.env): string {
-  const base = env.XDG_DATA_HOME || join(homedir(), ".local", "share");
-  return join(base, "verifiable-benchmarks", "prover");
+  return nodeDataDir("prover", env);
 }
 
 /** Every default but dataDir, which depends on the environment (defaultDataDir). */

@@ -6,7 +6,8 @@
  * aggregator all load their configuration through here.
  */
 import { readFileSync } from "node:fs";
-import { resolve } from "node:path";
+import { homedir } from "node:os";
+import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { Ajv, type ErrorObject } from "ajv";
 
@@ -171,7 +172,55 @@ export const schemaParts = {
     },
   },
   stringList: { type: "array", items: { type: "string", minLength: 1 } },
+  /** Where a node reads the chain: see ChainConfig. */
+  chain: {
+    type: "object",
+    additionalProperties: false,
+    required: ["rpcUrl", "deployment", "pollIntervalMs", "logRange"],
+    properties: {
+      rpcUrl: { type: "string", pattern: "^https?://[^\\s]+$" },
+      deployment: { type: "string", minLength: 1 },
+      pollIntervalMs: { type: "integer", minimum: 10, maximum: 600_000 },
+      logRange: { type: "integer", minimum: 1, maximum: 1_000_000 },
+      startBlock: { type: "integer", minimum: 0 },
+    },
+  },
+  /** The node's place in the gossip mesh: see MeshConfig. */
+  mesh: {
+    type: "object",
+    additionalProperties: false,
+    required: ["listen", "bootstrap"],
+    properties: {
+      listen: { type: "array", items: { type: "string", minLength: 1 } },
+      bootstrap: { type: "array", items: { type: "string", minLength: 1 } },
+      peerKeyFile: { type: "string", minLength: 1 },
+    },
+  },
 } as const;
+
+export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+
+export interface ChainConfig {
+  rpcUrl: string;
+  /** deployments/<chainId>.json as scripts/deploy.ts writes it. */
+  deployment: string;
+  pollIntervalMs: number;
+  /** Largest eth_getLogs block range. */
+  logRange: number;
+  /** First block to follow when no cursor is stored (default: the deployment block). */
+  startBlock?: number;
+}
+
+export interface MeshConfig {
+  listen: string[];
+  bootstrap: string[];
+  peerKeyFile?: string;
+}
+
+/** A node's default data folder, outside the checkout: $XDG_DATA_HOME/verifiable-benchmarks/<role>. */
+export function defaultDataDir(role: string, env: Readonly<Record<string, string | undefined>> = process.env): string {
+  return join(env.XDG_DATA_HOME || join(homedir(), ".local", "share"), "verifiable-benchmarks", role);
+}
 
 export interface KeyConfig {
   keystore?: string;

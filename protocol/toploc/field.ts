@@ -12,7 +12,7 @@ export const FIELD_PRIME = 65497;
 const INV_PRIME = 1 / FIELD_PRIME;
 
 /** (a * b) mod P for a, b in [0, P). */
-export function mulMod(a: number, b: number): number {
+function mulMod(a: number, b: number): number {
   const p = a * b;
   const r = p - Math.floor(p * INV_PRIME) * FIELD_PRIME;
   return r < 0 ? r + FIELD_PRIME : r >= FIELD_PRIME ? r - FIELD_PRIME : r;

@@ -16,7 +16,7 @@ import { protocolDomain, Role, signRegistration } from "../../protocol/eip712/in
 import { deploy } from "../deploy.ts";
 
 export const ROOT = path.resolve(import.meta.dirname, "../..");
-const HARDHAT_CLI = path.join(ROOT, "node_modules/hardhat/dist/src/cli.js");
+export const HARDHAT_CLI = path.join(ROOT, "node_modules/hardhat/dist/src/cli.js");
 
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

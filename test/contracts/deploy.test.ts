@@ -1,28 +1,15 @@
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { createPublicClient, http } from "viem";
 import { batchManagerAbi, stakeRegistryAbi, eigenServiceManagerAbi } from "../../protocol/contracts/abis.ts";
 import { DeploymentNotFoundError, InvalidDeploymentError, loadDeployment, parseDeployment } from "../../protocol/contracts/index.ts";
 import { DeployError, parseDeployArgs } from "../../scripts/deploy.ts";
+import { freePort, HARDHAT_CLI, ROOT } from "../../scripts/network/launch.ts";
 
-const ROOT = path.resolve(import.meta.dirname, "../..");
-const HARDHAT_CLI = path.join(ROOT, "node_modules/hardhat/dist/src/cli.js");
 const TSX_CLI = path.join(ROOT, "node_modules/tsx/dist/cli.mjs");
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 function run(args: string[], timeoutMs: number): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve) => {

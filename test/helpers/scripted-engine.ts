@@ -7,6 +7,7 @@
  */
 import { buildProofs, DEFAULT_TOPLOC_PARAMS } from "../../protocol/toploc/index.ts";
 import type { GenerateRequestLike, GenerationLike, InferenceEngine } from "../../prover/inference-engine.ts";
+import { rng as mulberry32 } from "../../benchmark/rng.ts";
 
 export interface ScriptedEngineOptions {
   /** Throw after producing this many tokens. */
@@ -18,17 +19,6 @@ export interface ScriptedEngineOptions {
 const HIDDEN = 256;
 const BOS = 256;
 const EOS = 257;
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export class ScriptedEngine implements InferenceEngine {
   readonly info = {

@@ -15,17 +15,7 @@ import {
 import { IB_DIR, inferenceBenchFiles, leafPaths, readFixture, tamperedValue, withLeaf, type Path } from "../helpers/inferencebench-fixtures.ts";
 import { readFileSync } from "node:fs";
 import { createHash } from "node:crypto";
-
-/** mulberry32, so the random tampers are the same on every run. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from "../../benchmark/rng.ts";
 
 async function assertTamperFails(tree: JsonValue, path: Path, label: string): Promise<void> {
   const before = JSON.stringify(path);

@@ -24,18 +24,7 @@ import {
   type InferenceRecord,
 } from "../../protocol/merkle/index.ts";
 import { createLayerKernel } from "../../protocol/merkle/wasm-kernel.ts";
-
-/** Deterministic PRNG (mulberry32) so failures reproduce. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from "../../benchmark/rng.ts";
 
 function randomBytes(next: () => number, n: number): Uint8Array {
   const out = new Uint8Array(n);
