@@ -1,16 +1,24 @@
 /**
- * The load generator's HTTP client: node:http with a keep-alive Agent and the SSE parser above,
- * no fetch/undici/openai in the hot path (each adds per-request promise and stream layers).
- * One call = one streamed completion; timestamps are performance.now() in milliseconds.
+ * The load generator's HTTP client: one streamed completion per `send`, over raw keep-alive
+ * sockets (`./http/connection-pool.ts`) with an incremental HTTP/1.1 response parser
+ * (`./http/response-parser.ts`) and SSE parser (`./sse.ts`). Neither node:http, fetch, undici
+ * nor the openai package is in the path: their per-request request/response streams, agents and
+ * promise layers cost more than a millisecond at p99 with hundreds of streams (bench:client).
+ * Timestamps are performance.now() in milliseconds.
  *
  * Timing model: `scheduledAt` is when the driver wanted the request out (a Poisson arrival, or a
  * closed-loop slot becoming free). `sentAt` is when the request had a connected socket and its
  * bytes were handed to the kernel. TTFT runs from sentAt, so time spent waiting for a free
  * connection in the client (queue_ms = sentAt - scheduledAt) is reported apart, not in TTFT.
+ * Arrival times are read the moment a socket delivers bytes; parsing them (HTTP framing, SSE,
+ * JSON) is deferred to after the event loop's poll phase, so that decoding one stream's chunk
+ * never delays the timestamp of another stream's bytes that arrived in the same loop turn.
  */
-import http from "node:http";
-import https from "node:https";
+import { isIP } from "node:net";
 import { performance } from "node:perf_hooks";
+import type { ConnectionOptions } from "node:tls";
+import { ConnectionPool, type Connection, type ConnectionOwner } from "./http/connection-pool.ts";
+import { ResponseParser, type ResponseHead } from "./http/response-parser.ts";
 import { SseParser } from "./sse.ts";
 
 export type Api = "chat" | "completions";
@@ -24,10 +32,12 @@ export interface EndpointOptions {
   apiKey?: string;
   /** Socket pool size; closed-loop drivers set it to the concurrency. */
   maxSockets: number;
-  /** Per-request limit in ms; the request fails with "timeout" after it. */
+  /** Idle limit per request in ms: it fails with "timeout" when no byte arrives for this long. */
   timeoutMs?: number;
   /** Extra body fields (e.g. seed), recorded in the envelope's driver options by the caller. */
   extraBody?: Record<string, unknown>;
+  /** For https endpoints: extra TLS options (a private CA, for instance). */
+  tls?: ConnectionOptions;
 }
 
 export type TokenSource = "server_usage" | "stream_chunks";
@@ -48,26 +58,42 @@ export interface RequestResult {
   outputChars: number;
 }
 
+/** The longest error-response body kept for the error message. */
+const ERROR_BODY_CHARS = 500;
+
+type StreamEvent = { choices?: { delta?: { content?: string | null }; text?: string | null }[]; usage?: { completion_tokens?: number; prompt_tokens?: number } | null; error?: unknown };
+
+/** Bytes or a close that a socket delivered, waiting for the post-poll flush. */
+interface Arrival {
+  exchange: Exchange;
+  now: number;
+  chunk: Buffer | null;
+  error: Error | null;
+}
+
 export class StreamingClient {
-  readonly agent: http.Agent;
-  private readonly transport: typeof http | typeof https;
-  private readonly host: string;
-  private readonly port: number;
-  private readonly path: string;
-  private readonly headersBase: Record<string, string>;
+  private readonly pool: ConnectionPool;
+  private readonly requestHead: string;
   private readonly bodyPrefix: string;
+  private readonly chat: boolean;
+  private arrivals: Arrival[] = [];
+  private flushScheduled = false;
 
   constructor(readonly options: EndpointOptions) {
     const url = new URL(options.baseUrl.replace(/\/+$/, "") + (options.api === "chat" ? "/chat/completions" : "/completions"));
     if (url.protocol !== "http:" && url.protocol !== "https:") throw new Error(`--base-url must be http(s), got ${url.protocol}`);
-    this.transport = url.protocol === "https:" ? https : http;
-    this.agent = new this.transport.Agent({ keepAlive: true, maxSockets: options.maxSockets, maxFreeSockets: options.maxSockets, scheduling: "fifo" });
-    this.host = url.hostname;
-    this.port = Number(url.port || (url.protocol === "https:" ? 443 : 80));
-    this.path = url.pathname + url.search;
-    this.headersBase = { "content-type": "application/json", accept: "text/event-stream" };
-    if (options.apiKey) this.headersBase.authorization = `Bearer ${options.apiKey}`;
-    // Everything but the prompt is the same for every request: serialize it once.
+    const https = url.protocol === "https:";
+    // URL keeps the brackets of an IPv6 literal in hostname; sockets want the bare address.
+    const host = url.hostname.replace(/^\[(.*)\]$/, "$1");
+    const port = Number(url.port || (https ? 443 : 80));
+    const tls = https ? { ...(isIP(host) ? {} : { servername: host }), ...options.tls } : undefined;
+    this.pool = new ConnectionPool({ host, port, tls, maxSockets: options.maxSockets });
+    this.chat = options.api === "chat";
+    // Everything but the prompt and its length is the same for every request: build it once.
+    this.requestHead =
+      `POST ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\nUser-Agent: verifiable-benchmarks\r\n` +
+      `Content-Type: application/json\r\nAccept: text/event-stream\r\n` +
+      (options.apiKey ? `Authorization: Bearer ${options.apiKey}\r\n` : "");
     const common = {
       model: options.model,
       max_tokens: options.maxTokens,
@@ -79,122 +105,210 @@ export class StreamingClient {
     this.bodyPrefix = JSON.stringify(common).slice(0, -1);
   }
 
-  private body(prompt: string): string {
+  private request(prompt: string): string {
     const p = JSON.stringify(prompt);
-    return this.options.api === "chat" ? `${this.bodyPrefix},"messages":[{"role":"user","content":${p}}]}` : `${this.bodyPrefix},"prompt":${p}}`;
+    const body = this.chat ? `${this.bodyPrefix},"messages":[{"role":"user","content":${p}}]}` : `${this.bodyPrefix},"prompt":${p}}`;
+    return `${this.requestHead}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
   }
 
   /** Sends one streamed request; never rejects (failures come back with ok=false). */
   send(prompt: string, scheduledAt = performance.now()): Promise<RequestResult> {
-    const body = this.body(prompt);
-    const chat = this.options.api === "chat";
-    return new Promise((resolve) => {
-      const r: RequestResult = {
-        ok: false, status: 0, error: null, scheduledAt, sentAt: scheduledAt, firstTokenAt: null, endAt: scheduledAt,
-        chunkTimes: [], outputTokens: 0, promptTokens: null, tokenSource: "stream_chunks", outputChars: 0,
-      };
-      let usageTokens: number | null = null;
-      let done = false;
-      let sawDone = false;
-      let chunkNow = 0;
-      const finish = (error: string | null) => {
-        if (done) return;
-        done = true;
-        r.endAt = performance.now();
-        r.error = error;
-        r.ok = error === null;
-        if (usageTokens !== null) {
-          r.outputTokens = usageTokens;
-          r.tokenSource = "server_usage";
-        } else {
-          r.outputTokens = r.chunkTimes.length;
-        }
-        resolve(r);
-      };
-      const parser = new SseParser((data) => {
-        if (data === "[DONE]") {
-          sawDone = true;
-          return;
-        }
-        let msg: { choices?: { delta?: { content?: string | null }; text?: string | null }[]; usage?: { completion_tokens?: number; prompt_tokens?: number } | null; error?: unknown };
-        try {
-          msg = JSON.parse(data);
-        } catch {
-          throw new Error(`stream event is not JSON: ${data.slice(0, 80)}`);
-        }
-        if (msg.error) throw new Error(`server error in stream: ${JSON.stringify(msg.error).slice(0, 200)}`);
-        const choice = msg.choices?.[0];
-        const content = choice ? (chat ? choice.delta?.content : choice.text) : null;
-        if (content) {
-          if (r.firstTokenAt === null) r.firstTokenAt = chunkNow;
-          r.chunkTimes.push(chunkNow);
-          r.outputChars += content.length;
-        }
-        if (msg.usage && typeof msg.usage.completion_tokens === "number") {
-          usageTokens = msg.usage.completion_tokens;
-          r.promptTokens = typeof msg.usage.prompt_tokens === "number" ? msg.usage.prompt_tokens : null;
-        }
-      });
-      const req = this.transport.request(
-        {
-          host: this.host,
-          port: this.port,
-          path: this.path,
-          method: "POST",
-          agent: this.agent,
-          headers: { ...this.headersBase, "content-length": Buffer.byteLength(body) },
-        },
-        (res) => {
-          r.status = res.statusCode ?? 0;
-          if (r.status !== 200) {
-            let text = "";
-            res.setEncoding("utf8");
-            res.on("data", (c: string) => {
-              if (text.length < 500) text += c;
-            });
-            res.on("end", () => finish(`HTTP ${r.status}: ${text.slice(0, 200)}`));
-            return;
-          }
-          res.on("data", (chunk: Buffer) => {
-            chunkNow = performance.now();
-            try {
-              parser.push(chunk);
-            } catch (e) {
-              req.destroy();
-              finish((e as Error).message);
-            }
-          });
-          res.on("end", () => {
-            try {
-              parser.end();
-            } catch (e) {
-              return finish((e as Error).message);
-            }
-            finish(sawDone ? null : "stream ended without [DONE]");
-          });
-          res.on("error", (e) => finish(e.message));
-        },
-      );
-      req.on("socket", (socket) => {
-        const mark = () => {
-          r.sentAt = performance.now();
-        };
-        // For TLS the request goes out after the handshake, not at TCP connect.
-        if ((socket as { connecting?: boolean }).connecting) socket.once(this.transport === https ? "secureConnect" : "connect", mark);
-        else mark();
-      });
-      req.on("error", (e) => finish(e.message));
-      if (this.options.timeoutMs) {
-        req.setTimeout(this.options.timeoutMs, () => {
-          req.destroy();
-          finish(`timeout after ${this.options.timeoutMs} ms`);
-        });
-      }
-      req.end(body);
+    return new Promise((resolve) => new Exchange(this, this.request(prompt), scheduledAt, resolve).start());
+  }
+
+  /** @internal */
+  acquire(cb: (error: Error | null, c: Connection | null) => void): void {
+    this.pool.acquire(cb);
+  }
+
+  /** @internal */
+  release(c: Connection, reusable: boolean): void {
+    this.pool.release(c, reusable);
+  }
+
+  /** @internal Queues what a socket delivered; parsing waits until the poll phase is over. */
+  arrive(a: Arrival): void {
+    this.arrivals.push(a);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(this.flush);
+    }
+  }
+
+  private readonly flush = (): void => {
+    this.flushScheduled = false;
+    const batch = this.arrivals;
+    this.arrivals = [];
+    for (const a of batch) a.exchange.process(a);
+  };
+
+  /** Closes every connection; requests still in flight fail with "client closed". */
+  close(): void {
+    this.pool.destroy();
+  }
+}
+
+/** One request and its response on one connection. */
+class Exchange implements ConnectionOwner {
+  private readonly r: RequestResult;
+  private readonly parser: ResponseParser;
+  private readonly sse: SseParser;
+  private connection: Connection | null = null;
+  /** The last connection this request went out on, even after it was handed back. */
+  private carrier: Connection | null = null;
+  private retried = false;
+  private finished = false;
+  private chunkNow = 0;
+  private usageTokens: number | null = null;
+  private sawDone = false;
+  private errorBody = "";
+
+  constructor(
+    private readonly client: StreamingClient,
+    private readonly wire: string,
+    scheduledAt: number,
+    private readonly resolve: (r: RequestResult) => void,
+  ) {
+    this.r = {
+      ok: false, status: 0, error: null, scheduledAt, sentAt: scheduledAt, firstTokenAt: null, endAt: scheduledAt,
+      chunkTimes: [], outputTokens: 0, promptTokens: null, tokenSource: "stream_chunks", outputChars: 0,
+    };
+    this.parser = new ResponseParser({
+      onHead: (head) => this.onHead(head),
+      onBody: (bytes) => {
+        if (this.r.status === 200) this.sse.push(bytes);
+        else if (this.errorBody.length < ERROR_BODY_CHARS) this.errorBody += bytes.toString("utf8");
+      },
+      onEnd: () => undefined,
+    });
+    this.sse = new SseParser((data) => this.onEvent(data));
+  }
+
+  start(): void {
+    this.client.acquire((error, c) => {
+      if (error || !c) return this.finish(error?.message ?? "no connection", performance.now());
+      if (this.finished) return this.client.release(c, true);
+      this.connection = c;
+      this.carrier = c;
+      c.owner = this;
+      const timeout = this.client.options.timeoutMs;
+      if (timeout) c.setIdleTimeout(timeout, () => this.fail(`timeout after ${timeout} ms without data`, performance.now()));
+      this.r.sentAt = performance.now();
+      c.write(this.wire);
     });
   }
 
-  close(): void {
-    this.agent.destroy();
+  onData(chunk: Buffer, now: number): void {
+    this.client.arrive({ exchange: this, now, chunk, error: null });
+  }
+
+  onClose(error: Error | null, now: number): void {
+    this.client.arrive({ exchange: this, now, chunk: null, error });
+  }
+
+  /** Runs in the client's flush, in arrival order. */
+  process(a: Arrival): void {
+    if (this.finished) {
+      // Bytes after this response ended: the connection's framing can no longer be trusted.
+      if (a.chunk && this.carrier && !this.carrier.closed) this.carrier.destroy();
+      return;
+    }
+    this.chunkNow = a.now;
+    try {
+      if (a.chunk) this.parser.push(a.chunk);
+      else return this.closed(a.error, a.now);
+    } catch (e) {
+      return this.fail((e as Error).message, a.now);
+    }
+    if (this.parser.done) this.complete(a.now);
+  }
+
+  private closed(error: Error | null, now: number): void {
+    const c = this.connection;
+    this.connection = null;
+    // A kept-alive connection the server closed before answering: send once more on a fresh one.
+    if (!this.parser.started && c && c.served > 0 && !this.retried) {
+      this.retried = true;
+      return this.start();
+    }
+    try {
+      this.parser.eof();
+    } catch (e) {
+      return this.finish(error ? `${(e as Error).message} (${error.message})` : (e as Error).message, now);
+    }
+    this.complete(now);
+  }
+
+  private onHead(head: ResponseHead): void {
+    this.r.status = head.status;
+  }
+
+  private onEvent(data: string): void {
+    if (data === "[DONE]") {
+      this.sawDone = true;
+      return;
+    }
+    let msg: StreamEvent;
+    try {
+      msg = JSON.parse(data) as StreamEvent;
+    } catch {
+      throw new Error(`stream event is not JSON: ${data.slice(0, 80)}`);
+    }
+    if (msg.error) throw new Error(`server error in stream: ${JSON.stringify(msg.error).slice(0, 200)}`);
+    const choice = msg.choices?.[0];
+    const content = choice ? (this.client.options.api === "chat" ? choice.delta?.content : choice.text) : null;
+    if (content) {
+      if (this.r.firstTokenAt === null) this.r.firstTokenAt = this.chunkNow;
+      this.r.chunkTimes.push(this.chunkNow);
+      this.r.outputChars += content.length;
+    }
+    if (msg.usage && typeof msg.usage.completion_tokens === "number") {
+      this.usageTokens = msg.usage.completion_tokens;
+      this.r.promptTokens = typeof msg.usage.prompt_tokens === "number" ? msg.usage.prompt_tokens : null;
+    }
+  }
+
+  /** The whole response is in: hand the connection back and settle. */
+  private complete(now: number): void {
+    if (this.connection) {
+      const c = this.connection;
+      this.connection = null;
+      c.owner = null;
+      this.client.release(c, this.parser.reusable);
+    }
+    if (this.r.status !== 200) return this.finish(`HTTP ${this.r.status}: ${this.errorBody.slice(0, 200)}`, now);
+    try {
+      this.sse.end();
+    } catch (e) {
+      return this.finish((e as Error).message, now);
+    }
+    this.finish(this.sawDone ? null : "stream ended without [DONE]", now);
+  }
+
+  /** Fails the request and closes its connection (its state is unknown). */
+  private fail(message: string, now: number): void {
+    const c = this.connection;
+    this.connection = null;
+    if (c) {
+      c.owner = null;
+      c.destroy();
+    }
+    this.finish(message, now);
+  }
+
+  private finish(error: string | null, now: number): void {
+    if (this.finished) return;
+    this.finished = true;
+    const r = this.r;
+    r.endAt = now;
+    r.error = error;
+    r.ok = error === null;
+    if (this.usageTokens !== null) {
+      r.outputTokens = this.usageTokens;
+      r.tokenSource = "server_usage";
+    } else {
+      r.outputTokens = r.chunkTimes.length;
+    }
+    this.resolve(r);
   }
 }

@@ -2,8 +2,8 @@
  * bench:client — is the load generator ever the bottleneck?
  *
  * A loopback streaming server runs in a child process. In the same run, alternating rounds drive
- * it with (a) the tool's client (benchmark/http-client.ts + the closed-loop driver: node:http
- * keep-alive agent, incremental SSE parser, JSON per event) and (b) a raw-socket client that
+ * it with (a) the tool's client (benchmark/http-client.ts + the closed-loop driver: pooled
+ * keep-alive sockets, HTTP/1.1 and SSE parsers, JSON per event) and (b) a raw-socket client that
  * writes prebuilt request bytes on its own keep-alive sockets and only looks for the first
  * content bytes and the end of the chunked body. The TTFT the tool adds is the difference of the
  * two TTFT distributions at p50 and p99 with 256 concurrent streams. The tool's TTFT is the one

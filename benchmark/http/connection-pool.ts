@@ -1,0 +1,147 @@
+/**
+ * Keep-alive pool of raw TCP (or TLS) connections to one origin, for the load generator.
+ * At most `maxSockets` connections; a request that finds none free waits in FIFO order. Each
+ * socket has one set of listeners for its whole life, which forward to whichever exchange holds
+ * it, so a request adds no listeners and no stream objects of its own. Idle sockets are unref'd
+ * (they do not keep the process alive) and leave the pool when the server closes them.
+ */
+import net from "node:net";
+import { performance } from "node:perf_hooks";
+import tls from "node:tls";
+
+/** What a connection reports to the exchange that holds it. */
+export interface ConnectionOwner {
+  /** Bytes arrived at `now` (performance.now(), read as soon as the socket delivered them). */
+  onData(chunk: Buffer, now: number): void;
+  /** The peer closed the connection (cleanly, or with `error`). */
+  onClose(error: Error | null, now: number): void;
+}
+
+export class Connection {
+  owner: ConnectionOwner | null = null;
+  /** Requests this connection has carried to completion. */
+  served = 0;
+  closed = false;
+
+  constructor(readonly socket: net.Socket, private readonly pool: ConnectionPool) {
+    socket.setNoDelay(true);
+    socket.on("data", (chunk: Buffer) => {
+      const now = performance.now();
+      if (this.owner) this.owner.onData(chunk, now);
+      else socket.destroy(); // bytes nobody asked for: the connection is no longer in a known state
+    });
+    socket.on("error", (e) => this.close(e));
+    socket.on("end", () => this.close(null));
+    socket.on("close", () => this.close(null));
+  }
+
+  private close(error: Error | null): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.socket.destroy();
+    const owner = this.owner;
+    this.owner = null;
+    this.pool.forget(this);
+    owner?.onClose(error, performance.now());
+  }
+
+  write(data: string): void {
+    this.socket.write(data);
+  }
+
+  /** Arms (ms > 0) or clears (0) an idle timer for the current exchange. */
+  setIdleTimeout(ms: number, onTimeout: () => void): void {
+    this.socket.setTimeout(ms);
+    this.socket.removeAllListeners("timeout");
+    if (ms > 0) this.socket.once("timeout", onTimeout);
+  }
+
+  destroy(): void {
+    this.close(null);
+  }
+}
+
+export interface PoolOptions {
+  host: string;
+  port: number;
+  /** TLS options (servername, ca, ...) for https; absent for plain TCP. */
+  tls?: tls.ConnectionOptions;
+  maxSockets: number;
+}
+
+type Waiter = (error: Error | null, connection: Connection | null) => void;
+
+export class ConnectionPool {
+  private readonly free: Connection[] = [];
+  private readonly waiters: Waiter[] = [];
+  private readonly all = new Set<Connection>();
+  private destroyed = false;
+
+  constructor(private readonly options: PoolOptions) {}
+
+  /** Calls back with a connected, idle connection: a free one, a new one, or the next one released. */
+  acquire(cb: Waiter): void {
+    if (this.destroyed) return cb(new Error("client closed"), null);
+    const c = this.free.shift();
+    if (c) {
+      c.socket.ref();
+      return cb(null, c);
+    }
+    if (this.all.size < this.options.maxSockets) return this.connect(cb);
+    this.waiters.push(cb);
+  }
+
+  /** Hands a connection back after a complete exchange; `reusable` false closes it. */
+  release(c: Connection, reusable: boolean): void {
+    c.owner = null;
+    if (!reusable || c.closed || this.destroyed) {
+      c.destroy();
+      return;
+    }
+    c.served++;
+    c.setIdleTimeout(0, () => undefined);
+    const next = this.waiters.shift();
+    if (next) return next(null, c);
+    c.socket.unref();
+    this.free.push(c);
+  }
+
+  /** Called by a connection as it closes. */
+  forget(c: Connection): void {
+    const i = this.free.indexOf(c);
+    if (i >= 0) this.free.splice(i, 1);
+    this.all.delete(c);
+    // A slot opened: a waiting request gets a fresh connection.
+    const next = this.waiters.shift();
+    if (next) this.acquire(next);
+  }
+
+  private connect(cb: Waiter): void {
+    const { host, port } = this.options;
+    const socket = this.options.tls ? tls.connect({ host, port, ALPNProtocols: ["http/1.1"], ...this.options.tls }) : net.connect({ host, port });
+    const c = new Connection(socket, this);
+    this.all.add(c);
+    // Until connected, the connection's owner is this callback's adapter.
+    let settled = false;
+    c.owner = {
+      onData: () => undefined,
+      onClose: (error) => {
+        if (settled) return;
+        settled = true;
+        cb(error ?? new Error("connection closed while connecting"), null);
+      },
+    };
+    socket.once(this.options.tls ? "secureConnect" : "connect", () => {
+      if (settled) return;
+      settled = true;
+      c.owner = null;
+      cb(null, c);
+    });
+  }
+
+  destroy(): void {
+    this.destroyed = true;
+    for (const w of this.waiters.splice(0)) w(new Error("client closed"), null);
+    for (const c of [...this.all]) c.destroy();
+  }
+}
