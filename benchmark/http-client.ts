@@ -17,7 +17,7 @@
 import { isIP } from "node:net";
 import { performance } from "node:perf_hooks";
 import type { ConnectionOptions } from "node:tls";
-import { ConnectionPool, type Connection, type ConnectionOwner } from "./http/connection-pool.ts";
+import { ClientClosedError, ConnectionPool, type Connection, type ConnectionOwner } from "./http/connection-pool.ts";
 import { ResponseParser, type ResponseHead } from "./http/response-parser.ts";
 import { SseParser } from "./sse.ts";
 
@@ -226,6 +226,7 @@ class Exchange implements ConnectionOwner {
   private closed(error: Error | null, now: number): void {
     const c = this.connection;
     this.connection = null;
+    if (error instanceof ClientClosedError) return this.finish(error.message, now);
     // A kept-alive connection the server closed before answering: send once more on a fresh one.
     if (!this.parser.started && c && c.served > 0 && !this.retried) {
       this.retried = true;

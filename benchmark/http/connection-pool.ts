@@ -9,6 +9,14 @@ import net from "node:net";
 import { performance } from "node:perf_hooks";
 import tls from "node:tls";
 
+/** Why requests fail after `close()`: the client itself closed their connections. */
+export class ClientClosedError extends Error {
+  override name = "ClientClosedError";
+  constructor() {
+    super("client closed");
+  }
+}
+
 /** What a connection reports to the exchange that holds it. */
 export interface ConnectionOwner {
   /** Bytes arrived at `now` (performance.now(), read as soon as the socket delivered them). */
@@ -56,8 +64,8 @@ export class Connection {
     if (ms > 0) this.socket.once("timeout", onTimeout);
   }
 
-  destroy(): void {
-    this.close(null);
+  destroy(error: Error | null = null): void {
+    this.close(error);
   }
 }
 
@@ -81,7 +89,7 @@ export class ConnectionPool {
 
   /** Calls back with a connected, idle connection: a free one, a new one, or the next one released. */
   acquire(cb: Waiter): void {
-    if (this.destroyed) return cb(new Error("client closed"), null);
+    if (this.destroyed) return cb(new ClientClosedError(), null);
     const c = this.free.shift();
     if (c) {
       c.socket.ref();
@@ -141,7 +149,7 @@ export class ConnectionPool {
 
   destroy(): void {
     this.destroyed = true;
-    for (const w of this.waiters.splice(0)) w(new Error("client closed"), null);
-    for (const c of [...this.all]) c.destroy();
+    for (const w of this.waiters.splice(0)) w(new ClientClosedError(), null);
+    for (const c of [...this.all]) c.destroy(new ClientClosedError());
   }
 }
