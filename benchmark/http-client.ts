@@ -18,7 +18,7 @@ import { isIP } from "node:net";
 import { performance } from "node:perf_hooks";
 import type { ConnectionOptions } from "node:tls";
 import { ClientClosedError, ConnectionPool, type Connection, type ConnectionOwner } from "./http/connection-pool.ts";
-import { ResponseParser, type ResponseHead } from "./http/response-parser.ts";
+import { ResponseParser, type ResponseHandlers, type ResponseHead } from "./http/response-parser.ts";
 import { SseParser } from "./sse.ts";
 
 export type Api = "chat" | "completions";
@@ -149,7 +149,7 @@ export class StreamingClient {
 }
 
 /** One request and its response on one connection. */
-class Exchange implements ConnectionOwner {
+class Exchange implements ConnectionOwner, ResponseHandlers {
   private readonly r: RequestResult;
   private readonly parser: ResponseParser;
   private readonly sse: SseParser;
@@ -173,14 +173,7 @@ class Exchange implements ConnectionOwner {
       ok: false, status: 0, error: null, scheduledAt, sentAt: scheduledAt, firstTokenAt: null, endAt: scheduledAt,
       chunkTimes: [], outputTokens: 0, promptTokens: null, tokenSource: "stream_chunks", outputChars: 0,
     };
-    this.parser = new ResponseParser({
-      onHead: (head) => this.onHead(head),
-      onBody: (bytes) => {
-        if (this.r.status === 200) this.sse.push(bytes);
-        else if (this.errorBody.length < ERROR_BODY_CHARS) this.errorBody += bytes.toString("utf8");
-      },
-      onEnd: () => undefined,
-    });
+    this.parser = new ResponseParser(this);
     this.sse = new SseParser((data) => this.onEvent(data));
   }
 
@@ -240,9 +233,17 @@ class Exchange implements ConnectionOwner {
     this.complete(now);
   }
 
-  private onHead(head: ResponseHead): void {
+  onHead(head: ResponseHead): void {
     this.r.status = head.status;
   }
+
+  onBody(buffer: Buffer, start: number, end: number): void {
+    if (this.r.status === 200) this.sse.push(buffer, start, end);
+    else if (this.errorBody.length < ERROR_BODY_CHARS) this.errorBody += buffer.toString("utf8", start, end);
+  }
+
+  /** Completion is checked after each push (see process), not here. */
+  onEnd(): void {}
 
   private onEvent(data: string): void {
     if (data === "[DONE]") {

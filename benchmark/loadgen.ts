@@ -19,6 +19,14 @@ export interface Trace extends RequestResult {
   promptIndex: number;
 }
 
+/** Tags a result in place: a copy per request (object spread) is garbage the client can do without. */
+function asTrace(r: RequestResult, seq: number, promptIndex: number): Trace {
+  const t = r as Trace;
+  t.seq = seq;
+  t.promptIndex = promptIndex;
+  return t;
+}
+
 export interface DriveOptions {
   /** performance.now() after which no new request starts. */
   deadline?: number;
@@ -42,8 +50,7 @@ export async function closedLoop(client: StreamingClient, jobs: readonly Job[], 
       if (next >= jobs.length || (opts.deadline !== undefined && performance.now() >= opts.deadline)) return;
       const seq = next++;
       const job = jobs[seq]!;
-      const r = await client.send(job.prompt);
-      const t: Trace = { ...r, seq, promptIndex: job.promptIndex };
+      const t = asTrace(await client.send(job.prompt), seq, job.promptIndex);
       traces.push(t);
       opts.onDone?.(t, traces.length);
     }
@@ -71,7 +78,7 @@ export function openLoop(client: StreamingClient, jobs: readonly Job[], arrivals
         inFlight++;
         void client.send(job.prompt, start + arrivalsMs[seq]!).then((r) => {
           inFlight--;
-          const t: Trace = { ...r, seq, promptIndex: job.promptIndex };
+          const t = asTrace(r, seq, job.promptIndex);
           traces.push(t);
           opts.onDone?.(t, traces.length);
           maybeDone();

@@ -1,9 +1,10 @@
 /**
  * Incremental HTTP/1.1 response parser for the load generator: status line, headers, then the
  * body framed by chunked transfer coding, Content-Length, or the connection closing. Bytes are
- * pushed as they arrive, split anywhere; body bytes are handed on as views of the input (no
- * copies). One parser per response; the client sends no pipelined requests, so any byte after
- * the end of a response is a protocol error, as is anything malformed or over a limit.
+ * pushed as they arrive, split anywhere. Body bytes are reported in place as (buffer, start, end),
+ * neither copied nor wrapped in a subarray: one object fewer per read, at thousands of reads per
+ * second. One parser per response; the client sends no pipelined requests, so any byte after the
+ * end of a response is a protocol error, as is anything malformed or over a limit.
  */
 
 export class HttpProtocolError extends Error {
@@ -21,7 +22,8 @@ export interface ResponseHead {
 
 export interface ResponseHandlers {
   onHead(head: ResponseHead): void;
-  onBody(bytes: Buffer): void;
+  /** Body bytes `start` to `end` of `buffer`, valid only during the call. */
+  onBody(buffer: Buffer, start: number, end: number): void;
   onEnd(): void;
 }
 
@@ -55,6 +57,7 @@ export class ResponseParser {
   private head: Buffer | null = null;
   /** Partial chunk-size or trailer line, as latin1 text. */
   private line = "";
+  private lineEnd = 0;
   private trailerBytes = 0;
   private remaining = 0;
   private crlfSeen = 0;
@@ -85,13 +88,16 @@ export class ResponseParser {
         case State.Head:
           at = this.readHead(chunk, at);
           break;
-        case State.ChunkSize:
-          at = this.readLine(chunk, at, this.limits.maxChunkLineBytes, (line) => this.chunkSize(line));
+        case State.ChunkSize: {
+          const line = this.readLine(chunk, at, this.limits.maxChunkLineBytes);
+          at = this.lineEnd;
+          if (line !== null) this.chunkSize(line);
           break;
+        }
         case State.ChunkData:
         case State.Fixed: {
           const n = Math.min(this.remaining, chunk.length - at);
-          this.handlers.onBody(chunk.subarray(at, at + n));
+          this.handlers.onBody(chunk, at, at + n);
           at += n;
           this.remaining -= n;
           if (this.remaining === 0) {
@@ -111,15 +117,17 @@ export class ResponseParser {
           }
           break;
         }
-        case State.Trailers:
-          at = this.readLine(chunk, at, this.limits.maxHeadBytes, (line) => {
-            this.trailerBytes += line.length + 2;
-            if (this.trailerBytes > this.limits.maxHeadBytes) throw new HttpProtocolError(`chunked trailers larger than ${this.limits.maxHeadBytes} bytes`);
-            if (line === "") this.finish();
-          });
+        case State.Trailers: {
+          const line = this.readLine(chunk, at, this.limits.maxHeadBytes);
+          at = this.lineEnd;
+          if (line === null) break;
+          this.trailerBytes += line.length + 2;
+          if (this.trailerBytes > this.limits.maxHeadBytes) throw new HttpProtocolError(`chunked trailers larger than ${this.limits.maxHeadBytes} bytes`);
+          if (line === "") this.finish();
           break;
+        }
         case State.UntilClose:
-          this.handlers.onBody(at === 0 ? chunk : chunk.subarray(at));
+          this.handlers.onBody(chunk, at, chunk.length);
           at = chunk.length;
           break;
         case State.Done:
@@ -228,18 +236,21 @@ export class ResponseParser {
     this.state = State.ChunkData;
   }
 
-  /** Accumulates one CRLF-terminated line (at most `max` bytes before the CRLF) and hands it on. */
-  private readLine(chunk: Buffer, at: number, max: number, onLine: (line: string) => void): number {
+  /**
+   * Accumulates one CRLF-terminated line (at most `max` bytes before the CRLF). Returns it once
+   * complete, else null; `lineEnd` is where reading stopped either way.
+   */
+  private readLine(chunk: Buffer, at: number, max: number): string | null {
     const lf = chunk.indexOf(10, at);
     const upto = lf < 0 ? chunk.length : lf;
-    this.line += chunk.toString("latin1", at, upto);
+    this.line = this.line === "" ? chunk.toString("latin1", at, upto) : this.line + chunk.toString("latin1", at, upto);
     if (this.line.length > max + 1) throw new HttpProtocolError(`line longer than ${max} bytes in the chunked body`);
-    if (lf < 0) return chunk.length;
+    this.lineEnd = lf < 0 ? chunk.length : lf + 1;
+    if (lf < 0) return null;
     const line = this.line;
     this.line = "";
     if (line.charCodeAt(line.length - 1) !== 13) throw new HttpProtocolError("bare LF in the chunked body framing");
-    onLine(line.slice(0, -1));
-    return lf + 1;
+    return line.slice(0, -1);
   }
 
   private finish(): void {

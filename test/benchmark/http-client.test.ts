@@ -12,7 +12,7 @@ function parse(bytes: Buffer | string, split: number[] = [], eof = false) {
   const out = { head: null as ResponseHead | null, body: "", ended: false, reusable: false };
   const parser = new ResponseParser({
     onHead: (h) => (out.head = h),
-    onBody: (b) => (out.body += b.toString("latin1")),
+    onBody: (b, start, end) => (out.body += b.toString("latin1", start, end)),
     onEnd: () => (out.ended = true),
   }, { maxHeadBytes: 256, maxChunkLineBytes: 16 });
   let at = 0;
