@@ -63,13 +63,18 @@ const ERROR_BODY_CHARS = 500;
 
 type StreamEvent = { choices?: { delta?: { content?: string | null }; text?: string | null }[]; usage?: { completion_tokens?: number; prompt_tokens?: number } | null; error?: unknown };
 
-/** Bytes or a close that a socket delivered, waiting for the post-poll flush. */
+/** Bytes (start..end of buffer) or a close (buffer null) that a socket delivered, waiting for the post-poll flush. */
 interface Arrival {
   exchange: Exchange;
   now: number;
-  chunk: Buffer | null;
+  buffer: Buffer | null;
+  start: number;
+  end: number;
   error: Error | null;
 }
+
+/** Bytes that arrive between two flushes are copied back to back into an arena of this size. */
+const ARENA_BYTES = 1 << 20;
 
 export class StreamingClient {
   private readonly pool: ConnectionPool;
@@ -78,6 +83,8 @@ export class StreamingClient {
   private readonly chat: boolean;
   private arrivals: Arrival[] = [];
   private flushScheduled = false;
+  private arena = Buffer.allocUnsafe(ARENA_BYTES);
+  private arenaUsed = 0;
 
   constructor(readonly options: EndpointOptions) {
     const url = new URL(options.baseUrl.replace(/\/+$/, "") + (options.api === "chat" ? "/chat/completions" : "/completions"));
@@ -126,8 +133,25 @@ export class StreamingClient {
     this.pool.release(c, reusable);
   }
 
-  /** @internal Queues what a socket delivered; parsing waits until the poll phase is over. */
-  arrive(a: Arrival): void {
+  /** @internal Queues bytes a socket delivered (copied: the socket reuses its buffer); parsing waits until the poll phase is over. */
+  arriveBytes(exchange: Exchange, now: number, buffer: Buffer, start: number, end: number): void {
+    const n = end - start;
+    if (this.arenaUsed + n > this.arena.length) {
+      // Arrivals still queued keep the old arena alive until the flush.
+      this.arena = Buffer.allocUnsafe(Math.max(ARENA_BYTES, n));
+      this.arenaUsed = 0;
+    }
+    buffer.copy(this.arena, this.arenaUsed, start, end);
+    this.queue({ exchange, now, buffer: this.arena, start: this.arenaUsed, end: this.arenaUsed + n, error: null });
+    this.arenaUsed += n;
+  }
+
+  /** @internal Queues the close of an exchange's connection, behind its bytes. */
+  arriveClose(exchange: Exchange, now: number, error: Error | null): void {
+    this.queue({ exchange, now, buffer: null, start: 0, end: 0, error });
+  }
+
+  private queue(a: Arrival): void {
     this.arrivals.push(a);
     if (!this.flushScheduled) {
       this.flushScheduled = true;
@@ -140,6 +164,8 @@ export class StreamingClient {
     const batch = this.arrivals;
     this.arrivals = [];
     for (const a of batch) a.exchange.process(a);
+    // Reads never happen inside this loop, so unless a close was queued meanwhile the arena is free again.
+    if (this.arrivals.length === 0) this.arenaUsed = 0;
   };
 
   /** Closes every connection; requests still in flight fail with "client closed". */
@@ -191,24 +217,24 @@ class Exchange implements ConnectionOwner, ResponseHandlers {
     });
   }
 
-  onData(chunk: Buffer, now: number): void {
-    this.client.arrive({ exchange: this, now, chunk, error: null });
+  onData(buffer: Buffer, start: number, end: number, now: number): void {
+    this.client.arriveBytes(this, now, buffer, start, end);
   }
 
   onClose(error: Error | null, now: number): void {
-    this.client.arrive({ exchange: this, now, chunk: null, error });
+    this.client.arriveClose(this, now, error);
   }
 
   /** Runs in the client's flush, in arrival order. */
   process(a: Arrival): void {
     if (this.finished) {
       // Bytes after this response ended: the connection's framing can no longer be trusted.
-      if (a.chunk && this.carrier && !this.carrier.closed) this.carrier.destroy();
+      if (a.buffer && this.carrier && !this.carrier.closed) this.carrier.destroy();
       return;
     }
     this.chunkNow = a.now;
     try {
-      if (a.chunk) this.parser.push(a.chunk);
+      if (a.buffer) this.parser.push(a.buffer, a.start, a.end);
       else return this.closed(a.error, a.now);
     } catch (e) {
       return this.fail((e as Error).message, a.now);

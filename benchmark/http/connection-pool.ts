@@ -2,7 +2,9 @@
  * Keep-alive pool of raw TCP (or TLS) connections to one origin, for the load generator.
  * At most `maxSockets` connections; a request that finds none free waits in FIFO order. Each
  * socket has one set of listeners for its whole life, which forward to whichever exchange holds
- * it, so a request adds no listeners and no stream objects of its own. Idle sockets are unref'd
+ * it, so a request adds no listeners and no stream objects of its own. Plain TCP sockets read
+ * through `onread` into one buffer shared by the pool: no per-read allocation and no readable
+ * stream machinery (TLS sockets do not support it and use 'data'). Idle sockets are unref'd
  * (they do not keep the process alive) and leave the pool when the server closes them.
  */
 import net from "node:net";
@@ -19,28 +21,45 @@ export class ClientClosedError extends Error {
 
 /** What a connection reports to the exchange that holds it. */
 export interface ConnectionOwner {
-  /** Bytes arrived at `now` (performance.now(), read as soon as the socket delivered them). */
-  onData(chunk: Buffer, now: number): void;
+  /**
+   * Bytes `start` to `end` of `buffer` arrived at `now` (performance.now(), read as soon as the
+   * socket delivered them). The buffer is reused once the call returns: copy what you keep.
+   */
+  onData(buffer: Buffer, start: number, end: number, now: number): void;
   /** The peer closed the connection (cleanly, or with `error`). */
   onClose(error: Error | null, now: number): void;
 }
 
+/** Where plain TCP reads land; every read is handed on (and copied, if kept) before the next. */
+const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
+
 export class Connection {
+  readonly socket: net.Socket;
   owner: ConnectionOwner | null = null;
   /** Requests this connection has carried to completion. */
   served = 0;
   closed = false;
 
-  constructor(readonly socket: net.Socket, private readonly pool: ConnectionPool) {
-    socket.setNoDelay(true);
-    socket.on("data", (chunk: Buffer) => {
-      const now = performance.now();
-      if (this.owner) this.owner.onData(chunk, now);
-      else socket.destroy(); // bytes nobody asked for: the connection is no longer in a known state
-    });
-    socket.on("error", (e) => this.close(e));
-    socket.on("end", () => this.close(null));
-    socket.on("close", () => this.close(null));
+  constructor(options: PoolOptions, private readonly pool: ConnectionPool) {
+    const { host, port } = options;
+    if (options.tls) {
+      this.socket = tls.connect({ host, port, ALPNProtocols: ["http/1.1"], ...options.tls });
+      this.socket.on("data", (chunk: Buffer) => this.deliver(chunk, chunk.length));
+    } else {
+      this.socket = net.connect({ host, port, onread: { buffer: READ_BUFFER, callback: (n, buf) => this.deliver(buf as Buffer, n) } });
+    }
+    this.socket.setNoDelay(true);
+    this.socket.on("error", (e) => this.close(e));
+    this.socket.on("end", () => this.close(null));
+    this.socket.on("close", () => this.close(null));
+  }
+
+  /** Hands a read to the owner; the return value is onread's "keep reading". */
+  private deliver(buffer: Buffer, length: number): true {
+    const now = performance.now();
+    if (this.owner) this.owner.onData(buffer, 0, length, now);
+    else this.socket.destroy(); // bytes nobody asked for: the connection is no longer in a known state
+    return true;
   }
 
   private close(error: Error | null): void {
@@ -125,9 +144,8 @@ export class ConnectionPool {
   }
 
   private connect(cb: Waiter): void {
-    const { host, port } = this.options;
-    const socket = this.options.tls ? tls.connect({ host, port, ALPNProtocols: ["http/1.1"], ...this.options.tls }) : net.connect({ host, port });
-    const c = new Connection(socket, this);
+    const c = new Connection(this.options, this);
+    const socket = c.socket;
     this.all.add(c);
     // Until connected, the connection's owner is this callback's adapter.
     let settled = false;

@@ -81,22 +81,23 @@ export class ResponseParser {
     return this.state !== State.Head || this.head !== null;
   }
 
-  push(chunk: Buffer): void {
-    let at = 0;
-    while (at < chunk.length) {
+  /** Takes bytes `start` to `end` of `chunk` (all of it by default); they are not kept. */
+  push(chunk: Buffer, start = 0, end = chunk.length): void {
+    let at = start;
+    while (at < end) {
       switch (this.state) {
         case State.Head:
-          at = this.readHead(chunk, at);
+          at = this.readHead(chunk, at, end);
           break;
         case State.ChunkSize: {
-          const line = this.readLine(chunk, at, this.limits.maxChunkLineBytes);
+          const line = this.readLine(chunk, at, end, this.limits.maxChunkLineBytes);
           at = this.lineEnd;
           if (line !== null) this.chunkSize(line);
           break;
         }
         case State.ChunkData:
         case State.Fixed: {
-          const n = Math.min(this.remaining, chunk.length - at);
+          const n = Math.min(this.remaining, end - at);
           this.handlers.onBody(chunk, at, at + n);
           at += n;
           this.remaining -= n;
@@ -118,7 +119,7 @@ export class ResponseParser {
           break;
         }
         case State.Trailers: {
-          const line = this.readLine(chunk, at, this.limits.maxHeadBytes);
+          const line = this.readLine(chunk, at, end, this.limits.maxHeadBytes);
           at = this.lineEnd;
           if (line === null) break;
           this.trailerBytes += line.length + 2;
@@ -127,11 +128,11 @@ export class ResponseParser {
           break;
         }
         case State.UntilClose:
-          this.handlers.onBody(chunk, at, chunk.length);
-          at = chunk.length;
+          this.handlers.onBody(chunk, at, end);
+          at = end;
           break;
         case State.Done:
-          throw new HttpProtocolError(`${chunk.length - at} bytes after the end of the response`);
+          throw new HttpProtocolError(`${end - at} bytes after the end of the response`);
       }
     }
   }
@@ -144,16 +145,16 @@ export class ResponseParser {
     throw new HttpProtocolError(`connection closed ${where}`);
   }
 
-  private readHead(chunk: Buffer, at: number): number {
+  private readHead(chunk: Buffer, at: number, stop: number): number {
     const prior = this.head?.length ?? 0;
-    const buf = prior === 0 ? chunk.subarray(at) : Buffer.concat([this.head!, chunk.subarray(at)]);
+    const buf = prior === 0 ? chunk.subarray(at, stop) : Buffer.concat([this.head!, chunk.subarray(at, stop)]);
     // Search from a little before the new bytes: the CRLFCRLF may straddle the two.
     const end = buf.indexOf(CRLFCRLF, Math.max(0, prior - 3));
     if (end < 0) {
       if (buf.length > this.limits.maxHeadBytes) throw new HttpProtocolError(`response head larger than ${this.limits.maxHeadBytes} bytes`);
       // Copy: the socket may reuse its buffer.
       this.head = Buffer.from(buf);
-      return chunk.length;
+      return stop;
     }
     if (end + 4 > this.limits.maxHeadBytes) throw new HttpProtocolError(`response head larger than ${this.limits.maxHeadBytes} bytes`);
     this.head = null;
@@ -240,12 +241,13 @@ export class ResponseParser {
    * Accumulates one CRLF-terminated line (at most `max` bytes before the CRLF). Returns it once
    * complete, else null; `lineEnd` is where reading stopped either way.
    */
-  private readLine(chunk: Buffer, at: number, max: number): string | null {
-    const lf = chunk.indexOf(10, at);
-    const upto = lf < 0 ? chunk.length : lf;
+  private readLine(chunk: Buffer, at: number, stop: number, max: number): string | null {
+    let lf = chunk.indexOf(10, at);
+    if (lf >= stop) lf = -1;
+    const upto = lf < 0 ? stop : lf;
     this.line = this.line === "" ? chunk.toString("latin1", at, upto) : this.line + chunk.toString("latin1", at, upto);
     if (this.line.length > max + 1) throw new HttpProtocolError(`line longer than ${max} bytes in the chunked body`);
-    this.lineEnd = lf < 0 ? chunk.length : lf + 1;
+    this.lineEnd = lf < 0 ? stop : lf + 1;
     if (lf < 0) return null;
     const line = this.line;
     this.line = "";
