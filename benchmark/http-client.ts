@@ -38,6 +38,8 @@ export interface EndpointOptions {
   extraBody?: Record<string, unknown>;
   /** For https endpoints: extra TLS options (a private CA, for instance). */
   tls?: ConnectionOptions;
+  /** Size of the arena that holds bytes between two flushes (default 1 MiB; a fuller one is replaced). */
+  arenaBytes?: number;
 }
 
 export type TokenSource = "server_usage" | "stream_chunks";
@@ -76,6 +78,7 @@ interface Arrival {
 /** Bytes that arrive between two flushes are copied back to back into an arena of this size. */
 const ARENA_BYTES = 1 << 20;
 
+
 export class StreamingClient {
   private readonly pool: ConnectionPool;
   private readonly requestHead: string;
@@ -83,8 +86,9 @@ export class StreamingClient {
   private readonly chat: boolean;
   private arrivals: Arrival[] = [];
   private flushScheduled = false;
-  private arena = Buffer.allocUnsafe(ARENA_BYTES);
+  private arena: Buffer;
   private arenaUsed = 0;
+  private readonly arenaBytes: number;
 
   constructor(readonly options: EndpointOptions) {
     const url = new URL(options.baseUrl.replace(/\/+$/, "") + (options.api === "chat" ? "/chat/completions" : "/completions"));
@@ -95,6 +99,8 @@ export class StreamingClient {
     const port = Number(url.port || (https ? 443 : 80));
     const tls = https ? { ...(isIP(host) ? {} : { servername: host }), ...options.tls } : undefined;
     this.pool = new ConnectionPool({ host, port, tls, maxSockets: options.maxSockets });
+    this.arenaBytes = options.arenaBytes ?? ARENA_BYTES;
+    this.arena = Buffer.allocUnsafe(this.arenaBytes);
     this.chat = options.api === "chat";
     // Everything but the prompt and its length is the same for every request: build it once.
     this.requestHead =
@@ -138,7 +144,7 @@ export class StreamingClient {
     const n = end - start;
     if (this.arenaUsed + n > this.arena.length) {
       // Arrivals still queued keep the old arena alive until the flush.
-      this.arena = Buffer.allocUnsafe(Math.max(ARENA_BYTES, n));
+      this.arena = Buffer.allocUnsafe(Math.max(this.arenaBytes, n));
       this.arenaUsed = 0;
     }
     buffer.copy(this.arena, this.arenaUsed, start, end);

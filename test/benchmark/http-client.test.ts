@@ -179,6 +179,25 @@ describe("streaming HTTP client on loopback", function () {
     }
   });
 
+  it("keeps every byte of bursts larger than one read and than the arrival arena", async () => {
+    // 16 streams of 5,000 events (about 650 kB each) written at once.
+    const events = Array.from({ length: 5_000 }, (_, i) => `data: {"choices":[{"delta":{"content":"t${i % 10}"}}]}\n\n`);
+    const wire = chunked([...Array.from({ length: 10 }, (_, k) => events.slice(k * 500, (k + 1) * 500).join("")), "data: [DONE]\n\n"]);
+    const server = await scriptedServer((_n, socket) => socket.write(wire));
+    // A small arena, so that it fills up many times over (reads larger than it included).
+    const c = client(server.url, { maxSockets: 16, arenaBytes: 4096 });
+    try {
+      const results = await Promise.all(Array.from({ length: 16 }, () => c.send("burst")));
+      for (const r of results) {
+        assert.equal(r.error, null);
+        assert.deepEqual([r.chunkTimes.length, r.outputChars, r.tokenSource], [5_000, 10_000, "stream_chunks"]);
+      }
+    } finally {
+      c.close();
+      await server.close();
+    }
+  });
+
   it("reports error statuses and keeps using the connection", async () => {
     const server = await scriptedServer((n, socket) => {
       if (n === 0) socket.write('HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\nContent-Length: 34\r\n\r\n{"error":{"message":"slow down"}}\n');
