@@ -4,7 +4,7 @@ export { canonicalJson, prettyJson, pythonFloatRepr, pythonNumberToken, pythonSt
 export { contentHash, contentHashPreimage, fingerprintDigest, sha256Hex, withoutSignature, SIGNATURE_FIELD } from "./content-hash.ts";
 export { generateEd25519, keyPairFromSecret, parsePublicKey, publicKeyToPem, readKeyFile, writeKeyFile, signHash, verifyHash, type Ed25519KeyPair } from "./ed25519.ts";
 export { signHashEip191, recoverEip191, normalizeAddress } from "./ethereum.ts";
-export { verifySigstoreBundle, signSigstore, loadPinnedTrustedRoot, type SigstoreTrust } from "./sigstore.ts";
+export { verifySigstoreBundle, signSigstore, loadPinnedTrustedRoot, type SigstoreSigning, type SigstoreTrust } from "./sigstore.ts";
 export * from "./schema.ts";
 export { validateVbEnvelope, validateInferenceBench, validateAnyEnvelope, detectFormat, INFERENCEBENCH_SCHEMA, type EnvelopeFormat } from "./validate.ts";
 export * from "./verify.ts";

@@ -5,6 +5,8 @@
  * or one the user names. The artifact is the ASCII text of the content hash.
  * Signing needs the network (Fulcio, Rekor) and an OIDC identity token (SIGSTORE_ID_TOKEN); when
  * either is missing it fails with SigstoreUnavailableError instead of producing a partial bundle.
+ * A private Sigstore instance is named with SIGSTORE_FULCIO_URL and SIGSTORE_REKOR_URL (its
+ * trusted_root.json then goes to verify's --trusted-root).
  * The Sigstore libraries are loaded on first use, to keep the CLI's start-up short.
  */
 import { readFileSync } from "node:fs";
@@ -73,17 +75,28 @@ export async function verifySigstoreBundle(bundleJson: unknown, contentHashHex: 
   return { identity: signer.identity?.subjectAlternativeName, issuer: signer.identity?.extensions?.issuer };
 }
 
-/** Signs with Sigstore keyless signing. Needs SIGSTORE_ID_TOKEN (or an explicit token) and network. */
-export async function signSigstore(contentHashHex: string, identityToken = process.env.SIGSTORE_ID_TOKEN): Promise<SerializedBundle> {
+export interface SigstoreSigning {
+  /** OIDC identity token; default: SIGSTORE_ID_TOKEN. */
+  identityToken?: string;
+  /** Fulcio and Rekor of a private instance; default: SIGSTORE_FULCIO_URL / SIGSTORE_REKOR_URL, else the public-good instance. */
+  fulcioURL?: string;
+  rekorURL?: string;
+}
+
+/** Signs with Sigstore keyless signing. Needs an identity token and the network. */
+export async function signSigstore(contentHashHex: string, opts: SigstoreSigning = {}): Promise<SerializedBundle> {
+  const identityToken = opts.identityToken ?? process.env.SIGSTORE_ID_TOKEN;
   if (!identityToken) {
     throw new SigstoreUnavailableError(
       "Sigstore signing needs an OIDC identity token (set SIGSTORE_ID_TOKEN, e.g. from your CI's OIDC provider) and network access to Fulcio and Rekor; use --key for a dev ed25519 key instead",
       "SIGSTORE_ID_TOKEN",
     );
   }
+  const fulcioURL = opts.fulcioURL ?? process.env.SIGSTORE_FULCIO_URL;
+  const rekorURL = opts.rekorURL ?? process.env.SIGSTORE_REKOR_URL;
   const { sign } = await import("sigstore");
   try {
-    return await sign(Buffer.from(contentHashHex, "ascii"), { identityToken });
+    return await sign(Buffer.from(contentHashHex, "ascii"), { identityToken, ...(fulcioURL && { fulcioURL }), ...(rekorURL && { rekorURL }) });
   } catch (e) {
     throw new SigstoreUnavailableError(`Sigstore signing failed (network or token): ${(e as Error).message}`, "sigstore");
   }

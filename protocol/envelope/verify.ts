@@ -15,7 +15,7 @@ import { EnvelopeError, MalformedJsonError, SchemaValidationError, VerificationE
 import { normalizeAddress, recoverEip191, signHashEip191 } from "./ethereum.ts";
 import { parseLossless, toPlain, type JsonValue } from "./lossless-json.ts";
 import type { Signer, VbEnvelope } from "./schema.ts";
-import { signSigstore, verifySigstoreBundle, type SigstoreTrust } from "./sigstore.ts";
+import { signSigstore, verifySigstoreBundle, type SigstoreSigning, type SigstoreTrust } from "./sigstore.ts";
 import { validateAnyEnvelope, type EnvelopeFormat } from "./validate.ts";
 import type { Hex } from "viem";
 
@@ -47,8 +47,8 @@ export function loadEnvelopeFile(path: string): LoadedEnvelope {
 export interface SigningKeys {
   ed25519?: Ed25519KeyPair;
   ethereumPrivateKey?: Hex;
-  /** Sign with Sigstore too (needs SIGSTORE_ID_TOKEN and network). */
-  sigstore?: boolean;
+  /** Sign with Sigstore too (needs an identity token and the network): true takes everything from the environment. */
+  sigstore?: boolean | SigstoreSigning;
 }
 
 async function makeSigners(hash: string, keys: SigningKeys): Promise<Signer[]> {
@@ -58,7 +58,10 @@ async function makeSigners(hash: string, keys: SigningKeys): Promise<Signer[]> {
     const { address, signature } = await signHashEip191(hash, keys.ethereumPrivateKey);
     signers.push({ scheme: "eip191", address, signature });
   }
-  if (keys.sigstore) signers.push({ scheme: "sigstore", bundle: (await signSigstore(hash)) as unknown as Record<string, unknown> });
+  if (keys.sigstore) {
+    const bundle = await signSigstore(hash, keys.sigstore === true ? {} : keys.sigstore);
+    signers.push({ scheme: "sigstore", bundle: bundle as unknown as Record<string, unknown> });
+  }
   if (signers.length === 0) throw new EnvelopeError("no signing key given (need an ed25519 key file, an Ethereum key or Sigstore)", "signature");
   return signers;
 }

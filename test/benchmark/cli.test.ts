@@ -6,9 +6,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startLoopbackServer, type LoopbackServer } from "../../benchmark/loopback-server.ts";
 import { FetchError, fetchEnvelope, resolveSource } from "../../benchmark/fetch.ts";
-import { MalformedJsonError, SchemaValidationError, parseLossless, prettyJson } from "../../protocol/envelope/index.ts";
+import { MalformedJsonError, SchemaValidationError, generateEd25519, parseLossless, prettyJson, signEnvelope, type VbEnvelope } from "../../protocol/envelope/index.ts";
 import { runCli, runMain } from "../helpers/cli.ts";
 import { IB_DIR, readFixture } from "../helpers/inferencebench-fixtures.ts";
+import { sampleEnvelope } from "../helpers/sample-envelope.ts";
+import { startSigstoreInstance, unsignedIdToken } from "../helpers/sigstore-instance.ts";
 
 const FAST = ["--ramp-up", "20", "--num-requests", "24", "--concurrency", "4", "--warmup-runs", "1", "--convergence-window", "5", "--convergence-timeout", "0.2", "--resamples", "200", "--max-tokens", "6", "--no-progress"];
 
@@ -122,6 +124,30 @@ describe("vb CLI end to end: keygen, run, verify, replay, diff (the main path in
     assert.ok(ttft.candidate > ttft.baseline + 30);
     const same = await runMain(["diff", join(base, "envelope.json"), join(base, "envelope.json"), "--strict"]);
     assert.equal(same.code, 0);
+  });
+
+  it("signs with a private Sigstore instance named in the environment and verifies with --trusted-root", async () => {
+    const sigstore = await startSigstoreInstance();
+    try {
+      const source = join(dir, "for-sigstore.json");
+      writeFileSync(source, prettyJson(await signEnvelope(sampleEnvelope() as VbEnvelope, { ed25519: generateEd25519() })));
+      const rootFile = join(dir, "trusted_root.json");
+      writeFileSync(rootFile, JSON.stringify(sigstore.trustedRoot));
+      const out = join(dir, "sigstore-signed.json");
+      const env = { SIGSTORE_ID_TOKEN: unsignedIdToken({ iss: "https://token.actions.example", email: "release@example.com" }), SIGSTORE_FULCIO_URL: sigstore.fulcioURL, SIGSTORE_REKOR_URL: sigstore.rekorURL };
+      const signed = await runCli(["sign", source, "--sigstore", "--output", out], env);
+      assert.equal(signed.code, 0, signed.stdout + signed.stderr);
+      const identity = ["--sigstore-identity", "release@example.com", "--sigstore-issuer", "https://token.actions.example"];
+      const verified = await runMain(["verify", out, ...identity, "--trusted-root", rootFile, "--skip-traces"]);
+      assert.equal(verified.code, 0, verified.stdout + verified.stderr);
+      assert.match(verified.stdout, /^VERIFIED/m);
+      // Against the pinned public-good root, this instance's certificate is not trusted.
+      const pinned = await runMain(["verify", out, ...identity, "--skip-traces"]);
+      assert.equal(pinned.code, 1, pinned.stdout + pinned.stderr);
+      assert.match(pinned.stderr, /check "signature\[\d\]"/);
+    } finally {
+      await sigstore.close();
+    }
   });
 
   it("verifies InferenceBench envelopes and diffs them through the CLI", async () => {

@@ -27,6 +27,7 @@ import {
   type VbEnvelope,
 } from "../../protocol/envelope/index.ts";
 import { sampleEnvelope } from "../helpers/sample-envelope.ts";
+import { startSigstoreInstance, unsignedIdToken } from "../helpers/sigstore-instance.ts";
 
 const ETH_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d" as const; // Hardhat's account #1, public test key
 const FIXTURES = new URL("../fixtures/envelope/", import.meta.url);
@@ -188,8 +189,43 @@ describe("vb.envelope/1 schema, signatures and verification", () => {
     await assert.rejects(verifyEnvelopeText(doc, { sigstore: { identity: "test@example.com", issuer: "https://accounts.example.com" } }), (e: unknown) => e instanceof VerificationError && e.check === "signature[0]");
   });
 
+  it("signs keylessly with a private Sigstore instance and verifies offline against its trusted root, identity and issuer", async () => {
+    const sigstore = await startSigstoreInstance();
+    try {
+      const identity = "ci@example.com";
+      const issuer = "https://token.actions.example";
+      const unsigned = sampleEnvelope() as VbEnvelope;
+      const signed = await signEnvelope(unsigned, {
+        ed25519: key,
+        sigstore: { identityToken: unsignedIdToken({ iss: issuer, email: identity }), fulcioURL: sigstore.fulcioURL, rekorURL: sigstore.rekorURL },
+      });
+      const signer = signed.signature!.signers[1]!;
+      assert.equal(signer.scheme, "sigstore");
+      const doc = prettyJson(signed);
+      const trust = { trustedRoot: sigstore.trustedRoot, identity, issuer };
+      const report = await verifyEnvelopeText(doc, { sigstore: trust });
+      assert.equal(report.status, "verified");
+      assert.ok(report.checks.some((c) => c.check === "signature[1]" && c.result === "pass"), JSON.stringify(report.checks));
+      // The bundle carries a certificate, an SCT and a transparency-log entry: each must check out.
+      assert.deepEqual(await verifySigstoreBundle((signer as { bundle: unknown }).bundle, signed.signature!.content_hash, trust), { identity, issuer });
+      const rejected = (over: Partial<typeof trust>) =>
+        assert.rejects(verifyEnvelopeText(doc, { sigstore: { ...trust, ...over } }), (e: unknown) => e instanceof VerificationError && e.check === "signature[1]", JSON.stringify(Object.keys(over)));
+      await rejected({ identity: "someone-else@example.com" });
+      await rejected({ issuer: "https://accounts.example.com" });
+      // The public-good root does not vouch for this instance's certificates.
+      await rejected({ trustedRoot: undefined });
+      // No identity named: the bundle is not checked, and the ed25519 key is one the envelope carries itself.
+      assert.equal((await verifyEnvelopeText(doc)).status, "unverified");
+      const tampered = JSON.parse(doc) as VbEnvelope;
+      tampered.seeds.dataset = 1234;
+      await assert.rejects(verifyEnvelopeText(prettyJson(tampered), { sigstore: trust }), (e: unknown) => e instanceof VerificationError);
+    } finally {
+      await sigstore.close();
+    }
+  });
+
   it("refuses Sigstore signing without an identity token, with a clear error", async () => {
-    await assert.rejects(signSigstore("ab".repeat(32), ""), (e: unknown) => e instanceof SigstoreUnavailableError && /SIGSTORE_ID_TOKEN/.test(e.message));
+    await assert.rejects(signSigstore("ab".repeat(32), { identityToken: "" }), (e: unknown) => e instanceof SigstoreUnavailableError && /SIGSTORE_ID_TOKEN/.test(e.message));
   });
 
   it("writes dev key files with mode 0600 and refuses malformed ones", () => {
