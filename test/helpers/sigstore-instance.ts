@@ -19,7 +19,9 @@ const spki = (k: KeyObject | Buffer): Buffer => (Buffer.isBuffer(k) ? k : k.expo
 const since = { start: "2000-01-01T00:00:00Z" };
 
 export async function startSigstoreInstance(): Promise<SigstoreInstance> {
-  const { initializeCA, initializeCTLog, initializeTLog, fulcioHandler, rekorHandler } = await import("@sigstore/mock");
+  // The handler modules only: the package's index loads nock, which would patch node:http for every later test.
+  const { initializeCA, initializeCTLog, fulcioHandler } = await import("@sigstore/mock/dist/fulcio/index.js");
+  const { initializeTLog, rekorHandler } = await import("@sigstore/mock/dist/rekor/index.js");
   const ctKeys = p256();
   const ctlog = await initializeCTLog(ctKeys);
   const ca = await initializeCA(p256(), ctlog);
