@@ -78,7 +78,6 @@ interface Arrival {
 /** Bytes that arrive between two flushes are copied back to back into an arena of this size. */
 const ARENA_BYTES = 1 << 20;
 
-
 export class StreamingClient {
   private readonly pool: ConnectionPool;
   private readonly requestHead: string;

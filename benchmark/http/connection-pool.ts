@@ -76,11 +76,16 @@ export class Connection {
     this.socket.write(data);
   }
 
-  /** Arms (ms > 0) or clears (0) an idle timer for the current exchange. */
+  /** Calls `onTimeout` once if no byte moves for `ms` while the current exchange holds the connection. */
   setIdleTimeout(ms: number, onTimeout: () => void): void {
+    this.clearIdleTimeout();
     this.socket.setTimeout(ms);
+    this.socket.once("timeout", onTimeout);
+  }
+
+  clearIdleTimeout(): void {
+    this.socket.setTimeout(0);
     this.socket.removeAllListeners("timeout");
-    if (ms > 0) this.socket.once("timeout", onTimeout);
   }
 
   destroy(error: Error | null = null): void {
@@ -126,7 +131,7 @@ export class ConnectionPool {
       return;
     }
     c.served++;
-    c.setIdleTimeout(0, () => undefined);
+    c.clearIdleTimeout();
     const next = this.waiters.shift();
     if (next) return next(null, c);
     c.socket.unref();
