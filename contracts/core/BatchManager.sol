@@ -16,6 +16,8 @@ import {TypedData} from "../libraries/TypedData.sol";
 /// @dev Batch life: Submitted -> Attested -> Finalized; Submitted -> Expired (no quorum within the
 /// response window); Attested/Cleared -> Disputed -> Slashed (fraud upheld) or Cleared (every open
 /// dispute rejected), and a Cleared batch finalizes after the (unchanged) challenge deadline.
+/// A Submitted batch can be disputed too: Submitted -> Disputed -> Slashed (the prover alone) or
+/// back to Submitted with a fresh response window (every dispute rejected).
 contract BatchManager is EIP712, ReentrancyGuard {
     using SafeERC20 for IERC20;
 
@@ -126,7 +128,8 @@ contract BatchManager is EIP712, ReentrancyGuard {
     mapping(uint256 batchId => Batch) internal _batches;
     /// @notice The Merkle root committed by each batch.
     mapping(uint256 batchId => bytes32) public batchRoot;
-    /// @notice keccak256(abi.encodePacked(signing keys)) of the attestation that moved a batch to Attested.
+    /// @notice keccak256(abi.encodePacked(signing keys)) of the attestation that moved a batch to
+    /// Attested; zero while a batch has never been attested.
     mapping(uint256 batchId => bytes32) public attestersHash;
     mapping(uint256 disputeId => Dispute) internal _disputes;
     /// @notice Whether a leaf of a batch has been disputed (one dispute per leaf).
@@ -160,8 +163,11 @@ contract BatchManager is EIP712, ReentrancyGuard {
     event BatchExpired(uint256 indexed batchId);
     /// @notice The batch is disputed (first open dispute).
     event BatchDisputed(uint256 indexed batchId, uint256 indexed disputeId);
-    /// @notice Every open dispute on the batch was rejected.
+    /// @notice Every open dispute on an attested batch was rejected.
     event BatchCleared(uint256 indexed batchId);
+    /// @notice Every open dispute on a batch disputed before any attestation was rejected: it is
+    /// Submitted again, with a fresh response window (attestation was blocked while disputed).
+    event BatchReopened(uint256 indexed batchId, uint256 responseDeadline);
     /// @notice Fraud upheld: prover and attesters slashed.
     event BatchSlashed(uint256 indexed batchId, uint256 indexed disputeId, uint256 seized);
     /// @notice The challenge window passed without an open dispute.
@@ -346,8 +352,11 @@ contract BatchManager is EIP712, ReentrancyGuard {
 
     // ------------------------------------------------------------------ disputes
 
-    /// @notice Disputes one leaf of an Attested (or Disputed/Cleared) batch within its challenge
-    /// window: proves the leaf's inclusion and names the evidence; takes the bond (approve first).
+    /// @notice Disputes one leaf of a batch: a Submitted one within its response window (operators
+    /// need not wait for someone to attest a batch they found fraudulent), or an Attested (or
+    /// Disputed/Cleared) one within its window. Proves the leaf's inclusion and names the
+    /// evidence; takes the bond (approve first). A disputed batch cannot be attested, expired or
+    /// finalized until its disputes are resolved.
     /// @param batchId The batch.
     /// @param leaf The disputed leaf's fields.
     /// @param proof Its Merkle proof (sibling hashes from the leaf up).
@@ -359,10 +368,13 @@ contract BatchManager is EIP712, ReentrancyGuard {
         returns (uint256 disputeId)
     {
         Batch memory b = _batches[batchId];
-        if (b.state != BatchState.Attested && b.state != BatchState.Disputed && b.state != BatchState.Cleared) {
+        if (b.state == BatchState.Submitted) {
+            if (block.timestamp > b.deadline) revert ResponseWindowClosed(batchId, b.deadline);
+        } else if (b.state == BatchState.Attested || b.state == BatchState.Disputed || b.state == BatchState.Cleared) {
+            if (block.timestamp > b.deadline) revert ChallengeWindowClosed(batchId, b.deadline);
+        } else {
             revert InvalidBatchState(batchId, b.state);
         }
-        if (block.timestamp > b.deadline) revert ChallengeWindowClosed(batchId, b.deadline);
         if (b.openDisputes == type(uint8).max) revert TooManyOpenDisputes(batchId);
         if (evidence == bytes32(0)) revert ZeroEvidence();
         bytes32 leafHash = InferenceLeafLib.requireIncluded(proof, batchRoot[batchId], leaf);
@@ -413,15 +425,16 @@ contract BatchManager is EIP712, ReentrancyGuard {
     }
 
     /// @notice Closes a dispute. Upheld when fraud votes reach voteThresholdBps of total weight:
-    /// the prover and every attester are slashed, the challenger gets the bond back plus
-    /// challengerRewardBps of the seized stake (the rest to the treasury), the batch is Slashed.
-    /// Rejected when fraud can no longer reach the threshold, or when the voting window ended
-    /// without it (the defined time-out outcome): the bond goes to the treasury, and the batch is
-    /// Cleared once no dispute on it is open. Moot when the batch was already slashed by another
-    /// dispute: the bond is returned. Anyone may call.
+    /// the prover and every attester (none, for a batch never attested) are slashed, the
+    /// challenger gets the bond back plus challengerRewardBps of the seized stake (the rest to the
+    /// treasury), the batch is Slashed. Rejected when fraud can no longer reach the threshold, or
+    /// when the voting window ended without it (the defined time-out outcome): the bond goes to
+    /// the treasury, and once no dispute on the batch is open it is Cleared (if it was attested)
+    /// or Submitted again with a fresh response window (if not). Moot when the batch was already
+    /// slashed by another dispute: the bond is returned. Anyone may call.
     /// @param disputeId The dispute.
     /// @param attesters The batch's attesting signing keys as emitted in BatchAttested (only read
-    /// when the dispute is upheld; pass [] otherwise).
+    /// when the dispute is upheld; pass [] otherwise, and for a batch never attested).
     function resolveDispute(uint256 disputeId, address[] calldata attesters) external nonReentrant {
         Dispute storage d = _disputes[disputeId];
         if (d.state != DisputeState.Open) revert DisputeNotOpen(disputeId);
@@ -440,7 +453,9 @@ contract BatchManager is EIP712, ReentrancyGuard {
 
         uint256 total = registry.totalWeightAt(b.refBlock);
         if (uint256(d.fraudWeight) * BPS >= total * voteThresholdBps && total != 0) {
-            if (keccak256(abi.encodePacked(attesters)) != attestersHash[batchId]) revert AttestersMismatch(batchId);
+            bytes32 expected = attestersHash[batchId];
+            bool matches = expected == bytes32(0) ? attesters.length == 0 : keccak256(abi.encodePacked(attesters)) == expected;
+            if (!matches) revert AttestersMismatch(batchId);
             d.state = DisputeState.Upheld;
             b.state = BatchState.Slashed;
             uint256 seized = _slashBatch(b.prover, attesters, disputeId);
@@ -458,8 +473,15 @@ contract BatchManager is EIP712, ReentrancyGuard {
         }
         d.state = DisputeState.Rejected;
         if (b.openDisputes == 0) {
-            b.state = BatchState.Cleared;
-            emit BatchCleared(batchId);
+            if (attestersHash[batchId] != bytes32(0)) {
+                b.state = BatchState.Cleared;
+                emit BatchCleared(batchId);
+            } else {
+                uint256 responseDeadline = block.timestamp + responseWindow;
+                b.state = BatchState.Submitted;
+                b.deadline = uint40(responseDeadline);
+                emit BatchReopened(batchId, responseDeadline);
+            }
         }
         emit DisputeResolved(disputeId, DisputeState.Rejected, 0);
         bondToken.safeTransfer(treasury, bond);
@@ -626,6 +648,7 @@ contract BatchManager is EIP712, ReentrancyGuard {
         proverOnly[0] = prover;
         seized = registry.slash(proverOnly, proverSlashBps, address(this), reason);
         uint256 n = attesters.length;
+        if (n == 0) return seized;
         address[] memory operators = new address[](n);
         for (uint256 i = 0; i < n; ++i) {
             operators[i] = registry.operatorOfSigner(attesters[i]);

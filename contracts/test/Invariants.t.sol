@@ -133,6 +133,7 @@ contract BatchHandler is Fixture {
     uint256 public batches;
     uint256[] internal disputeIds;
     bool public finalizedWhileDisputed;
+    bool public finalizedUnattested;
     mapping(uint256 => InferenceLeaf) internal leafA;
     mapping(uint256 => InferenceLeaf) internal leafB;
 
@@ -191,7 +192,9 @@ contract BatchHandler is Fixture {
     function resolve(uint256 pick) external {
         if (disputeIds.length == 0) return;
         uint256 d = disputeIds[pick % disputeIds.length];
-        try manager.resolveDispute(d, _signersOf(opKeys)) {} catch {}
+        // A batch disputed before any attestation has no attesters to name.
+        bool attested = manager.attestersHash(manager.getDispute(d).batchId) != bytes32(0);
+        try manager.resolveDispute(d, attested ? _signersOf(opKeys) : new address[](0)) {} catch {}
     }
 
     function finalize(uint256 pick) external {
@@ -200,6 +203,7 @@ contract BatchHandler is Fixture {
         BatchManager.BatchState before = manager.getBatch(id).state;
         try manager.finalize(id) {
             if (before == BatchManager.BatchState.Disputed) finalizedWhileDisputed = true;
+            if (manager.attestersHash(id) == bytes32(0)) finalizedUnattested = true;
         } catch {}
     }
 
@@ -232,9 +236,10 @@ contract BatchInvariantsTest {
         targets[0] = address(handler);
     }
 
-    /// @notice A batch cannot be finalized while disputed; a finalized batch has no open dispute.
+    /// @notice A batch cannot be finalized while disputed or unattested; a finalized batch has no open dispute.
     function invariantNoFinalizeWhileDisputed() public view {
         require(!handler.finalizedWhileDisputed(), "finalized while disputed");
+        require(!handler.finalizedUnattested(), "finalized a batch nobody attested");
         BatchManager m = handler.manager_();
         uint256 n = handler.batches();
         for (uint256 id = 1; id <= n; ++id) {

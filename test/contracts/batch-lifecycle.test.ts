@@ -137,6 +137,71 @@ for (const mode of ["native", "eigenlayer"] as Mode[]) {
       prover = await sys.addMember(Role.Prover);
     });
 
+    it("disputes a batch nobody attested: attest and expire wait, and fraud slashes the prover alone", async () => {
+      const batch = await sys.submitBatch(prover, randomLeaves(5, 77));
+      const { disputeId, challenger, leafHash } = await openDispute(batch, 2);
+      assert.equal(await stateOf(batch.batchId), BatchState.Disputed);
+      assert.equal(await sys.batchManager.read.attestersHash([batch.batchId]), `0x${"00".repeat(32)}`);
+      // A disputed batch can be neither attested nor expired, even after its response window.
+      await assertRevertsWith(sys.attest(batch.batchId, batch.tree.root, operators.slice(0, 3)), "InvalidBatchState");
+      await sys.advance(TEST_CONFIG.responseWindow + 1);
+      await assertRevertsWith(sys.batchManager.write.expire([batch.batchId]), "InvalidBatchState");
+
+      const operatorStakes = () =>
+        Promise.all(operators.map((o) => (mode === "native" ? sys.registry.read.stakeOf([o.account.address]).then(([active]) => active) : sys.allocationManager!.read.totalSlashed([o.account.address]))));
+      const operatorsBefore = await operatorStakes();
+      const ballots = await sys.votes(disputeId, batch.batchId, leafHash, operators.slice(0, 3).map((member) => ({ member, fraud: true })));
+      await sys.batchManager.write.castVotes([disputeId, ballots]);
+      // No attestation, so no attesters to name: a non-empty list is refused.
+      await assertRevertsWith(sys.batchManager.write.resolveDispute([disputeId, [operators[0]!.signingKey.address]]), "AttestersMismatch");
+      const before = await sys.token.read.balanceOf([challenger.address]);
+      const hash = await sys.batchManager.write.resolveDispute([disputeId, []]);
+      const receipt = await sys.publicClient.waitForTransactionReceipt({ hash });
+      assert.equal(await stateOf(batch.batchId), BatchState.Slashed);
+      const [slashed] = parseEventLogs({ abi: batchManagerAbi, logs: receipt.logs, eventName: "BatchSlashed" });
+      const reward = (slashed!.args.seized * BigInt(TEST_CONFIG.challengerRewardBps)) / 10_000n;
+      assert.equal((await sys.token.read.balanceOf([challenger.address])) - before, TEST_CONFIG.disputeBond + reward);
+      if (mode === "native") {
+        assert.equal(slashed!.args.seized, MIN_STAKE / 2n, "the prover's 50%, and no attester's share");
+        const [proverActive] = await sys.registry.read.stakeOf([prover.account.address]);
+        assert.equal(proverActive, MIN_STAKE / 2n);
+      } else {
+        assert.equal(await sys.allocationManager!.read.totalSlashed([prover.account.address]), MIN_STAKE / 2n);
+      }
+      assert.deepEqual(await operatorStakes(), operatorsBefore, "no operator is slashed");
+      prover = await sys.addMember(Role.Prover);
+    });
+
+    it("reopens a batch nobody attested when its dispute is rejected, with a fresh response window", async () => {
+      const batch = await sys.submitBatch(prover);
+      const { disputeId, leafHash } = await openDispute(batch, 0);
+      await sys.advance(TEST_CONFIG.responseWindow - 5);
+      const ballots = await sys.votes(disputeId, batch.batchId, leafHash, operators.slice(0, 3).map((member) => ({ member, fraud: false })));
+      await sys.batchManager.write.castVotes([disputeId, ballots]);
+      const hash = await sys.batchManager.write.resolveDispute([disputeId, []]);
+      const receipt = await sys.publicClient.waitForTransactionReceipt({ hash });
+      const [reopened] = parseEventLogs({ abi: batchManagerAbi, logs: receipt.logs, eventName: "BatchReopened" });
+      const block = await sys.publicClient.getBlock({ blockNumber: receipt.blockNumber });
+      assert.equal(reopened!.args.responseDeadline, block.timestamp + BigInt(TEST_CONFIG.responseWindow));
+      assert.equal(await stateOf(batch.batchId), BatchState.Submitted);
+      assert.equal(parseEventLogs({ abi: batchManagerAbi, logs: receipt.logs, eventName: "BatchCleared" }).length, 0);
+      // The original window has passed, the fresh one has not: the batch can still be attested.
+      await sys.advance(10);
+      await sys.attest(batch.batchId, batch.tree.root, operators.slice(0, 3));
+      assert.equal(await stateOf(batch.batchId), BatchState.Attested);
+    });
+
+    it("refuses a dispute on a Submitted batch after its response window, and on an Expired one", async () => {
+      const batch = await sys.submitBatch(prover);
+      const challenger = testAccount(`${mode}-late-${batch.batchId}`);
+      await sys.fundBond(challenger);
+      const args = [batch.batchId, batch.leaves[0]!, batch.tree.proof(0), EVIDENCE] as const;
+      await sys.advance(TEST_CONFIG.responseWindow + 1);
+      await assertRevertsWith(sys.sendAs(challenger, sys.batchManager.address, batchManagerAbi, "openDispute", args), "ResponseWindowClosed");
+      await sys.batchManager.write.expire([batch.batchId]);
+      await assertRevertsWith(sys.sendAs(challenger, sys.batchManager.address, batchManagerAbi, "openDispute", args), "InvalidBatchState");
+    });
+
     it("rejects a dispute outvoted by stake: bond forfeited, batch Cleared, then Finalized", async () => {
       const batch = await sys.submitBatch(prover);
       await sys.attest(batch.batchId, batch.tree.root, operators.slice(0, 3));
