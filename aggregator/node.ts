@@ -275,7 +275,7 @@ export class AggregatorNode {
         await this.state.deleteMessagesOf(`attestation:${batchId}:`);
         this.log.info({ batchId: batchId.toString(), signers: ready.attestations.length, weight: ready.weight.toString(), total: ready.totalStake.toString(), tx }, "batch attested");
       } catch (error) {
-        if (DONE_REVERTS.test(String((error as Error).message))) {
+        if (DONE_REVERTS.test(String((error as Error).message)) && !(await this.disputed(batchId))) {
           this.pool.close(batchId);
           await this.state.deleteMessagesOf(`attestation:${batchId}:`);
           this.metrics.submitted.inc({ kind: "attest", result: "moot" });
@@ -287,11 +287,20 @@ export class AggregatorNode {
     }
   }
 
+  /**
+   * Whether a batch is Disputed: it cannot be attested now, but a rejected dispute reopens a batch
+   * nobody attested, and then the signatures collected so far still count.
+   */
+  private async disputed(batchId: bigint): Promise<boolean> {
+    const b = (await this.conn.publicClient.readContract({ address: this.domain.verifyingContract, abi: batchManagerAbi, functionName: "getBatch", args: [batchId] })) as { state: number };
+    return b.state === BatchState.Disputed;
+  }
+
   private openBatchIds(): bigint[] {
     return [...this.firstSeen.keys()].filter((id) => this.pool.isOpen(id));
   }
 
-  /** Follows BatchAttested / DisputeOpened / BatchCleared / resolution events from the cursor. */
+  /** Follows BatchAttested / DisputeOpened / BatchCleared / BatchReopened / resolution events from the cursor. */
   private async follow(): Promise<void> {
     const { publicClient } = this.conn;
     const head = await publicClient.getBlockNumber();
@@ -322,6 +331,11 @@ export class AggregatorNode {
         this.pool.close(batchId);
         await this.settleAwaiting(batchId);
         await this.state.putAttested({ batchId: batchId.toString(), challengeDeadline: String(a.challengeDeadline), signers: a.signers as Address[] });
+        break;
+      }
+      case "BatchReopened": {
+        // Every dispute on a batch nobody attested was rejected: a fresh response window.
+        await this.state.putAwaiting({ batchId: String(a.batchId), responseDeadline: String(a.responseDeadline) });
         break;
       }
       case "BatchCleared": {
@@ -411,7 +425,8 @@ export class AggregatorNode {
       if (!this.due(key)) continue;
       const b = (await this.conn.publicClient.readContract({ address: this.domain.verifyingContract, abi: batchManagerAbi, functionName: "getBatch", args: [BigInt(record.batchId)] })) as { state: number };
       if (b.state !== BatchState.Submitted) {
-        await this.state.putAwaiting({ ...record, done: true });
+        // A disputed batch may come back (BatchReopened) with a new deadline; anything else is over.
+        if (b.state !== BatchState.Disputed) await this.state.putAwaiting({ ...record, done: true });
         continue;
       }
       try {

@@ -2,7 +2,7 @@
  * The operator node: registers if needed, follows BatchManager events from a persisted cursor,
  * checks a sample of each new batch's leaves (operator/leaf-check.ts), signs an attestation for a
  * batch that holds up (guarded against double signing) and sends it over gossipsub with HTTP as
- * fallback, opens a dispute with evidence once a batch it found fraudulent is attested, and votes
+ * fallback, opens a dispute with evidence on a batch it found fraudulent (Submitted or attested), and votes
  * on every dispute by recomputing the disputed leaf.
  *
  * Crash safety: the cursor only moves past a block once every event in it was handled and the
@@ -406,15 +406,18 @@ export class OperatorNode {
       const batchId = BigInt(record.batchId);
       const onchain = (await publicClient.readContract({ address: bm, abi: batchManagerAbi, functionName: "getBatch", args: [batchId] })) as { state: number; deadline: number };
       if (record.status === "valid") {
+        // While disputed the batch cannot be attested, but a rejected dispute reopens it: keep the record.
+        if (onchain.state === BatchState.Disputed) continue;
         if (onchain.state !== BatchState.Submitted) {
           await this.state.putBatch({ ...record, done: true });
         } else if (Date.now() - (this.lastSent.get(`attestations:${record.batchId}`) ?? 0) >= this.config.resendIntervalMs && record.message) {
           await this.deliver("attestations", new Uint8Array(Buffer.from(record.message, "hex")), record.batchId);
         }
       } else if (record.status === "fraud" && record.fraud) {
-        if (onchain.state === BatchState.Attested || onchain.state === BatchState.Disputed || onchain.state === BatchState.Cleared) {
+        // No need to wait for someone to attest a fraudulent batch: dispute it while Submitted too.
+        if (onchain.state === BatchState.Submitted || onchain.state === BatchState.Attested || onchain.state === BatchState.Disputed || onchain.state === BatchState.Cleared) {
           await this.openDispute(record);
-        } else if (onchain.state !== BatchState.Submitted) {
+        } else {
           await this.state.putBatch({ ...record, done: true });
         }
       } else if (onchain.state !== BatchState.Submitted) {
@@ -454,7 +457,7 @@ export class OperatorNode {
       this.log.warn({ batchId: record.batchId, leafHash: fraud.leafHash, tx, reason: fraud.reason }, "dispute opened");
       await this.state.putBatch({ ...record, disputeTx: tx, done: true });
     } catch (error) {
-      if (/LeafAlreadyDisputed|ChallengeWindowClosed|InvalidBatchState/.test(String((error as Error).message))) {
+      if (/LeafAlreadyDisputed|ChallengeWindowClosed|ResponseWindowClosed|InvalidBatchState/.test(String((error as Error).message))) {
         await this.state.putBatch({ ...record, done: true });
         return;
       }
