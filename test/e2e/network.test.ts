@@ -9,7 +9,8 @@
  *      attestation landed before the dispute; the honest operators keep their stake;
  *   4. an operator SIGKILLed while checking a batch restarts and finishes without double-signing;
  *   5. the aggregator SIGKILLed while collecting restarts from level and submits through RPC
- *      failures (retry with backoff); 6. a batch nobody can check expires.
+ *      failures (retry with backoff); 6. a groundless dispute on a batch not yet attested is
+ *      outvoted, and the reopened batch is attested; 7. a batch nobody can check expires.
  *
  * Operator 3 colludes with prover 3 (test/helpers/colluding-operator.ts). Thresholds are set so
  * that one operator's attestation is a quorum and the two honest operators' votes uphold a
@@ -21,8 +22,10 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { parseEther, type Address } from "viem";
-import { batchManagerAbi, stakeRegistryAbi } from "../../protocol/contracts/abis.ts";
+import { createWalletClient, http, parseEther, type Address } from "viem";
+import { batchManagerAbi, devStakeTokenAbi, stakeRegistryAbi } from "../../protocol/contracts/abis.ts";
+import { inferenceLeafFields } from "../../protocol/merkle/leaf.ts";
+import { fetchJson, leafUrl, parseLeafResponse } from "../../operator/leaf-check.ts";
 import { buildDefaultModel } from "../../prover/model/default-model.ts";
 import {
   launchAggregator,
@@ -220,6 +223,36 @@ async function complete(proverUrl: string, count: number, label: string, model =
     const metrics = await (await fetch(`${aggregator.url}/metrics`)).text();
     assert.doesNotMatch(metrics, /vb_aggregator_messages_total\{[^}]*outcome="conflict"[^}]*\} [1-9]/, "no equivocating signature reached the aggregator");
     await restarted.proc.waitFor(/"kind":"attestations","subject":"\d+","via":"http"/, 30_000);
+  });
+
+  it("a groundless dispute on a batch nobody attested yet is outvoted; the batch reopens and is attested with the signatures already collected", async () => {
+    const lastBatch = (await read("batchCount", [])) as bigint;
+    await complete(honestProver.url, 32, "groundless");
+    const batchId = await submittedBy(setup.provers[0]!.account.address, lastBatch);
+    const [submitted] = await setup.publicClient.getContractEvents({ address: bm(), abi: batchManagerAbi, eventName: "BatchSubmitted", args: { batchId }, fromBlock: 0n });
+    const { record, merkleProof } = parseLeafResponse(await fetchJson(leafUrl((submitted!.args as { dataURI: string }).dataURI, 0), 10_000));
+    // Someone with a bond disputes an honest leaf before the operators' attestations land.
+    const challenger = setup.deployment.deployer;
+    const wallet = createWalletClient({ transport: http(setup.rpcUrl), account: challenger });
+    const send = async (address: Address, abi: readonly unknown[], functionName: string, args: readonly unknown[]) => {
+      const hash = await wallet.writeContract({ address, abi: abi as never, functionName: functionName as never, args: args as never, chain: null } as never);
+      assert.equal((await setup.publicClient.waitForTransactionReceipt({ hash })).status, "success", functionName);
+    };
+    const token = setup.deployment.contracts.stakeToken.address;
+    const bond = BigInt(setup.deployment.config.disputeBond);
+    await send(token, devStakeTokenAbi, "mint", [challenger, bond]);
+    await send(token, devStakeTokenAbi, "approve", [bm(), bond]);
+    const fields = inferenceLeafFields(record);
+    await send(bm(), batchManagerAbi, "openDispute", [batchId, { ...fields, seed: BigInt(fields.seed) }, merkleProof, `0x${"11".repeat(32)}`]);
+    assert.equal(await batchState(batchId), State.Disputed);
+    // The operators recompute the leaf and vote it clean; the aggregator resolves the dispute
+    // (Rejected), the batch is Submitted again, and the attestation held back meanwhile goes in.
+    await until("the reopened batch attested", 90_000, async () => ((await batchState(batchId)) === State.Attested ? true : undefined));
+    const reopened = await setup.publicClient.getContractEvents({ address: bm(), abi: batchManagerAbi, eventName: "BatchReopened", args: { batchId }, fromBlock: 0n });
+    assert.equal(reopened.length, 1);
+    const [resolved] = await setup.publicClient.getContractEvents({ address: bm(), abi: batchManagerAbi, eventName: "DisputeResolved", fromBlock: submitted!.blockNumber });
+    assert.equal((resolved!.args as { outcome: number }).outcome, 3, "Rejected");
+    assert.ok((await attestedSigners(batchId)).length >= 2);
   });
 
   it("the aggregator's HTTP API refuses malformed, foreign and unsigned messages, naming the field", async () => {
