@@ -2,7 +2,7 @@
  * An operator that colludes with some provers (VB_COLLUDE_WITH: comma-separated prover
  * addresses): for their batches it attests without checking and votes "clean" on disputes;
  * everything else it checks honestly. The end-to-end test runs it as a process so that a
- * fraudulent batch reaches quorum and can be disputed and slashed. Importing it does nothing
+ * fraudulent batch can reach quorum, and its attester be slashed with the prover. Importing it does nothing
  * (hardhat test loads every file under test/): it only acts as a process entry point.
  */
 import { pathToFileURL } from "node:url";
