@@ -9,7 +9,9 @@ import {
   defaultDataDir as nodeDataDir,
   loadNodeConfig,
   NodeConfigError,
+  schemaParts,
   type ConfigSpec,
+  type KeyConfig,
   type LoadInput,
   type LogLevel,
   type ValueKind,
@@ -45,6 +47,10 @@ export interface ProverConfig {
   generation: { defaultMaxTokens: number };
   batch: { maxRecords: number; maxAgeMs: number; commitRetryMs: number };
   model: ModelConfig;
+  /** Where closed batches are committed (BatchManager.submitBatch); absent: recorded locally only. */
+  chain?: { rpcUrl: string; deployment: string };
+  /** The prover's registered staking account, which submits the batches (required with chain). */
+  account?: KeyConfig;
 }
 
 /** Outside the checkout, so that serving never leaves files in the repository. */
@@ -98,6 +104,13 @@ const CONFIG_SCHEMA = {
         commitRetryMs: positive(2 ** 31 - 1),
       },
     },
+    chain: {
+      type: "object",
+      additionalProperties: false,
+      required: ["rpcUrl", "deployment"],
+      properties: { rpcUrl: schemaParts.url, deployment: nonEmpty },
+    },
+    account: schemaParts.key,
     model: {
       type: "object",
       additionalProperties: false,
@@ -137,6 +150,11 @@ export const ENV_VARS: Readonly<Record<string, readonly [string, EnvKind]>> = Ob
   PROVER_MODEL_ID: ["model.id", "string"],
   PROVER_MAX_CONTEXT: ["model.maxContext", "integer"],
   PROVER_THREADS: ["model.threads", "integer"],
+  PROVER_RPC_URL: ["chain.rpcUrl", "string"],
+  PROVER_DEPLOYMENT: ["chain.deployment", "string"],
+  PROVER_KEY_FILE: ["account.keyFile", "string"],
+  PROVER_KEYSTORE: ["account.keystore", "string"],
+  PROVER_KEYSTORE_PASSWORD_FILE: ["account.passwordFile", "string"],
 });
 
 /** Command-line flag -> config field (all take a value). */
@@ -150,6 +168,9 @@ const FLAGS: Readonly<Record<string, readonly [string, EnvKind]>> = {
   "activation-tensor": ["model.activationTensor", "string"],
   "model-id": ["model.id", "string"],
   "log-level": ["logLevel", "string"],
+  "rpc-url": ["chain.rpcUrl", "string"],
+  deployment: ["chain.deployment", "string"],
+  "key-file": ["account.keyFile", "string"],
 };
 
 export type LoadConfigInput = LoadInput;
@@ -163,5 +184,9 @@ export function loadConfig(input: LoadConfigInput = {}): ProverConfig {
     env: ENV_VARS,
     flags: FLAGS,
   };
-  return loadNodeConfig<ProverConfig>(spec, input);
+  const config = loadNodeConfig<ProverConfig>(spec, input);
+  if (config.chain && !config.account) {
+    throw new ConfigError("account: committing on chain needs the prover's registered account (keyFile, or keystore with passwordFile/passwordEnv)", "account");
+  }
+  return config;
 }

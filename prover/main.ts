@@ -1,12 +1,16 @@
 /**
  * `npm run prover`: loads the configuration, the engine (the embedded default model unless
  * model.path is set), the proof store and the batcher, and serves the API until SIGINT/SIGTERM.
+ * With `chain` configured, closed batches are committed on chain (BatchManager.submitBatch) from
+ * the prover's registered account; without it they are recorded locally only.
  * Shutdown closes in dependency order: stop accepting requests and let those in flight finish
  * (their records are written), stop the batcher, then close the store and the engine.
  */
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { FastifyInstance } from "fastify";
+import { connectChain, loadKey, readDeploymentFile } from "../runtime/chain.ts";
+import { ChainCommitter } from "./batch/chain-committer.ts";
 import { Batcher, type BatchCommitter } from "./batch/index.ts";
 import { ConfigError, loadConfig, type ProverConfig } from "./config.ts";
 import { Engine } from "./engine/index.ts";
@@ -24,8 +28,16 @@ export interface RunningProver {
 }
 
 export interface StartOptions {
-  /** Replaces the default record-only committer (a chain committer, once contracts are wired). */
+  /** Replaces the committer the configuration implies (chain, or record-only). */
   committer?: BatchCommitter;
+}
+
+/** The chain committer for `config.chain`, or undefined (record-only) when it is not set. */
+export async function configuredCommitter(config: ProverConfig, env: Readonly<Record<string, string | undefined>> = process.env): Promise<BatchCommitter | undefined> {
+  if (!config.chain) return undefined;
+  const account = await loadKey(config.account, "account", env);
+  const conn = await connectChain(config.chain.rpcUrl, readDeploymentFile(config.chain.deployment, "chain.deployment"), account);
+  return new ChainCommitter(conn);
 }
 
 export async function startProver(config: ProverConfig, options: StartOptions = {}): Promise<RunningProver> {
@@ -74,18 +86,18 @@ export async function startProver(config: ProverConfig, options: StartOptions = 
   }
 }
 
-async function main(): Promise<void> {
-  let config: ProverConfig;
+/** Entry point of `npm run prover` (and of test provers that patch the engine first). */
+export async function runProverMain(): Promise<void> {
+  let prover: RunningProver;
   try {
-    config = loadConfig({ argv: process.argv.slice(2), env: process.env });
+    const config = loadConfig({ argv: process.argv.slice(2), env: process.env });
+    const committer = await configuredCommitter(config);
+    prover = await startProver(config, committer ? { committer } : {});
   } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`prover: invalid configuration: ${error.message}\n`);
-      process.exit(2);
-    }
-    throw error;
+    const invalid = error instanceof ConfigError;
+    process.stderr.write(`prover: ${invalid ? "invalid configuration" : "failed to start"}: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(invalid ? 2 : 1);
   }
-  const prover = await startProver(config);
   process.stdout.write(`prover: serving ${prover.engine.info.modelId} on ${prover.address}\n`);
   let closing = false;
   const shutdown = (signal: string) => {
@@ -104,9 +116,4 @@ async function main(): Promise<void> {
   process.on("SIGTERM", () => shutdown("SIGTERM"));
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
-  main().catch((error: unknown) => {
-    process.stderr.write(`prover: failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
-    process.exit(1);
-  });
-}
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) await runProverMain();

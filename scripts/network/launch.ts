@@ -195,7 +195,7 @@ export interface ProverLaunch {
   index: number;
   /** Extra prover flags (e.g. --model, --model-id). */
   args?: string[];
-  /** Entry point; default scripts/network/prover-node.ts. */
+  /** Entry point; default prover/main.ts (npm run prover). */
   script?: string;
   env?: Record<string, string>;
 }
@@ -203,7 +203,7 @@ export interface ProverLaunch {
 export async function launchProver(setup: NetworkSetup, launch: ProverLaunch): Promise<{ proc: NodeProcess; url: string }> {
   const p = setup.provers[launch.index]!;
   const port = await freePort();
-  const proc = spawnTs(p.name, launch.script ?? "scripts/network/prover-node.ts", ["--port", String(port), "--data-dir", path.join(setup.dir, p.name), ...(launch.args ?? [])], {
+  const proc = spawnTs(p.name, launch.script ?? "prover/main.ts", ["--port", String(port), "--data-dir", path.join(setup.dir, p.name), ...(launch.args ?? [])], {
     PROVER_RPC_URL: setup.rpcUrl,
     PROVER_DEPLOYMENT: setup.deploymentFile,
     PROVER_KEY_FILE: p.accountKeyFile,

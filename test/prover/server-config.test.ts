@@ -9,7 +9,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import OpenAI from "openai";
 import { ConfigError, DEFAULT_CONFIG, defaultDataDir, loadConfig } from "../../prover/config.ts";
-import { startProver } from "../../prover/main.ts";
+import { configuredCommitter, startProver } from "../../prover/main.ts";
 import { ProofStore } from "../../prover/store/index.ts";
 import { getJson, tempDir, waitFor } from "../helpers/prover-server.ts";
 
@@ -62,6 +62,28 @@ describe("prover config", () => {
     rejects({ argv: ["--config", file("broken.json", '{"port": 1')] }, "config", /not valid JSON/);
     rejects({ argv: ["--config", file("array.json", "[]")] }, "config", /JSON object/);
     rejects({ argv: ["--config", join(tmp.dir, "missing.json")] }, "config", /cannot read config file/);
+  });
+
+  it("takes the chain hand-off from flags and PROVER_* variables, and refuses half of it", async () => {
+    const config = loadConfig({
+      argv: ["--rpc-url", "http://127.0.0.1:8545", "--key-file", "/keys/prover.key"],
+      env: { PROVER_DEPLOYMENT: "deployments/31337.json" },
+    });
+    assert.deepEqual(config.chain, { rpcUrl: "http://127.0.0.1:8545", deployment: "deployments/31337.json" });
+    assert.deepEqual(config.account, { keyFile: "/keys/prover.key" });
+    const keystore = loadConfig({ env: { PROVER_RPC_URL: "http://h:8545", PROVER_DEPLOYMENT: "d.json", PROVER_KEYSTORE: "k.json", PROVER_KEYSTORE_PASSWORD_FILE: "pw" } });
+    assert.deepEqual(keystore.account, { keystore: "k.json", passwordFile: "pw" });
+    assert.equal(loadConfig({ env: {} }).chain, undefined, "no chain: batches are recorded locally only");
+    rejects({ env: { PROVER_RPC_URL: "http://127.0.0.1:8545" } }, "chain.deployment", /required/);
+    rejects({ env: { PROVER_RPC_URL: "ws://127.0.0.1:8545", PROVER_DEPLOYMENT: "d.json" } }, "chain.rpcUrl", /pattern/);
+    rejects({ env: { PROVER_RPC_URL: "http://127.0.0.1:8545", PROVER_DEPLOYMENT: "d.json" } }, "account", /registered account/);
+    // Errors found when the node starts: a missing deployment file, a keystore without a password.
+    const keyFile = join(tmp.dir, "k.key");
+    writeFileSync(keyFile, `0x${"11".repeat(32)}\n`, { mode: 0o600 });
+    const noDeployment = loadConfig({ env: { PROVER_RPC_URL: "http://127.0.0.1:1", PROVER_DEPLOYMENT: join(tmp.dir, "none.json"), PROVER_KEY_FILE: keyFile } });
+    await assert.rejects(configuredCommitter(noDeployment, {}), /chain\.deployment: cannot read deployment/);
+    const noPassword = loadConfig({ env: { PROVER_RPC_URL: "http://127.0.0.1:1", PROVER_DEPLOYMENT: "d.json", PROVER_KEYSTORE: "k.json" } });
+    await assert.rejects(configuredCommitter(noPassword, {}), (e: unknown) => e instanceof ConfigError && e.field === "account.keystore");
   });
 });
 
