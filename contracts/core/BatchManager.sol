@@ -55,6 +55,13 @@ contract BatchManager is EIP712, ReentrancyGuard {
         bytes32 vs;
     }
 
+    /// @notice What an attestation signs besides the batch id.
+    struct AttestationBody {
+        bytes32 root;
+        uint8 verdict;
+        uint32 leavesChecked;
+    }
+
     /// @notice Deployment parameters (all immutable).
     struct Config {
         uint16 attestThresholdBps; // share of total weight an attestation needs
@@ -136,6 +143,9 @@ contract BatchManager is EIP712, ReentrancyGuard {
     mapping(uint256 batchId => mapping(bytes32 leafHash => bool)) public leafDisputed;
     /// @notice Whether a signing key has voted on a dispute.
     mapping(uint256 disputeId => mapping(address signingKey => bool)) public hasVoted;
+    /// @notice Whether a signing key was slashed for equivocating on a subject
+    /// (equivocationSubject: a batch's attestations or a dispute's votes).
+    mapping(bytes32 subject => mapping(address signingKey => bool)) public equivocationSlashed;
 
     /// @notice A prover committed a batch.
     event BatchSubmitted(
@@ -183,8 +193,17 @@ contract BatchManager is EIP712, ReentrancyGuard {
     );
     /// @notice Votes were counted.
     event VotesCast(uint256 indexed disputeId, uint256 voters, uint256 fraudWeight, uint256 cleanWeight);
+    /// @notice A signing key signed two different messages on one subject; its operator was slashed.
+    event EquivocationSlashed(bytes32 indexed subject, address indexed signingKey, address indexed operator, uint256 seized);
     /// @notice A dispute was closed; `paidToChallenger` includes the returned bond.
     event DisputeResolved(uint256 indexed disputeId, DisputeState outcome, uint256 paidToChallenger);
+
+    /// @notice The two signed messages are the same, or not by one signing key.
+    error NotEquivocation();
+    /// @notice The signing key was already slashed for equivocating on this subject.
+    error EquivocationAlreadySlashed(address signingKey);
+    /// @notice No dispute has this id.
+    error UnknownDispute(uint256 disputeId);
 
     /// @notice A configuration value is out of range.
     error InvalidConfig(string field);
@@ -487,7 +506,63 @@ contract BatchManager is EIP712, ReentrancyGuard {
         bondToken.safeTransfer(treasury, bond);
     }
 
+    // ------------------------------------------------------------------ equivocation
+
+    /// @notice Slashes the operator whose signing key signed two different attestations for one
+    /// batch (operatorSlashBps of its stake); the caller gets challengerRewardBps of what is
+    /// seized, the rest goes to the treasury. Once per signing key and batch; anyone may call.
+    /// @param batchId The batch both attestations name.
+    /// @param a One signed attestation body.
+    /// @param sigA Its signature.
+    /// @param b Another, different body.
+    /// @param sigB Its signature, by the same key.
+    /// @return seized Stake seized (0 in EigenLayer mode, where slashed stake is burned).
+    function slashAttestationEquivocation(
+        uint256 batchId,
+        AttestationBody calldata a,
+        Signature calldata sigA,
+        AttestationBody calldata b,
+        Signature calldata sigB
+    ) external nonReentrant returns (uint256 seized) {
+        Batch memory batch = _batches[batchId];
+        if (batch.state == BatchState.None) revert InvalidBatchState(batchId, batch.state);
+        if (a.root == b.root && a.verdict == b.verdict && a.leavesChecked == b.leavesChecked) revert NotEquivocation();
+        address signer = _recover(attestationDigest(batchId, a.root, a.verdict, a.leavesChecked), sigA.r, sigA.vs, 0);
+        if (_recover(attestationDigest(batchId, b.root, b.verdict, b.leavesChecked), sigB.r, sigB.vs, 1) != signer) {
+            revert NotEquivocation();
+        }
+        seized = _slashEquivocator(equivocationSubject(false, batchId), signer, batch.refBlock);
+    }
+
+    /// @notice Slashes the operator whose signing key voted both fraud and clean on one dispute,
+    /// as slashAttestationEquivocation does for attestations.
+    /// @param disputeId The dispute.
+    /// @param fraudVote The key's signature over the fraud vote.
+    /// @param cleanVote Its signature over the clean vote.
+    /// @return seized Stake seized.
+    function slashVoteEquivocation(uint256 disputeId, Signature calldata fraudVote, Signature calldata cleanVote)
+        external
+        nonReentrant
+        returns (uint256 seized)
+    {
+        Dispute memory d = _disputes[disputeId];
+        if (d.state == DisputeState.None) revert UnknownDispute(disputeId);
+        address signer = _recover(disputeVoteDigest(disputeId, d.batchId, d.leafHash, true), fraudVote.r, fraudVote.vs, 0);
+        if (_recover(disputeVoteDigest(disputeId, d.batchId, d.leafHash, false), cleanVote.r, cleanVote.vs, 1) != signer) {
+            revert NotEquivocation();
+        }
+        seized = _slashEquivocator(equivocationSubject(true, disputeId), signer, _batches[d.batchId].refBlock);
+    }
+
     // ------------------------------------------------------------------ views
+
+    /// @notice The key of equivocationSlashed for a batch's attestations or a dispute's votes.
+    /// @param votes True for a dispute's votes, false for a batch's attestations.
+    /// @param id The dispute id or the batch id.
+    /// @return The subject.
+    function equivocationSubject(bool votes, uint256 id) public pure returns (bytes32) {
+        return keccak256(abi.encode(votes ? "votes" : "attestations", id));
+    }
 
     /// @notice The EIP-712 digest operators sign to attest a batch.
     /// @param batchId The batch.
@@ -637,6 +712,22 @@ contract BatchManager is EIP712, ReentrancyGuard {
             if (signer == previous) revert DuplicateSigner(signer);
             revert SignersNotAscending(index);
         }
+    }
+
+    /// @dev Checks-effects-interactions: the key is marked before the registry and token calls.
+    function _slashEquivocator(bytes32 subject, address signer, uint256 refBlock) private returns (uint256 seized) {
+        if (equivocationSlashed[subject][signer]) revert EquivocationAlreadySlashed(signer);
+        address[] memory keys = new address[](1);
+        keys[0] = signer;
+        if (registry.signerWeightsAt(keys, refBlock)[0] == 0) revert SignerNotStaked(signer);
+        equivocationSlashed[subject][signer] = true;
+        address[] memory operators = new address[](1);
+        operators[0] = registry.operatorOfSigner(signer);
+        seized = registry.slash(operators, operatorSlashBps, address(this), subject);
+        uint256 reward = (seized * challengerRewardBps) / BPS;
+        emit EquivocationSlashed(subject, signer, operators[0], seized);
+        if (reward > 0) bondToken.safeTransfer(msg.sender, reward);
+        if (seized > reward) bondToken.safeTransfer(treasury, seized - reward);
     }
 
     function _slashBatch(address prover, address[] calldata attesters, uint256 disputeId)

@@ -2634,6 +2634,17 @@ export const batchManagerAbi = [
   {
     "inputs": [
       {
+        "internalType": "address",
+        "name": "signingKey",
+        "type": "address"
+      }
+    ],
+    "name": "EquivocationAlreadySlashed",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "bytes32",
         "name": "root",
         "type": "bytes32"
@@ -2720,6 +2731,11 @@ export const batchManagerAbi = [
       }
     ],
     "name": "NotActiveProver",
+    "type": "error"
+  },
+  {
+    "inputs": [],
+    "name": "NotEquivocation",
     "type": "error"
   },
   {
@@ -2860,6 +2876,17 @@ export const batchManagerAbi = [
       }
     ],
     "name": "UnbondingDelayTooShort",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "disputeId",
+        "type": "uint256"
+      }
+    ],
+    "name": "UnknownDispute",
     "type": "error"
   },
   {
@@ -3183,6 +3210,37 @@ export const batchManagerAbi = [
     "anonymous": false,
     "inputs": [],
     "name": "EIP712DomainChanged",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "bytes32",
+        "name": "subject",
+        "type": "bytes32"
+      },
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "signingKey",
+        "type": "address"
+      },
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "operator",
+        "type": "address"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "seized",
+        "type": "uint256"
+      }
+    ],
+    "name": "EquivocationSlashed",
     "type": "event"
   },
   {
@@ -3565,6 +3623,54 @@ export const batchManagerAbi = [
   {
     "inputs": [
       {
+        "internalType": "bytes32",
+        "name": "subject",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "address",
+        "name": "signingKey",
+        "type": "address"
+      }
+    ],
+    "name": "equivocationSlashed",
+    "outputs": [
+      {
+        "internalType": "bool",
+        "name": "",
+        "type": "bool"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bool",
+        "name": "votes",
+        "type": "bool"
+      },
+      {
+        "internalType": "uint256",
+        "name": "id",
+        "type": "uint256"
+      }
+    ],
+    "name": "equivocationSubject",
+    "outputs": [
+      {
+        "internalType": "bytes32",
+        "name": "",
+        "type": "bytes32"
+      }
+    ],
+    "stateMutability": "pure",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "uint256",
         "name": "batchId",
         "type": "uint256"
@@ -3872,6 +3978,156 @@ export const batchManagerAbi = [
       }
     ],
     "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "batchId",
+        "type": "uint256"
+      },
+      {
+        "components": [
+          {
+            "internalType": "bytes32",
+            "name": "root",
+            "type": "bytes32"
+          },
+          {
+            "internalType": "uint8",
+            "name": "verdict",
+            "type": "uint8"
+          },
+          {
+            "internalType": "uint32",
+            "name": "leavesChecked",
+            "type": "uint32"
+          }
+        ],
+        "internalType": "struct BatchManager.AttestationBody",
+        "name": "a",
+        "type": "tuple"
+      },
+      {
+        "components": [
+          {
+            "internalType": "bytes32",
+            "name": "r",
+            "type": "bytes32"
+          },
+          {
+            "internalType": "bytes32",
+            "name": "vs",
+            "type": "bytes32"
+          }
+        ],
+        "internalType": "struct BatchManager.Signature",
+        "name": "sigA",
+        "type": "tuple"
+      },
+      {
+        "components": [
+          {
+            "internalType": "bytes32",
+            "name": "root",
+            "type": "bytes32"
+          },
+          {
+            "internalType": "uint8",
+            "name": "verdict",
+            "type": "uint8"
+          },
+          {
+            "internalType": "uint32",
+            "name": "leavesChecked",
+            "type": "uint32"
+          }
+        ],
+        "internalType": "struct BatchManager.AttestationBody",
+        "name": "b",
+        "type": "tuple"
+      },
+      {
+        "components": [
+          {
+            "internalType": "bytes32",
+            "name": "r",
+            "type": "bytes32"
+          },
+          {
+            "internalType": "bytes32",
+            "name": "vs",
+            "type": "bytes32"
+          }
+        ],
+        "internalType": "struct BatchManager.Signature",
+        "name": "sigB",
+        "type": "tuple"
+      }
+    ],
+    "name": "slashAttestationEquivocation",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "seized",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "disputeId",
+        "type": "uint256"
+      },
+      {
+        "components": [
+          {
+            "internalType": "bytes32",
+            "name": "r",
+            "type": "bytes32"
+          },
+          {
+            "internalType": "bytes32",
+            "name": "vs",
+            "type": "bytes32"
+          }
+        ],
+        "internalType": "struct BatchManager.Signature",
+        "name": "fraudVote",
+        "type": "tuple"
+      },
+      {
+        "components": [
+          {
+            "internalType": "bytes32",
+            "name": "r",
+            "type": "bytes32"
+          },
+          {
+            "internalType": "bytes32",
+            "name": "vs",
+            "type": "bytes32"
+          }
+        ],
+        "internalType": "struct BatchManager.Signature",
+        "name": "cleanVote",
+        "type": "tuple"
+      }
+    ],
+    "name": "slashVoteEquivocation",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "seized",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "nonpayable",
     "type": "function"
   },
   {
