@@ -3,8 +3,9 @@
  * its HTTP API (aggregator/ingest.ts), pools them by stake (aggregator/quorum.ts, votes.ts),
  * submits attest() once a batch's quorum holds and its grace period is over, castVotes() and
  * resolveDispute() once a dispute is decided (or its voting window is over), finalize() once
- * an attested batch's challenge window is over, and expire() once a batch's response window
- * passed without quorum. Transactions that fail for a transient reason
+ * an attested batch's challenge window is over, expire() once a batch's response window
+ * passed without quorum, and slash*Equivocation() with the two messages of a signing key that
+ * signed both ways (kept in memory only). Transactions that fail for a transient reason
  * are retried with exponential backoff; a revert that says someone else got there first closes
  * the subject. Admitted messages are kept in level and re-admitted on restart.
  */
@@ -21,7 +22,7 @@ import { connectChain, loadKey, readDeploymentFile, sleep, type ChainConnection 
 import { createLogger, createMetricsRegistry, opsRoutes } from "../runtime/observability.ts";
 import type { AggregatorConfig } from "./config.ts";
 import { Admission, IngestError, type Admitted } from "./ingest.ts";
-import { AttestationPool } from "./quorum.ts";
+import { AttestationPool, type CheckedAttestation } from "./quorum.ts";
 import { AggregatorState } from "./state.ts";
 import { VotePool } from "./votes.ts";
 
@@ -63,6 +64,8 @@ export class AggregatorNode {
   private lastPoll = 0;
   private readonly retries = new Map<string, Retry>();
   private readonly firstSeen = new Map<bigint, number>();
+  /** Equivocations waiting to be slashed, by `attestations|votes:<id>:<signer>`: the call's arguments. */
+  private readonly equivocations = new Map<string, { functionName: "slashAttestationEquivocation" | "slashVoteEquivocation"; args: readonly unknown[] }>();
   private readonly pool: AttestationPool;
   private readonly votes: VotePool;
   private readonly admission: Admission;
@@ -166,7 +169,16 @@ export class AggregatorNode {
         if (!this.firstSeen.has(m.batchId)) this.firstSeen.set(m.batchId, Date.now());
         await this.state.putMessage(`attestation:${m.batchId}:${admitted.signer.toLowerCase()}`, hex);
       }
-      if (outcome === "conflict") this.log.warn({ batchId: m.batchId.toString(), signer: admitted.signer }, "equivocating signer");
+      if (outcome === "conflict") {
+        this.log.warn({ batchId: m.batchId.toString(), signer: admitted.signer }, "equivocating signer");
+        const pair = this.pool.evidence(m.batchId, admitted.signer);
+        const body = (a: CheckedAttestation) => ({ root: a.message.root, verdict: a.message.verdict, leavesChecked: a.message.leavesChecked });
+        if (pair) {
+          this.reportEquivocation(`attestations:${m.batchId}:${admitted.signer.toLowerCase()}`, "slashAttestationEquivocation", [
+            m.batchId, body(pair[0]), toCompactSignature(pair[0].signature), body(pair[1]), toCompactSignature(pair[1].signature),
+          ]);
+        }
+      }
       this.metrics.received.inc({ kind: "attestation", via, outcome });
       return { status: outcome === "conflict" ? 409 : 202, body: { outcome, signer: admitted.signer, weight: admitted.weight.toString() } };
     }
@@ -177,6 +189,15 @@ export class AggregatorNode {
       await this.state.putMessage(`vote:${m.disputeId}:${admitted.signer.toLowerCase()}`, hex);
       if (!(await this.state.dispute(m.disputeId))) {
         await this.state.putDispute({ disputeId: m.disputeId.toString(), batchId: m.batchId.toString(), leafHash: m.leafHash, votingDeadline: admitted.dispute.votingDeadline.toString() });
+      }
+    }
+    if (outcome === "conflict") {
+      this.log.warn({ disputeId: m.disputeId.toString(), signer: admitted.signer }, "equivocating signer");
+      const pair = this.votes.evidence(m.disputeId, admitted.signer);
+      if (pair) {
+        this.reportEquivocation(`votes:${m.disputeId}:${admitted.signer.toLowerCase()}`, "slashVoteEquivocation", [
+          m.disputeId, toCompactSignature(pair[0].signature), toCompactSignature(pair[1].signature),
+        ]);
       }
     }
     this.metrics.received.inc({ kind: "vote", via, outcome });
@@ -225,6 +246,7 @@ export class AggregatorNode {
         }
         await this.submitReady();
         await this.settleDisputes();
+        await this.slashEquivocators();
       } catch (error) {
         if (!signal.aborted) this.log.warn({ err: error }, "aggregator step failed; retrying");
       }
@@ -405,6 +427,31 @@ export class AggregatorNode {
           this.votes.close(disputeId);
         } else {
           this.metrics.submitted.inc({ kind: "dispute", result: "failed" });
+          this.backoff(key, error);
+        }
+      }
+    }
+  }
+
+  private reportEquivocation(key: string, functionName: "slashAttestationEquivocation" | "slashVoteEquivocation", args: readonly unknown[]): void {
+    if (!this.equivocations.has(key)) this.equivocations.set(key, { functionName, args });
+  }
+
+  /** Sends the evidence of each equivocation seen: the signer's operator is slashed on chain. */
+  private async slashEquivocators(): Promise<void> {
+    for (const [key, { functionName, args }] of this.equivocations) {
+      if (!this.due(key)) continue;
+      try {
+        const tx = await this.send("slashEquivocation", functionName, args);
+        this.equivocations.delete(key);
+        await this.state.putSubmission({ kind: "slashEquivocation", subject: key, txHash: tx, at: Date.now() });
+        this.log.warn({ subject: key, tx }, "equivocating operator slashed");
+      } catch (error) {
+        if (/EquivocationAlreadySlashed|SignerNotStaked|NotEquivocation/.test(String((error as Error).message))) {
+          this.equivocations.delete(key);
+          this.metrics.submitted.inc({ kind: "slashEquivocation", result: "moot" });
+        } else {
+          this.metrics.submitted.inc({ kind: "slashEquivocation", result: "failed" });
           this.backoff(key, error);
         }
       }

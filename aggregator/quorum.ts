@@ -45,6 +45,8 @@ interface BatchState {
   signerGroup: Map<string, string>;
   /** Signers seen signing two different contents for this batch. */
   equivocators: Set<string>;
+  /** Per equivocator, the first two different attestations it signed: slashing evidence. */
+  evidence: Map<string, [CheckedAttestation, CheckedAttestation]>;
   closed: boolean;
 }
 
@@ -86,7 +88,7 @@ export class AttestationPool {
   open(batchId: bigint, totalStake: bigint): void {
     if (totalStake <= 0n) throw new QuorumError(`totalStake of batch ${batchId} must be positive`, "totalStake");
     if (!this.batches.has(batchId)) {
-      this.batches.set(batchId, { totalStake, groups: new Map(), signerGroup: new Map(), equivocators: new Set(), closed: false });
+      this.batches.set(batchId, { totalStake, groups: new Map(), signerGroup: new Map(), equivocators: new Set(), evidence: new Map(), closed: false });
     }
   }
 
@@ -106,6 +108,8 @@ export class AttestationPool {
       // Equivocation: the signer's stake no longer counts towards either content.
       state.equivocators.add(signer);
       const group = state.groups.get(signedBefore);
+      const earlier = group?.bySigner.get(signer);
+      if (earlier) state.evidence.set(signer, [earlier, attestation]);
       if (group?.bySigner.delete(signer)) group.weight -= attestation.weight;
       return "conflict";
     }
@@ -141,6 +145,11 @@ export class AttestationPool {
   close(batchId: bigint): void {
     const state = this.batches.get(batchId);
     if (state) state.closed = true;
+  }
+
+  /** Two different attestations `signer` signed for the batch, once add() returned "conflict". */
+  evidence(batchId: bigint, signer: Address): [CheckedAttestation, CheckedAttestation] | undefined {
+    return this.batches.get(batchId)?.evidence.get(signer.toLowerCase());
   }
 
   equivocators(batchId: bigint): Address[] {

@@ -7,7 +7,7 @@ import { Level } from "level";
 import type { Address, Hex } from "viem";
 
 export interface SubmissionRecord {
-  kind: "attest" | "castVotes" | "resolveDispute" | "finalize" | "expire";
+  kind: "attest" | "castVotes" | "resolveDispute" | "finalize" | "expire" | "slashEquivocation";
   subject: string;
   txHash: Hex;
   at: number;

@@ -22,6 +22,8 @@ interface Tally {
   totalWeight: bigint;
   votes: Map<string, CheckedVote>;
   onChain: Set<string>;
+  /** Per signer that voted both ways: [fraud vote, clean vote], slashing evidence. */
+  evidence: Map<string, [CheckedVote, CheckedVote]>;
   closed: boolean;
 }
 
@@ -46,7 +48,7 @@ export class VotePool {
 
   open(disputeId: bigint, totalWeight: bigint): void {
     if (totalWeight <= 0n) throw new VotePoolError(`totalWeight of dispute ${disputeId} must be positive`, "totalWeight");
-    if (!this.disputes.has(disputeId)) this.disputes.set(disputeId, { totalWeight, votes: new Map(), onChain: new Set(), closed: false });
+    if (!this.disputes.has(disputeId)) this.disputes.set(disputeId, { totalWeight, votes: new Map(), onChain: new Set(), evidence: new Map(), closed: false });
   }
 
   isOpen(disputeId: bigint): boolean {
@@ -64,9 +66,18 @@ export class VotePool {
     if (tally.closed) return "closed";
     const signer = vote.signer.toLowerCase();
     const previous = tally.votes.get(signer);
-    if (previous) return previous.message.fraud === vote.message.fraud ? "duplicate" : "conflict";
+    if (previous) {
+      if (previous.message.fraud === vote.message.fraud) return "duplicate";
+      if (!tally.evidence.has(signer)) tally.evidence.set(signer, previous.message.fraud ? [previous, vote] : [vote, previous]);
+      return "conflict";
+    }
     tally.votes.set(signer, vote);
     return "accepted";
+  }
+
+  /** [fraud vote, clean vote] of a signer that voted both ways, once add() returned "conflict". */
+  evidence(disputeId: bigint, signer: Address): [CheckedVote, CheckedVote] | undefined {
+    return this.disputes.get(disputeId)?.evidence.get(signer.toLowerCase());
   }
 
   /** Weights by side, over every accepted vote. */

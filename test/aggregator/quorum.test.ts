@@ -67,6 +67,19 @@ describe("aggregator/quorum", () => {
     assert.deepEqual(p.equivocators(1n), [signer(2)]);
   });
 
+  it("keeps the first two different attestations of an equivocator as slashing evidence", () => {
+    const { p } = pool();
+    p.open(1n, 300n);
+    const first = att(2, 100n);
+    const second = att(2, 100n, { ...message, leavesChecked: 3 });
+    p.add(first);
+    assert.equal(p.evidence(1n, signer(2)), undefined);
+    p.add(second);
+    p.add(att(2, 100n, { ...message, leavesChecked: 2 }));
+    assert.deepEqual(p.evidence(1n, signer(2)), [first, second]);
+    assert.equal(p.evidence(1n, signer(1)), undefined);
+  });
+
   it("does not mix different contents: under threshold on each side is not quorum", () => {
     const { p } = pool();
     p.open(1n, 300n);

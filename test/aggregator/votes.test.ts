@@ -38,6 +38,13 @@ describe("aggregator vote pool (stake-weighted dispute tally)", () => {
     assert.equal(pool.add(vote(1, true, 10n)), "duplicate");
     assert.equal(pool.add(vote(1, false, 10n)), "conflict");
     assert.deepEqual(pool.weights(1n), { fraud: 10n, clean: 0n, total: 100n });
+    // Both votes are kept as slashing evidence, fraud first, whichever came first.
+    assert.deepEqual(pool.evidence(1n, addr(1))!.map((v) => v.message.fraud), [true, false]);
+    pool.open(2n, 100n);
+    assert.equal(pool.add(vote(2, false, 10n, 2n)), "accepted");
+    assert.equal(pool.add(vote(2, true, 10n, 2n)), "conflict");
+    assert.deepEqual(pool.evidence(2n, addr(2))!.map((v) => v.message.fraud), [true, false]);
+    pool.close(2n);
     pool.markOnChain(1n, [addr(1)]);
     assert.deepEqual(pool.pending(1n), []);
     pool.close(1n);

@@ -24,7 +24,9 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { createWalletClient, http, parseEther, type Address } from "viem";
 import { batchManagerAbi, devStakeTokenAbi, stakeRegistryAbi } from "../../protocol/contracts/abis.ts";
-import { inferenceLeafFields } from "../../protocol/merkle/leaf.ts";
+import { hashLeafFields, inferenceLeafFields } from "../../protocol/merkle/leaf.ts";
+import { fromCompactSignature, protocolDomain, signDisputeVote } from "../../protocol/eip712/index.ts";
+import { encodeGossipMessage } from "../../protocol/gossip/index.ts";
 import { fetchJson, leafUrl, parseLeafResponse } from "../../operator/leaf-check.ts";
 import { buildDefaultModel } from "../../prover/model/default-model.ts";
 import {
@@ -225,7 +227,7 @@ async function complete(proverUrl: string, count: number, label: string, model =
     await restarted.proc.waitFor(/"kind":"attestations","subject":"\d+","via":"http"/, 30_000);
   });
 
-  it("a groundless dispute on a batch nobody attested yet is outvoted; the batch reopens and is attested with the signatures already collected", async () => {
+  it("a groundless dispute on a batch nobody attested yet is outvoted, an operator voting both ways is slashed, and the batch reopens and is attested with the signatures already collected", async () => {
     const lastBatch = (await read("batchCount", [])) as bigint;
     await complete(honestProver.url, 32, "groundless");
     const batchId = await submittedBy(setup.provers[0]!.account.address, lastBatch);
@@ -245,6 +247,21 @@ async function complete(proverUrl: string, count: number, label: string, model =
     const fields = inferenceLeafFields(record);
     await send(bm(), batchManagerAbi, "openDispute", [batchId, { ...fields, seed: BigInt(fields.seed) }, merkleProof, `0x${"11".repeat(32)}`]);
     assert.equal(await batchState(batchId), State.Disputed);
+    // Operator 1's signing key also signs a fraud vote (leaked key, or a buggy node): with its
+    // honest clean vote, that is an equivocation, and the aggregator has it slashed.
+    const disputeId = (await read("disputeCount", [])) as bigint;
+    const equivocator = setup.operators[0]!;
+    const stakeBefore = await activeStake(equivocator.account.address);
+    const message = { disputeId, batchId, leafHash: hashLeafFields(fields), fraud: true };
+    const signed = await signDisputeVote(equivocator.signer, protocolDomain(setup.deployment.chainId, bm()), message);
+    const vote = encodeGossipMessage({ type: "vote", chainId: setup.deployment.chainId, contract: bm(), message, signature: fromCompactSignature(signed.signature) });
+    const posted = await fetch(`${aggregator.url}/v1/votes`, { method: "POST", headers: { "content-type": "application/json" }, body: Buffer.from(vote) });
+    assert.ok([202, 409].includes(posted.status), `vote answered ${posted.status}`);
+    await until("the equivocator slashed", 60_000, async () => {
+      const logs = await setup.publicClient.getContractEvents({ address: bm(), abi: batchManagerAbi, eventName: "EquivocationSlashed", args: { signingKey: equivocator.signer.address }, fromBlock: 0n });
+      return logs.length > 0 ? true : undefined;
+    });
+    assert.equal(await activeStake(equivocator.account.address), stakeBefore - stakeBefore / 10n, "operatorSlashBps (10%)");
     // The operators recompute the leaf and vote it clean; the aggregator resolves the dispute
     // (Rejected), the batch is Submitted again, and the attestation held back meanwhile goes in.
     await until("the reopened batch attested", 90_000, async () => ((await batchState(batchId)) === State.Attested ? true : undefined));
