@@ -8,7 +8,7 @@ import { parseArgs } from "node:util";
 import { network } from "hardhat";
 import { keccak256, toHex, type Hex } from "viem";
 import { batchManagerAbi } from "../../protocol/contracts/abis.ts";
-import { Role, Verdict } from "../../protocol/eip712/index.ts";
+import { Role, Verdict, signAttestation } from "../../protocol/eip712/index.ts";
 import { BatchMerkleTree, hashLeafFields } from "../../protocol/merkle/index.ts";
 import { deploySystem, randomLeaves, testAccount, type Member, type System } from "../../test/helpers/contracts.ts";
 import { printTable, recordSection } from "./harness.ts";
@@ -124,6 +124,17 @@ const dispute2 = await sys.batchManager.read.disputeCount();
 await sys.batchManager.write.castVotes([dispute2, await sys.votes(dispute2, small.batchId, hashLeafFields(small.leaves[1]!), operators.map((member) => ({ member, fraud: false })))]);
 const rejectGas = await gasOf(sys, await sys.batchManager.write.resolveDispute([dispute2, []]));
 rows.push(["resolveDispute (rejected, bond forfeited)", rejectGas.toString(), "", ""]);
+
+// Equivocation: one operator signed two attestations with different leaf counts for one batch.
+{
+  const cheat = operators[0]!;
+  const eq = await sys.submitBatch(prover2, randomLeaves(4, 8));
+  const sign = (leavesChecked: number) => signAttestation(cheat.signingKey, sys.batchDomain, { batchId: eq.batchId, root: eq.tree.root, verdict: Verdict.Valid, leavesChecked });
+  const [a, b] = [await sign(4), await sign(3)];
+  const body = (leavesChecked: number) => ({ root: eq.tree.root, verdict: Verdict.Valid, leavesChecked });
+  const equivocationGas = await gasOf(sys, await sys.batchManager.write.slashAttestationEquivocation([eq.batchId, body(4), a.signature, body(3), b.signature]));
+  rows.push(["slashAttestationEquivocation (1 operator slashed)", equivocationGas.toString(), "", ""]);
+}
 
 console.log("Gas report (Hardhat EDR, solc 0.8.30, optimizer 200 runs, native staking mode)\n");
 const table = printTable(rows);
