@@ -10,7 +10,8 @@
  *   4. an operator SIGKILLed while checking a batch restarts and finishes without double-signing;
  *   5. the aggregator SIGKILLed while collecting restarts from level and submits through RPC
  *      failures (retry with backoff); 6. a groundless dispute on a batch not yet attested is
- *      outvoted, and the reopened batch is attested; 7. a batch nobody can check expires.
+ *      outvoted, an operator whose key votes both ways on it is slashed for equivocating, and the
+ *      reopened batch is attested; 7. a batch nobody can check expires.
  *
  * Operator 3 colludes with prover 3 (test/helpers/colluding-operator.ts). Thresholds are set so
  * that one operator's attestation is a quorum and the two honest operators' votes uphold a
