@@ -100,7 +100,6 @@ export class AttestationPool {
   add(attestation: CheckedAttestation): AddOutcome {
     const state = this.batches.get(attestation.message.batchId);
     if (!state) throw new QuorumError(`batch ${attestation.message.batchId} is not open`, "batchId");
-    if (state.closed) return "closed";
     const signer = attestation.signer.toLowerCase();
     const key = contentKey(attestation.message);
     const signedBefore = state.signerGroup.get(signer);
@@ -114,6 +113,8 @@ export class AttestationPool {
       return "conflict";
     }
     if (state.equivocators.has(signer)) return "conflict";
+    // After the equivocation check: signing both ways is slashable after submission too.
+    if (state.closed) return "closed";
     let group = state.groups.get(key);
     if (!group) {
       group = { message: attestation.message, bySigner: new Map(), weight: 0n };

@@ -63,14 +63,15 @@ export class VotePool {
   add(vote: CheckedVote): VoteOutcome {
     const tally = this.disputes.get(vote.message.disputeId);
     if (!tally) throw new VotePoolError(`dispute ${vote.message.disputeId} is not open`, "disputeId");
-    if (tally.closed) return "closed";
     const signer = vote.signer.toLowerCase();
     const previous = tally.votes.get(signer);
-    if (previous) {
-      if (previous.message.fraud === vote.message.fraud) return "duplicate";
+    // Checked before "closed": an equivocation is slashable after the dispute is settled too.
+    if (previous && previous.message.fraud !== vote.message.fraud) {
       if (!tally.evidence.has(signer)) tally.evidence.set(signer, previous.message.fraud ? [previous, vote] : [vote, previous]);
       return "conflict";
     }
+    if (tally.closed) return "closed";
+    if (previous) return "duplicate";
     tally.votes.set(signer, vote);
     return "accepted";
   }

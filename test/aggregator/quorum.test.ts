@@ -78,6 +78,12 @@ describe("aggregator/quorum", () => {
     p.add(att(2, 100n, { ...message, leavesChecked: 2 }));
     assert.deepEqual(p.evidence(1n, signer(2)), [first, second]);
     assert.equal(p.evidence(1n, signer(1)), undefined);
+    // After submission (closed), a signer that flips is still caught.
+    p.add(att(3, 100n));
+    p.close(1n);
+    assert.equal(p.add(att(3, 100n, { ...message, leavesChecked: 1 })), "conflict");
+    assert.ok(p.evidence(1n, signer(3)));
+    assert.equal(p.add(att(4, 100n)), "closed");
   });
 
   it("does not mix different contents: under threshold on each side is not quorum", () => {

@@ -44,7 +44,11 @@ describe("aggregator vote pool (stake-weighted dispute tally)", () => {
     assert.equal(pool.add(vote(2, false, 10n, 2n)), "accepted");
     assert.equal(pool.add(vote(2, true, 10n, 2n)), "conflict");
     assert.deepEqual(pool.evidence(2n, addr(2))!.map((v) => v.message.fraud), [true, false]);
+    // Settled disputes still catch a signer that flips afterwards.
+    pool.add(vote(3, true, 10n, 2n));
     pool.close(2n);
+    assert.equal(pool.add(vote(3, false, 10n, 2n)), "conflict");
+    assert.ok(pool.evidence(2n, addr(3)));
     pool.markOnChain(1n, [addr(1)]);
     assert.deepEqual(pool.pending(1n), []);
     pool.close(1n);

@@ -248,16 +248,19 @@ async function complete(proverUrl: string, count: number, label: string, model =
     const fields = inferenceLeafFields(record);
     await send(bm(), batchManagerAbi, "openDispute", [batchId, { ...fields, seed: BigInt(fields.seed) }, merkleProof, `0x${"11".repeat(32)}`]);
     assert.equal(await batchState(batchId), State.Disputed);
-    // Operator 1's signing key also signs a fraud vote (leaked key, or a buggy node): with its
-    // honest clean vote, that is an equivocation, and the aggregator has it slashed.
+    // Operator 1's signing key signs both a fraud and a clean vote (a leaked key, or a buggy
+    // node): an equivocation, and the aggregator has its operator slashed. Both are posted at
+    // once, before any operator has recomputed the leaf, so the dispute is still open.
     const disputeId = (await read("disputeCount", [])) as bigint;
     const equivocator = setup.operators[0]!;
     const stakeBefore = await activeStake(equivocator.account.address);
-    const message = { disputeId, batchId, leafHash: hashLeafFields(fields), fraud: true };
-    const signed = await signDisputeVote(equivocator.signer, protocolDomain(setup.deployment.chainId, bm()), message);
-    const vote = encodeGossipMessage({ type: "vote", chainId: setup.deployment.chainId, contract: bm(), message, signature: fromCompactSignature(signed.signature) });
-    const posted = await fetch(`${aggregator.url}/v1/votes`, { method: "POST", headers: { "content-type": "application/json" }, body: Buffer.from(vote) });
-    assert.ok([202, 409].includes(posted.status), `vote answered ${posted.status}`);
+    for (const fraud of [true, false]) {
+      const message = { disputeId, batchId, leafHash: hashLeafFields(fields), fraud };
+      const signed = await signDisputeVote(equivocator.signer, protocolDomain(setup.deployment.chainId, bm()), message);
+      const vote = encodeGossipMessage({ type: "vote", chainId: setup.deployment.chainId, contract: bm(), message, signature: fromCompactSignature(signed.signature) });
+      const posted = await fetch(`${aggregator.url}/v1/votes`, { method: "POST", headers: { "content-type": "application/json" }, body: Buffer.from(vote) });
+      assert.ok([202, 409].includes(posted.status), `vote answered ${posted.status}`);
+    }
     await until("the equivocator slashed", 60_000, async () => {
       const logs = await setup.publicClient.getContractEvents({ address: bm(), abi: batchManagerAbi, eventName: "EquivocationSlashed", args: { signingKey: equivocator.signer.address }, fromBlock: 0n });
       return logs.length > 0 ? true : undefined;

@@ -283,9 +283,12 @@ describe("prover server: batches, the data endpoint and restarts on the real eng
     assert.equal(batch.data_uri, `${server.address}/v1/batches/1`);
     assert.equal(batch.model, model);
     assert.equal(batch.model_id, hashModelId(model));
-    const detail = (await getJson(server.address, "/v1/batches/1")).json;
+    // Listed as soon as it is closed; the record-only committer marks it a moment later.
+    const detail = await waitFor(async () => {
+      const { json } = await getJson(server.address, "/v1/batches/1");
+      return json.status === "pending-commitment" ? json : undefined;
+    }, 5_000, "batch 1 handed to the committer");
     assert.equal(detail.root, batch.root);
-    assert.equal(detail.status, "pending-commitment");
     assert.equal(detail.commitment.committer, "record-only");
 
     for (let index = 0; index < 3; index++) {
