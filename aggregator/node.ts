@@ -5,7 +5,7 @@
  * resolveDispute() once a dispute is decided (or its voting window is over), finalize() once
  * an attested batch's challenge window is over, expire() once a batch's response window
  * passed without quorum, and slash*Equivocation() with the two messages of a signing key that
- * signed both ways (kept in memory only). Transactions that fail for a transient reason
+ * signed both ways (kept in level until on chain). Transactions that fail for a transient reason
  * are retried with exponential backoff; a revert that says someone else got there first closes
  * the subject. Admitted messages are kept in level and re-admitted on restart.
  */
@@ -16,15 +16,15 @@ import type { Logger } from "pino";
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import type { Address, Hex, Log } from "viem";
 import { batchManagerAbi } from "../protocol/contracts/abis.ts";
-import { protocolDomain, toCompactSignature, type ProtocolDomain } from "../protocol/eip712/index.ts";
-import { gossipTopic, loadOrCreatePeerKey, MeshNode } from "../protocol/gossip/index.ts";
+import { protocolDomain, toCompactSignature, type AttestationMessage, type ProtocolDomain } from "../protocol/eip712/index.ts";
+import { decodeGossipMessage, encodeGossipMessage, gossipTopic, loadOrCreatePeerKey, MeshNode, type GossipMessage } from "../protocol/gossip/index.ts";
 import { connectChain, loadKey, readDeploymentFile, sleep, type ChainConnection } from "../runtime/chain.ts";
 import { createLogger, createMetricsRegistry, opsRoutes } from "../runtime/observability.ts";
 import type { AggregatorConfig } from "./config.ts";
 import { Admission, IngestError, type Admitted } from "./ingest.ts";
 import { AttestationPool, type CheckedAttestation } from "./quorum.ts";
-import { AggregatorState } from "./state.ts";
-import { VotePool } from "./votes.ts";
+import { AggregatorState, type EquivocationRecord } from "./state.ts";
+import { VotePool, type CheckedVote } from "./votes.ts";
 
 const BatchState = { Submitted: 1, Attested: 2, Disputed: 3, Cleared: 4, Slashed: 5, Finalized: 6, Expired: 7 } as const;
 const DONE_REVERTS = /InvalidBatchState|ResponseWindowClosed|DisputeNotOpen|AlreadyVoted|VotingClosed/;
@@ -64,8 +64,8 @@ export class AggregatorNode {
   private lastPoll = 0;
   private readonly retries = new Map<string, Retry>();
   private readonly firstSeen = new Map<bigint, number>();
-  /** Equivocations waiting to be slashed, by `attestations|votes:<id>:<signer>`: the call's arguments. */
-  private readonly equivocations = new Map<string, { functionName: "slashAttestationEquivocation" | "slashVoteEquivocation"; args: readonly unknown[] }>();
+  /** Equivocations waiting to be slashed, by `attestations|votes:<id>:<signer>` (also in level). */
+  private readonly equivocations = new Map<string, EquivocationRecord>();
   private readonly pool: AttestationPool;
   private readonly votes: VotePool;
   private readonly admission: Admission;
@@ -128,6 +128,7 @@ export class AggregatorNode {
       await app.listen({ host: config.http.host, port: config.http.port });
       node.cursor = (await state.cursor()) ?? BigInt(config.chain.startBlock ?? deployment.blockNumber);
       for (const [, hex] of await state.allMessages()) await node.receive(new Uint8Array(Buffer.from(hex, "hex")), "replay");
+      for (const record of await state.openEquivocations()) node.equivocations.set(record.key, record);
       node.loop = node.run();
       log.info({ account: account.address, peerId: mesh.peerId, mesh: mesh.addresses, http: node.address }, "aggregator ready");
       return node;
@@ -172,11 +173,9 @@ export class AggregatorNode {
       if (outcome === "conflict") {
         this.log.warn({ batchId: m.batchId.toString(), signer: admitted.signer }, "equivocating signer");
         const pair = this.pool.evidence(m.batchId, admitted.signer);
-        const body = (a: CheckedAttestation) => ({ root: a.message.root, verdict: a.message.verdict, leavesChecked: a.message.leavesChecked });
         if (pair) {
-          this.reportEquivocation(`attestations:${m.batchId}:${admitted.signer.toLowerCase()}`, "slashAttestationEquivocation", [
-            m.batchId, body(pair[0]), toCompactSignature(pair[0].signature), body(pair[1]), toCompactSignature(pair[1].signature),
-          ]);
+          const encode = (a: CheckedAttestation) => this.encode({ type: "attestation", chainId: this.conn.chainId, contract: this.domain.verifyingContract, message: a.message, signature: a.signature });
+          await this.recordEquivocation(`attestations:${m.batchId}:${admitted.signer.toLowerCase()}`, "attestations", [encode(pair[0]), encode(pair[1])]);
         }
       }
       this.metrics.received.inc({ kind: "attestation", via, outcome });
@@ -195,9 +194,8 @@ export class AggregatorNode {
       this.log.warn({ disputeId: m.disputeId.toString(), signer: admitted.signer }, "equivocating signer");
       const pair = this.votes.evidence(m.disputeId, admitted.signer);
       if (pair) {
-        this.reportEquivocation(`votes:${m.disputeId}:${admitted.signer.toLowerCase()}`, "slashVoteEquivocation", [
-          m.disputeId, toCompactSignature(pair[0].signature), toCompactSignature(pair[1].signature),
-        ]);
+        const encode = (v: CheckedVote) => this.encode({ type: "vote", chainId: this.conn.chainId, contract: this.domain.verifyingContract, message: v.message, signature: v.signature });
+        await this.recordEquivocation(`votes:${m.disputeId}:${admitted.signer.toLowerCase()}`, "votes", [encode(pair[0]), encode(pair[1])]);
       }
     }
     this.metrics.received.inc({ kind: "vote", via, outcome });
@@ -433,22 +431,47 @@ export class AggregatorNode {
     }
   }
 
-  private reportEquivocation(key: string, functionName: "slashAttestationEquivocation" | "slashVoteEquivocation", args: readonly unknown[]): void {
-    if (!this.equivocations.has(key)) this.equivocations.set(key, { functionName, args });
+  private encode(message: GossipMessage): string {
+    return Buffer.from(encodeGossipMessage(message)).toString("hex");
+  }
+
+  /** Keeps the evidence (durably first) until the slashing transaction is mined. */
+  private async recordEquivocation(key: string, kind: EquivocationRecord["kind"], messages: [string, string]): Promise<void> {
+    if (this.equivocations.has(key) || (await this.state.equivocation(key))) return;
+    const record: EquivocationRecord = { key, kind, messages };
+    await this.state.putEquivocation(record);
+    this.equivocations.set(key, record);
+  }
+
+  /** The slashing call for an evidence record: function name and arguments, from its two signed messages. */
+  private static slashCall(record: EquivocationRecord): { functionName: "slashAttestationEquivocation" | "slashVoteEquivocation"; args: readonly unknown[] } {
+    const [a, b] = record.messages.map((hex) => decodeGossipMessage(new Uint8Array(Buffer.from(hex, "hex"))));
+    if (a!.type === "attestation" && b!.type === "attestation") {
+      const body = (m: AttestationMessage) => ({ root: m.root, verdict: m.verdict, leavesChecked: m.leavesChecked });
+      return { functionName: "slashAttestationEquivocation", args: [a!.message.batchId, body(a!.message), toCompactSignature(a!.signature), body(b!.message), toCompactSignature(b!.signature)] };
+    }
+    if (a!.type === "vote" && b!.type === "vote") {
+      const [fraud, clean] = a!.message.fraud ? [a!, b!] : [b!, a!];
+      return { functionName: "slashVoteEquivocation", args: [a!.message.disputeId, toCompactSignature(fraud.signature), toCompactSignature(clean.signature)] };
+    }
+    throw new Error(`equivocation ${record.key}: messages of different kinds`);
   }
 
   /** Sends the evidence of each equivocation seen: the signer's operator is slashed on chain. */
   private async slashEquivocators(): Promise<void> {
-    for (const [key, { functionName, args }] of this.equivocations) {
+    for (const [key, record] of this.equivocations) {
       if (!this.due(key)) continue;
       try {
+        const { functionName, args } = AggregatorNode.slashCall(record);
         const tx = await this.send("slashEquivocation", functionName, args);
         this.equivocations.delete(key);
+        await this.state.putEquivocation({ ...record, done: true });
         await this.state.putSubmission({ kind: "slashEquivocation", subject: key, txHash: tx, at: Date.now() });
         this.log.warn({ subject: key, tx }, "equivocating operator slashed");
       } catch (error) {
         if (/EquivocationAlreadySlashed|SignerNotStaked|NotEquivocation/.test(String((error as Error).message))) {
           this.equivocations.delete(key);
+          await this.state.putEquivocation({ ...record, done: true });
           this.metrics.submitted.inc({ kind: "slashEquivocation", result: "moot" });
         } else {
           this.metrics.submitted.inc({ kind: "slashEquivocation", result: "failed" });

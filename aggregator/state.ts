@@ -1,7 +1,8 @@
 /**
  * The aggregator's durable state in level (dataDir/state): the chain cursor, every admitted
  * message (re-admitted on restart, so a crash loses no signature), attested batches waiting to
- * be finalized, open disputes, and the transactions it sent. Writes are synced.
+ * be finalized, open disputes, equivocation evidence until it is on chain, and the transactions
+ * it sent. Writes are synced.
  */
 import { Level } from "level";
 import type { Address, Hex } from "viem";
@@ -36,6 +37,14 @@ export interface DisputeRecord {
   outcome?: string;
 }
 
+/** Two messages one signing key signed both ways (gossip-encoded hex), until slashed on chain. */
+export interface EquivocationRecord {
+  key: string;
+  kind: "attestations" | "votes";
+  messages: [string, string];
+  done?: boolean;
+}
+
 // classic-level honours sync (fsync); the abstract-level typings do not declare it.
 const SYNC = { sync: true } as never;
 
@@ -47,6 +56,7 @@ export class AggregatorState {
   private readonly disputes;
   private readonly submissions;
   private readonly awaiting;
+  private readonly equivocations;
 
   constructor(path: string) {
     this.db = new Level<string, unknown>(path, { valueEncoding: "json" });
@@ -56,6 +66,7 @@ export class AggregatorState {
     this.disputes = this.db.sublevel<string, DisputeRecord>("disputes", { valueEncoding: "json" });
     this.submissions = this.db.sublevel<string, SubmissionRecord>("submissions", { valueEncoding: "json" });
     this.awaiting = this.db.sublevel<string, AwaitingRecord>("awaiting", { valueEncoding: "json" });
+    this.equivocations = this.db.sublevel<string, EquivocationRecord>("equivocations", { valueEncoding: "json" });
   }
 
   open(): Promise<void> {
@@ -121,6 +132,18 @@ export class AggregatorState {
   async allDisputes(): Promise<DisputeRecord[]> {
     const out: DisputeRecord[] = [];
     for await (const v of this.disputes.values()) out.push(v);
+    return out;
+  }
+
+  async putEquivocation(record: EquivocationRecord): Promise<void> {
+    await this.equivocations.put(record.key, record, SYNC);
+  }
+  async equivocation(key: string): Promise<EquivocationRecord | undefined> {
+    return this.equivocations.get(key);
+  }
+  async openEquivocations(): Promise<EquivocationRecord[]> {
+    const out: EquivocationRecord[] = [];
+    for await (const v of this.equivocations.values()) if (!v.done) out.push(v);
     return out;
   }
 

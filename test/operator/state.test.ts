@@ -48,7 +48,7 @@ describe("operator and aggregator state in level (reopen = restart)", () => {
     await state.close();
   });
 
-  it("aggregator: admitted messages, attested batches, disputes and submissions come back", async () => {
+  it("aggregator: admitted messages, attested batches, disputes, equivocation evidence and submissions come back", async () => {
     const path = join(dir, "aggregator");
     let state = new AggregatorState(path);
     await state.open();
@@ -59,6 +59,8 @@ describe("operator and aggregator state in level (reopen = restart)", () => {
     await state.putAttested({ batchId: "5", challengeDeadline: "100", signers: [] });
     await state.putDispute({ disputeId: "2", batchId: "5", leafHash: H(1), votingDeadline: "200" });
     await state.putSubmission({ kind: "attest", subject: "5", txHash: H(3), at: 1 });
+    await state.putEquivocation({ key: "votes:2:0xaa", kind: "votes", messages: ["0a", "0b"] });
+    await state.putEquivocation({ key: "votes:3:0xaa", kind: "votes", messages: ["0c", "0d"], done: true });
     await state.close();
 
     state = new AggregatorState(path);
@@ -70,6 +72,8 @@ describe("operator and aggregator state in level (reopen = restart)", () => {
     assert.equal((await state.attestedBatch(5n))?.challengeDeadline, "100");
     assert.equal((await state.dispute(2n))?.votingDeadline, "200");
     assert.equal((await state.allSubmissions())[0]?.txHash, H(3));
+    assert.deepEqual((await state.openEquivocations()).map((e) => e.key), ["votes:2:0xaa"], "evidence not yet on chain comes back");
+    assert.deepEqual((await state.equivocation("votes:3:0xaa"))?.messages, ["0c", "0d"]);
     await state.close();
   });
 });
