@@ -16,10 +16,11 @@ import { dirname, join } from "node:path";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import type { Hex } from "viem";
 import { generateEd25519, publicKeyToPem, readKeyFile, writeKeyFile, parsePublicKey } from "../protocol/envelope/ed25519.ts";
-import { ENVELOPE_SCHEMA, type Commitment } from "../protocol/envelope/schema.ts";
+import { ENVELOPE_SCHEMA, type Commitment, type VbEnvelope } from "../protocol/envelope/schema.ts";
 import { INFERENCEBENCH_SCHEMA } from "../protocol/envelope/validate.ts";
 import { cosignEnvelopeText, loadEnvelopeFile, verifyEnvelopeText, verifyTracesFile, type SigningKeys, type TrustAnchors } from "../protocol/envelope/verify.ts";
 import { EnvelopeError, VerificationError } from "../protocol/envelope/errors.ts";
+import { checkCommitment } from "../benchmark/commitment.ts";
 import { diffEnvelopes, formatDiff } from "../benchmark/diff.ts";
 import { fetchEnvelope } from "../benchmark/fetch.ts";
 import { replayEnvelope } from "../benchmark/replay.ts";
@@ -233,8 +234,10 @@ async function cmdRun(args: string[]): Promise<number> {
 }
 
 async function cmdVerify(args: string[]): Promise<number> {
-  const { values: v, positionals } = parse(args, { ...TRUST_OPTIONS, json: { type: "boolean" }, "skip-traces": { type: "boolean" } }, 1);
+  const { values: v, positionals } = parse(args, { ...TRUST_OPTIONS, json: { type: "boolean" }, "skip-traces": { type: "boolean" }, "rpc-url": { type: "string" } }, 1);
   const trust = trustAnchors(v);
+  const rpcUrl = v["rpc-url"] as string | undefined;
+  if (rpcUrl !== undefined && !/^https?:\/\/\S+$/.test(rpcUrl)) throw new UsageError(`--rpc-url must be an http(s) URL, got "${rpcUrl}"`);
   let text: string;
   try {
     text = readFileSync(positionals[0]!, "utf8");
@@ -252,10 +255,21 @@ async function cmdVerify(args: string[]): Promise<number> {
       });
       if (traces) report.checks.splice(report.checks.length - 1, 0, traces);
     }
+    // With --rpc-url, the batch the envelope commits to is checked on chain.
+    if (rpcUrl !== undefined) {
+      const commitment = report.format === "vb.envelope/1" ? (loadEnvelopeFile(positionals[0]!).plain as unknown as VbEnvelope).commitment : undefined;
+      if (!commitment) throw new VerificationError("commitment", "--rpc-url was given, but the envelope commits to no on-chain batch");
+      const onChain = await checkCommitment(commitment, rpcUrl);
+      report.checks.splice(report.checks.length - 1, 0, onChain);
+      if (onChain.result !== "pass") report.status = "unverified";
+    }
     if (v.json) console.log(JSON.stringify(report));
     else {
       for (const c of report.checks) console.log(`${c.result === "pass" ? "PASS      " : "UNVERIFIED"}  ${c.check}: ${c.detail}`);
-      console.log(report.status === "verified" ? `VERIFIED (${report.format}, content hash ${report.contentHash})` : `UNVERIFIED (${report.format}): the signature is consistent, but with no key you trust; pass --trust-key/--trust-address/--sigstore-identity`);
+      const why = report.checks.find((c) => c.check === "commitment" && c.result !== "pass")
+        ? "its batch is not attested on chain yet"
+        : "the signature is consistent, but with no key you trust; pass --trust-key/--trust-address/--sigstore-identity";
+      console.log(report.status === "verified" ? `VERIFIED (${report.format}, content hash ${report.contentHash})` : `UNVERIFIED (${report.format}): ${why}`);
     }
     return report.status === "verified" ? 0 : EXIT_UNVERIFIED;
   } catch (e) {
@@ -356,7 +370,7 @@ const USAGE = `usage: vb <command> [options]
             [--api chat|completions] [--quant Q] [--revision REV] [--slo ttft=200,tpot=50,e2e=3000]
             [--warmup-runs 3] [--convergence-window 30] [--convergence-cv 0.05] [--convergence-timeout 60]
             [--launches N] [--max-tokens 128] [--commit-chain-id .. --commit-contract .. --commit-batch-id .. --commit-root ..]
-  verify ENVELOPE [--trust-key PEM|KEYFILE|HEX]... [--trust-address 0x..]... [--sigstore-identity ID --sigstore-issuer URL] [--skip-traces] [--json]
+  verify ENVELOPE [--trust-key PEM|KEYFILE|HEX]... [--trust-address 0x..]... [--sigstore-identity ID --sigstore-issuer URL] [--rpc-url URL] [--skip-traces] [--json]
   fetch SOURCE [--hf-endpoint URL] [--cache-dir DIR] [--refresh] [--output FILE]
   replay ENVELOPE --base-url URL --output DIR --key KEYFILE [--trust-key ..] [--no-verify] [--dataset FILE]
   diff BASELINE CANDIDATE [--tolerance 0.02] [--strict] [--json]

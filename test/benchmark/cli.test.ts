@@ -176,12 +176,30 @@ describe("vb CLI end to end: keygen, run, verify, replay, diff (the main path in
       [["diff", "a.json"], /expected 2 positional/],
       [["bogus"], /unknown command/],
       [["verify", "x.json", "--sigstore-identity", "me@example.com"], /go together/],
+      [["verify", "x.json", "--rpc-url", "ftp://chain"], /--rpc-url must be an http\(s\) URL/],
     ];
     for (const [args, re] of cases) {
       const r = await runMain(args);
       assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
       assert.match(r.stderr, re);
     }
+  });
+
+  it("verify --rpc-url fails an envelope with no commitment, or whose chain cannot be reached", async () => {
+    const key = generateEd25519();
+    const withCommitment = join(dir, "committed.json");
+    writeFileSync(withCommitment, prettyJson(await signEnvelope(sampleEnvelope() as VbEnvelope, { ed25519: key })));
+    const { commitment: _none, ...uncommitted } = sampleEnvelope();
+    const without = join(dir, "uncommitted.json");
+    writeFileSync(without, prettyJson(await signEnvelope(uncommitted as VbEnvelope, { ed25519: key })));
+    const trust = ["--trust-key", Buffer.from(key.publicKey).toString("hex"), "--skip-traces"];
+    const none = await runMain(["verify", without, ...trust, "--rpc-url", "http://127.0.0.1:1"]);
+    assert.equal(none.code, 1, none.stdout + none.stderr);
+    assert.match(none.stderr, /check "commitment": --rpc-url was given, but the envelope commits to no on-chain batch/);
+    const unreachable = await runMain(["verify", withCommitment, ...trust, "--rpc-url", "http://127.0.0.1:1"]);
+    assert.equal(unreachable.code, 1, unreachable.stdout + unreachable.stderr);
+    assert.match(unreachable.stderr, /check "commitment": cannot reach http:\/\/127\.0\.0\.1:1/);
+    assert.equal((await runMain(["verify", withCommitment, ...trust])).code, 0, "without --rpc-url the chain is not consulted");
   });
 });
 
