@@ -4,6 +4,9 @@
  */
 import {
   defaultDataDir,
+  NODE_DEFAULTS,
+  NODE_FLAGS,
+  nodeEnvVars,
   loadNodeConfig,
   schemaParts,
   type ChainConfig,
@@ -80,36 +83,20 @@ export const OPERATOR_CONFIG_SPEC: Omit<ConfigSpec, "defaults"> = {
   envPrefix: "OPERATOR",
   schema: SCHEMA,
   env: {
-    OPERATOR_RPC_URL: ["chain.rpcUrl", "string"],
-    OPERATOR_DEPLOYMENT: ["chain.deployment", "string"],
-    OPERATOR_POLL_INTERVAL_MS: ["chain.pollIntervalMs", "integer"],
-    OPERATOR_START_BLOCK: ["chain.startBlock", "integer"],
+    ...nodeEnvVars("OPERATOR"),
     OPERATOR_ACCOUNT_KEY_FILE: ["account.keyFile", "string"],
     OPERATOR_ACCOUNT_KEYSTORE: ["account.keystore", "string"],
     OPERATOR_SIGNER_KEY_FILE: ["signer.keyFile", "string"],
     OPERATOR_SIGNER_KEYSTORE: ["signer.keystore", "string"],
     OPERATOR_STAKE: ["stake", "string"],
-    OPERATOR_DATA_DIR: ["dataDir", "string"],
     OPERATOR_SAMPLING_FRACTION: ["samplingFraction", "number"],
-    OPERATOR_HOST: ["http.host", "string"],
-    OPERATOR_PORT: ["http.port", "integer"],
-    OPERATOR_MESH_LISTEN: ["mesh.listen", "list"],
-    OPERATOR_MESH_BOOTSTRAP: ["mesh.bootstrap", "list"],
-    OPERATOR_PEER_KEY_FILE: ["mesh.peerKeyFile", "string"],
     OPERATOR_AGGREGATOR_URLS: ["aggregatorUrls", "list"],
     OPERATOR_MODEL_PATH: ["model.path", "string"],
     OPERATOR_MODEL_ID: ["model.id", "string"],
     OPERATOR_MODEL_CACHE_DIR: ["model.cacheDir", "string"],
     OPERATOR_FINAL_TOKEN_CHECK: ["finalTokenCheck", "string"],
-    OPERATOR_LOG_LEVEL: ["logLevel", "string"],
   },
-  flags: {
-    "rpc-url": ["chain.rpcUrl", "string"],
-    deployment: ["chain.deployment", "string"],
-    "data-dir": ["dataDir", "string"],
-    port: ["http.port", "integer"],
-    "log-level": ["logLevel", "string"],
-  },
+  flags: NODE_FLAGS,
 };
 
 export function loadOperatorConfig(input: LoadInput = {}): OperatorConfig {
@@ -118,12 +105,12 @@ export function loadOperatorConfig(input: LoadInput = {}): OperatorConfig {
     {
       ...OPERATOR_CONFIG_SPEC,
       defaults: {
-        chain: { rpcUrl: "http://127.0.0.1:8545", deployment: "deployments/31337.json", pollIntervalMs: 500, logRange: 2_000 },
+        chain: { ...NODE_DEFAULTS.chain },
         stake: "100000000000000000000",
         dataDir: defaultOperatorDataDir(env),
         samplingFraction: 1,
         http: { host: "127.0.0.1", port: 9100 },
-        mesh: { listen: ["/ip4/127.0.0.1/tcp/0"], bootstrap: [] },
+        mesh: { listen: [...NODE_DEFAULTS.mesh.listen], bootstrap: [] },
         aggregatorUrls: [],
         model: {},
         fetchTimeoutMs: 10_000,

@@ -217,6 +217,39 @@ export interface MeshConfig {
   peerKeyFile?: string;
 }
 
+/** Defaults of the chain and mesh sections: a local Hardhat node and its deployment, a loopback listener. */
+export const NODE_DEFAULTS = Object.freeze({
+  chain: { rpcUrl: "http://127.0.0.1:8545", deployment: "deployments/31337.json", pollIntervalMs: 500, logRange: 2_000 },
+  mesh: { listen: ["/ip4/127.0.0.1/tcp/0"], bootstrap: [] as string[] },
+});
+
+/** The variables every chain-following node (operator, aggregator) takes, under its own prefix. */
+export function nodeEnvVars(prefix: string): Record<string, readonly [string, ValueKind]> {
+  const fields: [string, string, ValueKind][] = [
+    ["RPC_URL", "chain.rpcUrl", "string"],
+    ["DEPLOYMENT", "chain.deployment", "string"],
+    ["POLL_INTERVAL_MS", "chain.pollIntervalMs", "integer"],
+    ["START_BLOCK", "chain.startBlock", "integer"],
+    ["DATA_DIR", "dataDir", "string"],
+    ["HOST", "http.host", "string"],
+    ["PORT", "http.port", "integer"],
+    ["MESH_LISTEN", "mesh.listen", "list"],
+    ["MESH_BOOTSTRAP", "mesh.bootstrap", "list"],
+    ["PEER_KEY_FILE", "mesh.peerKeyFile", "string"],
+    ["LOG_LEVEL", "logLevel", "string"],
+  ];
+  return Object.fromEntries(fields.map(([name, field, kind]) => [`${prefix}_${name}`, [field, kind] as const]));
+}
+
+/** The flags every chain-following node takes. */
+export const NODE_FLAGS: Readonly<Record<string, readonly [string, ValueKind]>> = Object.freeze({
+  "rpc-url": ["chain.rpcUrl", "string"],
+  deployment: ["chain.deployment", "string"],
+  "data-dir": ["dataDir", "string"],
+  port: ["http.port", "integer"],
+  "log-level": ["logLevel", "string"],
+});
+
 /** A node's default data folder, outside the checkout: $XDG_DATA_HOME/verifiable-benchmarks/<role>. */
 export function defaultDataDir(role: string, env: Readonly<Record<string, string | undefined>> = process.env): string {
   return join(env.XDG_DATA_HOME || join(homedir(), ".local", "share"), "verifiable-benchmarks", role);
