@@ -10,6 +10,7 @@
  */
 import type { Address, Hex } from "viem";
 import type { AttestationMessage } from "../protocol/eip712/index.ts";
+import { FieldError } from "../protocol/errors.ts";
 
 export interface CheckedAttestation {
   message: AttestationMessage;
@@ -58,14 +59,8 @@ export interface QuorumOptions {
   now?: () => number;
 }
 
-export class QuorumError extends Error {
+export class QuorumError extends FieldError {
   override name = "QuorumError";
-  constructor(
-    message: string,
-    readonly field: string,
-  ) {
-    super(message);
-  }
 }
 
 function contentKey(message: AttestationMessage): string {

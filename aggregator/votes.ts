@@ -8,6 +8,7 @@
  */
 import type { Address, Hex } from "viem";
 import type { DisputeVoteMessage } from "../protocol/eip712/index.ts";
+import { FieldError } from "../protocol/errors.ts";
 
 export interface CheckedVote {
   message: DisputeVoteMessage;
@@ -27,14 +28,8 @@ interface Tally {
   closed: boolean;
 }
 
-export class VotePoolError extends Error {
+export class VotePoolError extends FieldError {
   override name = "VotePoolError";
-  constructor(
-    message: string,
-    readonly field: string,
-  ) {
-    super(message);
-  }
 }
 
 export class VotePool {

@@ -21,6 +21,7 @@ import {
   type InferenceRecord,
 } from "../protocol/merkle/index.ts";
 import type { Engine } from "../prover/engine/index.ts";
+import { FieldError } from "../protocol/errors.ts";
 
 export type LeafOutcome = "valid" | "fraud" | "unavailable" | "unsupported";
 
@@ -51,14 +52,8 @@ export interface FetchedLeaf {
   fetchMs: number;
 }
 
-export class LeafFormatError extends Error {
+export class LeafFormatError extends FieldError {
   override name = "LeafFormatError";
-  constructor(
-    message: string,
-    readonly field: string,
-  ) {
-    super(message);
-  }
 }
 
 const HEX32 = /^0x[0-9a-fA-F]{64}$/;

@@ -38,6 +38,7 @@ import { ensureRegistered, RegistrationError } from "./registration.ts";
 import { SigningGuard } from "./signing-guard.ts";
 import { OperatorState, type BatchRecord } from "./state.ts";
 import { hashInferenceLeaf } from "../protocol/merkle/index.ts";
+import { FieldError } from "../protocol/errors.ts";
 
 /** BatchManager.BatchState / DisputeState as numbers. */
 const BatchState = { None: 0, Submitted: 1, Attested: 2, Disputed: 3, Cleared: 4, Slashed: 5, Finalized: 6, Expired: 7 } as const;
@@ -45,14 +46,8 @@ const DisputeOpen = 1;
 /** Leaves fetched ahead of the one being recomputed. */
 const FETCH_AHEAD = 8;
 
-export class OperatorError extends Error {
+export class OperatorError extends FieldError {
   override name = "OperatorError";
-  constructor(
-    message: string,
-    readonly field: string,
-  ) {
-    super(message);
-  }
 }
 
 /** A seam for tests that model misbehaving operators: decides a leaf given the honest check. */

@@ -11,15 +11,10 @@ import type { PrivateKeyAccount } from "viem/accounts";
 import { allocationManagerAbi, devStakeTokenAbi, stakeRegistryAbi } from "../protocol/contracts/abis.ts";
 import { protocolDomain, Role, signRegistration } from "../protocol/eip712/index.ts";
 import type { ChainConnection } from "../runtime/chain.ts";
+import { FieldError } from "../protocol/errors.ts";
 
-export class RegistrationError extends Error {
+export class RegistrationError extends FieldError {
   override name = "RegistrationError";
-  constructor(
-    message: string,
-    readonly field: string,
-  ) {
-    super(message);
-  }
 }
 
 const OPERATOR_SET_ID = 0;

@@ -13,15 +13,10 @@
  * The modulo bias is below 2^-225 for any batch that fits a tree (2^25 leaves).
  */
 import { encodeAbiParameters, hexToBigInt, keccak256, type Address, type Hex } from "viem";
+import { FieldError } from "./errors.ts";
 
-export class SamplingError extends Error {
+export class SamplingError extends FieldError {
   override name = "SamplingError";
-  constructor(
-    message: string,
-    readonly field: string,
-  ) {
-    super(message);
-  }
 }
 
 export interface SampleInput {

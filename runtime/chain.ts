@@ -8,15 +8,10 @@ import type { PrivateKeyAccount } from "viem/accounts";
 import { parseDeployment, type Deployment } from "../protocol/contracts/deployments.ts";
 import { NodeConfigError, type KeyConfig } from "./config.ts";
 import { loadAccount, type KeySource } from "./keys.ts";
+import { FieldError } from "../protocol/errors.ts";
 
-export class ChainSetupError extends Error {
+export class ChainSetupError extends FieldError {
   override name = "ChainSetupError";
-  constructor(
-    message: string,
-    readonly field: string,
-  ) {
-    super(message);
-  }
 }
 
 /** Reads deployments/<chainId>.json (as scripts/deploy.ts writes it) from an explicit path. */

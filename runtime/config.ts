@@ -10,16 +10,10 @@ import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { Ajv, type ErrorObject } from "ajv";
+import { FieldError } from "../protocol/errors.ts";
 
-export class NodeConfigError extends Error {
+export class NodeConfigError extends FieldError {
   override name = "NodeConfigError";
-  constructor(
-    message: string,
-    /** Dotted config field, e.g. "chain.rpcUrl". */
-    readonly field: string,
-  ) {
-    super(message);
-  }
 }
 
 export type ValueKind = "string" | "integer" | "number" | "boolean" | "list";

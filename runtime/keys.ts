@@ -7,16 +7,10 @@ import { readFile, stat, writeFile } from "node:fs/promises";
 import { decryptKeystoreJson, encryptKeystoreJson, isKeystoreJson, type EncryptOptions } from "ethers";
 import { privateKeyToAccount, type PrivateKeyAccount } from "viem/accounts";
 import type { Hex } from "viem";
+import { FieldError } from "../protocol/errors.ts";
 
-export class KeyLoadError extends Error {
+export class KeyLoadError extends FieldError {
   override name = "KeyLoadError";
-  constructor(
-    message: string,
-    /** The config field that pointed at the bad key, e.g. "signer.keystore". */
-    readonly field: string,
-  ) {
-    super(message);
-  }
 }
 
 export type KeySource =

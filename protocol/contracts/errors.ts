@@ -1,13 +1,8 @@
+import { FieldError } from "../errors.ts";
+
 /** Typed errors for reading deployments; each names the field that was wrong. */
-export class DeploymentError extends Error {
+export class DeploymentError extends FieldError {
   override name = "DeploymentError";
-  constructor(
-    message: string,
-    /** Field or argument that was wrong, e.g. "contracts.batchManager.address". */
-    readonly field: string,
-  ) {
-    super(message);
-  }
 }
 
 /** No deployment file for the chain id. */

@@ -2,15 +2,10 @@
  * Typed errors for EIP-712 messages. Each names the field that was wrong, so an operator or the
  * aggregator can say which signature or which argument to fix.
  */
-export class TypedDataError extends Error {
+import { FieldError } from "../errors.ts";
+
+export class TypedDataError extends FieldError {
   override name = "TypedDataError";
-  constructor(
-    message: string,
-    /** Field or argument that was wrong, e.g. "message.verdict" or "signatures[3]". */
-    readonly field: string,
-  ) {
-    super(message);
-  }
 }
 
 /** A message field is out of its type's range (uint8, uint32, bytes32, address, ...). */

@@ -2,15 +2,10 @@
  * Typed errors for benchmark envelopes. Each names the field (or the check) and the values
  * involved, so `vb verify` can say exactly which check failed and why.
  */
-export class EnvelopeError extends Error {
+import { FieldError } from "../errors.ts";
+
+export class EnvelopeError extends FieldError {
   override name = "EnvelopeError";
-  constructor(
-    message: string,
-    /** Field, JSON pointer or check name that was wrong, e.g. "/metrics/ttft_p50_ms". */
-    readonly field: string,
-  ) {
-    super(message);
-  }
 }
 
 /** The bytes are not JSON (or JSON this tool refuses: duplicate keys, excessive nesting). */

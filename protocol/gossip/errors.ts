@@ -1,12 +1,8 @@
+import { FieldError } from "../errors.ts";
+
 /** Errors of the gossip mesh; `field` names the option or argument that was wrong. */
-export class GossipError extends Error {
+export class GossipError extends FieldError {
   override name = "GossipError";
-  constructor(
-    message: string,
-    readonly field: string,
-  ) {
-    super(message);
-  }
 }
 
 /** A mesh option (listen address, bootstrap address, key file, size limit) is invalid. */

@@ -3,15 +3,10 @@
  * was wrong (e.g. "promptTokens[17]", "leafHashes[3]") so a prover or operator can say exactly
  * which record or leaf of a batch to fix.
  */
-export class MerkleError extends Error {
+import { FieldError } from "../errors.ts";
+
+export class MerkleError extends FieldError {
   override name = "MerkleError";
-  constructor(
-    message: string,
-    /** Field or argument that was wrong, e.g. "sampling.topP" or "proof[2]". */
-    readonly field: string,
-  ) {
-    super(message);
-  }
 }
 
 /** An inference record cannot be encoded into a leaf (bad token, seed, proof length, ...). */

@@ -2,15 +2,10 @@
  * Typed errors for TOPLOC proofs. Every error names the field and the offending value so that
  * a caller (a prover, an operator, a dispute) can report exactly what was wrong.
  */
-export class ToplocError extends Error {
+import { FieldError } from "../errors.ts";
+
+export class ToplocError extends FieldError {
   override name = "ToplocError";
-  constructor(
-    message: string,
-    /** Field or argument that was wrong, e.g. "proof[3].modulus". */
-    readonly field: string,
-  ) {
-    super(message);
-  }
 }
 
 /** The proof bytes do not decode into a well-formed polynomial. */

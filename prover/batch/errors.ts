@@ -1,10 +1,6 @@
+import { FieldError } from "../../protocol/errors.ts";
+
 /** A batcher option is out of range; names the config field. */
-export class BatchConfigError extends Error {
+export class BatchConfigError extends FieldError {
   override name = "BatchConfigError";
-  constructor(
-    message: string,
-    readonly field: string,
-  ) {
-    super(message);
-  }
 }

@@ -3,15 +3,10 @@
  * tensor) and the offending value, so that the server can map it to a 4xx and say exactly what
  * was wrong.
  */
-export class EngineError extends Error {
+import { FieldError } from "../../protocol/errors.ts";
+
+export class EngineError extends FieldError {
   override name = "EngineError";
-  constructor(
-    message: string,
-    /** Request field, load option or graph element that was wrong, e.g. "promptTokens[3]". */
-    readonly field: string,
-  ) {
-    super(message);
-  }
 }
 
 /** A generate/verify request is malformed: bad token ids, sampling values out of range, ... */

@@ -1,12 +1,8 @@
+import { FieldError } from "../../protocol/errors.ts";
+
 /** Typed errors of the proof store; each names the field or key that was wrong. */
-export class StoreError extends Error {
+export class StoreError extends FieldError {
   override name = "StoreError";
-  constructor(
-    message: string,
-    readonly field: string,
-  ) {
-    super(message);
-  }
 }
 
 /** A record id is already taken: ids are never reused, so a second write is a caller bug. */
