@@ -170,14 +170,7 @@ export class AggregatorNode {
         if (!this.firstSeen.has(m.batchId)) this.firstSeen.set(m.batchId, Date.now());
         await this.state.putMessage(`attestation:${m.batchId}:${admitted.signer.toLowerCase()}`, hex);
       }
-      if (outcome === "conflict") {
-        this.log.warn({ batchId: m.batchId.toString(), signer: admitted.signer }, "equivocating signer");
-        const pair = this.pool.evidence(m.batchId, admitted.signer);
-        if (pair) {
-          const encode = (a: CheckedAttestation) => this.encode({ type: "attestation", chainId: this.conn.chainId, contract: this.domain.verifyingContract, message: a.message, signature: a.signature });
-          await this.recordEquivocation(`attestations:${m.batchId}:${admitted.signer.toLowerCase()}`, "attestations", [encode(pair[0]), encode(pair[1])]);
-        }
-      }
+      if (outcome === "conflict") await this.recordEquivocation("attestations", m.batchId, admitted.signer, this.pool.evidence(m.batchId, admitted.signer));
       this.metrics.received.inc({ kind: "attestation", via, outcome });
       return { status: outcome === "conflict" ? 409 : 202, body: { outcome, signer: admitted.signer, weight: admitted.weight.toString() } };
     }
@@ -190,14 +183,7 @@ export class AggregatorNode {
         await this.state.putDispute({ disputeId: m.disputeId.toString(), batchId: m.batchId.toString(), leafHash: m.leafHash, votingDeadline: admitted.dispute.votingDeadline.toString() });
       }
     }
-    if (outcome === "conflict") {
-      this.log.warn({ disputeId: m.disputeId.toString(), signer: admitted.signer }, "equivocating signer");
-      const pair = this.votes.evidence(m.disputeId, admitted.signer);
-      if (pair) {
-        const encode = (v: CheckedVote) => this.encode({ type: "vote", chainId: this.conn.chainId, contract: this.domain.verifyingContract, message: v.message, signature: v.signature });
-        await this.recordEquivocation(`votes:${m.disputeId}:${admitted.signer.toLowerCase()}`, "votes", [encode(pair[0]), encode(pair[1])]);
-      }
-    }
+    if (outcome === "conflict") await this.recordEquivocation("votes", m.disputeId, admitted.signer, this.votes.evidence(m.disputeId, admitted.signer));
     this.metrics.received.inc({ kind: "vote", via, outcome });
     return { status: outcome === "conflict" ? 409 : 202, body: { outcome, signer: admitted.signer, weight: admitted.weight.toString() } };
   }
@@ -431,14 +417,23 @@ export class AggregatorNode {
     }
   }
 
-  private encode(message: GossipMessage): string {
-    return Buffer.from(encodeGossipMessage(message)).toString("hex");
-  }
-
-  /** Keeps the evidence (durably first) until the slashing transaction is mined. */
-  private async recordEquivocation(key: string, kind: EquivocationRecord["kind"], messages: [string, string]): Promise<void> {
-    if (this.equivocations.has(key) || (await this.state.equivocation(key))) return;
-    const record: EquivocationRecord = { key, kind, messages };
+  /**
+   * Keeps the evidence of an equivocation a pool just saw on batch or dispute `id`: the key's two
+   * signed messages, gossip-encoded, written to level first, until the slashing tx is mined.
+   */
+  private async recordEquivocation(
+    kind: EquivocationRecord["kind"],
+    id: bigint,
+    signer: Address,
+    pair: readonly [CheckedAttestation | CheckedVote, CheckedAttestation | CheckedVote] | undefined,
+  ): Promise<void> {
+    this.log.warn({ kind, id: id.toString(), signer }, "equivocating signer");
+    const key = `${kind}:${id}:${signer.toLowerCase()}`;
+    if (!pair || this.equivocations.has(key) || (await this.state.equivocation(key))) return;
+    const type = kind === "attestations" ? "attestation" : "vote";
+    const encode = ({ message, signature }: CheckedAttestation | CheckedVote) =>
+      Buffer.from(encodeGossipMessage({ type, chainId: this.conn.chainId, contract: this.domain.verifyingContract, message, signature } as GossipMessage)).toString("hex");
+    const record: EquivocationRecord = { key, kind, messages: [encode(pair[0]), encode(pair[1])] };
     await this.state.putEquivocation(record);
     this.equivocations.set(key, record);
   }

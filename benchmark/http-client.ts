@@ -82,7 +82,8 @@ export class StreamingClient {
   private readonly pool: ConnectionPool;
   private readonly requestHead: string;
   private readonly bodyPrefix: string;
-  private readonly chat: boolean;
+  /** Chat completions (delta.content) rather than completions (text). */
+  readonly chat: boolean;
   private arrivals: Arrival[] = [];
   private flushScheduled = false;
   private arena: Buffer;
@@ -289,7 +290,7 @@ class Exchange implements ConnectionOwner, ResponseHandlers {
     }
     if (msg.error) throw new Error(`server error in stream: ${JSON.stringify(msg.error).slice(0, 200)}`);
     const choice = msg.choices?.[0];
-    const content = choice ? (this.client.options.api === "chat" ? choice.delta?.content : choice.text) : null;
+    const content = choice ? (this.client.chat ? choice.delta?.content : choice.text) : null;
     if (content) {
       if (this.r.firstTokenAt === null) this.r.firstTokenAt = this.chunkNow;
       this.r.chunkTimes.push(this.chunkNow);

@@ -18,7 +18,7 @@ import type { Hex } from "viem";
 import { generateEd25519, publicKeyToPem, readKeyFile, writeKeyFile, parsePublicKey } from "../protocol/envelope/ed25519.ts";
 import { ENVELOPE_SCHEMA, type Commitment, type VbEnvelope } from "../protocol/envelope/schema.ts";
 import { INFERENCEBENCH_SCHEMA } from "../protocol/envelope/validate.ts";
-import { cosignEnvelopeText, loadEnvelopeFile, verifyEnvelopeText, verifyTracesFile, type SigningKeys, type TrustAnchors } from "../protocol/envelope/verify.ts";
+import { cosignEnvelopeText, loadEnvelopeFile, loadEnvelopeText, verifyEnvelopeText, verifyTracesFile, type SigningKeys, type TrustAnchors } from "../protocol/envelope/verify.ts";
 import { EnvelopeError, VerificationError } from "../protocol/envelope/errors.ts";
 import { checkCommitment } from "../benchmark/commitment.ts";
 import { diffEnvelopes, formatDiff } from "../benchmark/diff.ts";
@@ -246,10 +246,12 @@ async function cmdVerify(args: string[]): Promise<number> {
   }
   try {
     const report = await verifyEnvelopeText(text, trust);
+    // verifyEnvelopeText parsed the text already; it parses again only for the vb-only checks below.
+    const plain = report.format === "vb.envelope/1" ? loadEnvelopeText(text).plain : undefined;
     // The traces file travels next to the envelope; when it is there it must be the signed one.
-    if (report.format === "vb.envelope/1" && v["skip-traces"] !== true) {
+    if (plain && v["skip-traces"] !== true) {
       const folder = dirname(positionals[0]!);
-      const traces = verifyTracesFile(loadEnvelopeFile(positionals[0]!).plain, (file) => {
+      const traces = verifyTracesFile(plain, (file) => {
         const path = join(folder, file);
         return existsSync(path) ? readFileSync(path) : null;
       });
@@ -257,7 +259,7 @@ async function cmdVerify(args: string[]): Promise<number> {
     }
     // With --rpc-url, the batch the envelope commits to is checked on chain.
     if (rpcUrl !== undefined) {
-      const commitment = report.format === "vb.envelope/1" ? (loadEnvelopeFile(positionals[0]!).plain as unknown as VbEnvelope).commitment : undefined;
+      const commitment = (plain as unknown as VbEnvelope | undefined)?.commitment;
       if (!commitment) throw new VerificationError("commitment", "--rpc-url was given, but the envelope commits to no on-chain batch");
       const onChain = await checkCommitment(commitment, rpcUrl);
       report.checks.splice(report.checks.length - 1, 0, onChain);
