@@ -8,6 +8,7 @@ import { ChainSetupError } from "../runtime/chain.ts";
 import { KeyLoadError } from "../runtime/keys.ts";
 import { loadAggregatorConfig, type AggregatorConfig } from "./config.ts";
 import { AggregatorNode } from "./node.ts";
+import { stopOnSignals } from "../runtime/process.ts";
 
 async function main(): Promise<void> {
   let config: AggregatorConfig;
@@ -31,18 +32,7 @@ async function main(): Promise<void> {
     throw error;
   }
   process.stdout.write(`aggregator: ready on ${node.address} mesh ${node.mesh.addresses.join(",")}\n`);
-  let closing = false;
-  const shutdown = (signal: string) => {
-    if (closing) return;
-    closing = true;
-    process.stdout.write(`aggregator: ${signal}, shutting down\n`);
-    node.stop().then(() => process.exit(0), (error: unknown) => {
-      process.stderr.write(`aggregator: shutdown failed: ${String(error)}\n`);
-      process.exit(1);
-    });
-  };
-  process.on("SIGINT", () => shutdown("SIGINT"));
-  process.on("SIGTERM", () => shutdown("SIGTERM"));
+  stopOnSignals("aggregator", () => node.stop());
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {

@@ -8,6 +8,7 @@ import { ChainSetupError } from "../runtime/chain.ts";
 import { KeyLoadError } from "../runtime/keys.ts";
 import { loadOperatorConfig, type OperatorConfig } from "./config.ts";
 import { OperatorError, OperatorNode, type OperatorOptions } from "./node.ts";
+import { stopOnSignals } from "../runtime/process.ts";
 
 /** The process entry; `options` lets test harnesses start a node with a check hook. */
 export async function runOperatorMain(options: Omit<OperatorOptions, "env"> = {}): Promise<void> {
@@ -32,18 +33,7 @@ export async function runOperatorMain(options: Omit<OperatorOptions, "env"> = {}
     throw error;
   }
   process.stdout.write(`operator: ready on ${node.address} signer ${node.signer.address}\n`);
-  let closing = false;
-  const shutdown = (signal: string) => {
-    if (closing) return;
-    closing = true;
-    process.stdout.write(`operator: ${signal}, shutting down\n`);
-    node.stop().then(() => process.exit(0), (error: unknown) => {
-      process.stderr.write(`operator: shutdown failed: ${String(error)}\n`);
-      process.exit(1);
-    });
-  };
-  process.on("SIGINT", () => shutdown("SIGINT"));
-  process.on("SIGTERM", () => shutdown("SIGTERM"));
+  stopOnSignals("operator", () => node.stop());
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {

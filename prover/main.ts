@@ -16,6 +16,7 @@ import { ConfigError, loadConfig, type ProverConfig } from "./config.ts";
 import { Engine } from "./engine/index.ts";
 import { buildProverApp } from "./server/index.ts";
 import { ProofStore } from "./store/index.ts";
+import { stopOnSignals } from "../runtime/process.ts";
 
 export interface RunningProver {
   /** The address the server listens on, e.g. http://127.0.0.1:8000. */
@@ -99,21 +100,7 @@ export async function runProverMain(): Promise<void> {
     process.exit(invalid ? 2 : 1);
   }
   process.stdout.write(`prover: serving ${prover.engine.info.modelId} on ${prover.address}\n`);
-  let closing = false;
-  const shutdown = (signal: string) => {
-    if (closing) return;
-    closing = true;
-    process.stdout.write(`prover: ${signal}, shutting down\n`);
-    prover.close().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        process.stderr.write(`prover: shutdown failed: ${String(error)}\n`);
-        process.exit(1);
-      },
-    );
-  };
-  process.on("SIGINT", () => shutdown("SIGINT"));
-  process.on("SIGTERM", () => shutdown("SIGTERM"));
+  stopOnSignals("prover", () => prover.close());
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) await runProverMain();
