@@ -8,17 +8,18 @@
 import type { Address, Hex, PublicClient } from "viem";
 import { batchManagerAbi, stakeRegistryAbi } from "../protocol/contracts/abis.ts";
 import { recoverAttestationSigner, recoverDisputeVoteSigner, Verdict, type ProtocolDomain } from "../protocol/eip712/index.ts";
+import { FieldError } from "../protocol/errors.ts";
 import { decodeGossipMessage, MalformedMessageError, type AttestationEnvelope, type VoteEnvelope } from "../protocol/gossip/index.ts";
 
-export class IngestError extends Error {
+export class IngestError extends FieldError {
   override name = "IngestError";
   constructor(
     message: string,
-    readonly field: string,
+    field: string,
     /** HTTP status the API answers with. */
     readonly status: number,
   ) {
-    super(message);
+    super(message, field);
   }
 }
 

@@ -7,12 +7,10 @@ import { basename } from "node:path";
 import { canonicalJson } from "../protocol/envelope/canonical-json.ts";
 import { sha256Hex } from "../protocol/envelope/content-hash.ts";
 import { rng, shuffled } from "./rng.ts";
+import { FieldError } from "../protocol/errors.ts";
 
-export class DatasetError extends Error {
+export class DatasetError extends FieldError {
   override name = "DatasetError";
-  constructor(message: string, readonly field: string) {
-    super(message);
-  }
 }
 
 export interface Dataset {

@@ -11,12 +11,10 @@ import { SYNTHETIC_ID } from "./dataset.ts";
 import { diffEnvelopes } from "./diff.ts";
 import { runBenchmark, type RunOptions, type RunOutput } from "./run.ts";
 import { table, formatNumber } from "./summary.ts";
+import { FieldError } from "../protocol/errors.ts";
 
-export class ReplayError extends Error {
+export class ReplayError extends FieldError {
   override name = "ReplayError";
-  constructor(message: string, readonly field: string) {
-    super(message);
-  }
 }
 
 export interface ReplayOptions {

@@ -30,12 +30,10 @@ import { ProgressBar } from "./progress.ts";
 import { softwareProvenance } from "./provenance.ts";
 import { deriveSeed, poissonArrivals } from "./rng.ts";
 import { summaryTable } from "./summary.ts";
+import { FieldError } from "../protocol/errors.ts";
 
-export class RunConfigError extends Error {
+export class RunConfigError extends FieldError {
   override name = "RunConfigError";
-  constructor(message: string, readonly field: string) {
-    super(message);
-  }
 }
 
 export interface RunOptions {

@@ -27,6 +27,7 @@ import {
 import { privateKeyToAccount } from "viem/accounts";
 import { readArtifact, type BoundContractName } from "./gen-bindings.ts";
 import { DEFAULT_DEPLOYMENTS_DIR, deploymentPath, type Deployment, type DeployedConfig, type StakingMode } from "../protocol/contracts/deployments.ts";
+import { FieldError } from "../protocol/errors.ts";
 
 export interface DeployOptions {
   rpcUrl: string;
@@ -58,11 +59,8 @@ export const DEFAULT_CONFIG: DeployedConfig = {
 /** A placeholder strategy for the local AllocationManager stand-in (no EigenLayer strategy exists there). */
 export const DEV_STRATEGY: Address = "0x0000000000000000000000000000000000005747";
 
-export class DeployError extends Error {
+export class DeployError extends FieldError {
   override name = "DeployError";
-  constructor(message: string, readonly field: string) {
-    super(message);
-  }
 }
 
 interface Ctx {
