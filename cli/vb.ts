@@ -9,6 +9,8 @@
  *   sign FILE      add signatures to a signed envelope (e.g. a registered prover's Ethereum key)
  *   keygen         write a dev ed25519 key file (mode 0600)
  *   schema         print the envelope JSON Schema
+ *   calibrate      measure a model's honest band and cheats; write its verification profile
+ *   check-proofs   judge proofs made elsewhere (a cases file) with a profile, per variant
  * Exit codes: 0 success, 1 failure (or a regression with --strict), 2 usage error, 3 unverified.
  */
 import { existsSync, readFileSync, writeFileSync, copyFileSync } from "node:fs";
@@ -26,6 +28,8 @@ import { fetchEnvelope } from "../benchmark/fetch.ts";
 import { replayEnvelope } from "../benchmark/replay.ts";
 import { childLaunchMain, runBenchmark, RunConfigError, type RunOptions } from "../benchmark/run.ts";
 import { loadPinnedTrustedRoot } from "../protocol/envelope/sigstore.ts";
+import { calibrateCommand } from "./commands/calibrate.ts";
+import { checkProofsCommand } from "./commands/check-proofs.ts";
 
 class UsageError extends Error {
   override name = "UsageError";
@@ -378,7 +382,9 @@ const USAGE = `usage: vb <command> [options]
   diff BASELINE CANDIDATE [--tolerance 0.02] [--strict] [--json]
   sign ENVELOPE (--key KEYFILE | --eth-key-file FILE | --sigstore) [--output FILE]   add signatures (e.g. a prover's Ethereum key)
   keygen --out FILE
-  schema [--format vb|inferencebench]`;
+  schema [--format vb|inferencebench]
+  calibrate --model M.onnx [--tokenizer T] --out profile.json [--requests 64]   a model's verification profile
+  check-proofs --model M.onnx --profile profile.json --cases CASES.json [--json]   judge proofs made elsewhere`;
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -392,6 +398,8 @@ export async function main(argv: string[]): Promise<number> {
       case "keygen": return await cmdKeygen(rest);
       case "sign": return await cmdSign(rest);
       case "schema": return await cmdSchema(rest);
+      case "calibrate": return await calibrateCommand(rest);
+      case "check-proofs": return await checkProofsCommand(rest);
       case "_launch":
         await childLaunchMain(rest[0]!, Number(rest[1]), rest[2]!);
         return 0;

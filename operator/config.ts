@@ -32,10 +32,13 @@ export interface OperatorConfig {
   mesh: MeshConfig;
   /** Aggregator base URLs for the HTTP fallback. */
   aggregatorUrls: string[];
-  model: { path?: string; id?: string; cacheDir?: string; threads?: number; tokenizerPath?: string };
+  /**
+   * The model this operator recomputes with, and the verification profiles it judges by (files
+   * written by `vb calibrate`; a batch names the one bound to its model on chain). The default
+   * model's own profile is always known.
+   */
+  model: { path?: string; id?: string; cacheDir?: string; threads?: number; tokenizerPath?: string; profiles?: string[] };
   fetchTimeoutMs: number;
-  /** "greedy": also check the final output token of temperature-0 leaves (see leaf-check.ts). */
-  finalTokenCheck: "off" | "greedy";
   /** How often attestations of batches still awaiting quorum are sent again. */
   resendIntervalMs: number;
   logLevel: LogLevel;
@@ -46,7 +49,7 @@ const { nonEmpty, url, port, logLevel, key, chain, mesh } = schemaParts;
 const SCHEMA = {
   type: "object",
   additionalProperties: false,
-  required: ["chain", "account", "signer", "stake", "dataDir", "samplingFraction", "http", "mesh", "aggregatorUrls", "model", "fetchTimeoutMs", "finalTokenCheck", "resendIntervalMs", "logLevel"],
+  required: ["chain", "account", "signer", "stake", "dataDir", "samplingFraction", "http", "mesh", "aggregatorUrls", "model", "fetchTimeoutMs", "resendIntervalMs", "logLevel"],
   properties: {
     chain,
     account: key,
@@ -66,10 +69,10 @@ const SCHEMA = {
         cacheDir: nonEmpty,
         tokenizerPath: nonEmpty,
         threads: { type: "integer", minimum: 0, maximum: 256 },
+        profiles: { type: "array", items: nonEmpty, maxItems: 64 },
       },
     },
     fetchTimeoutMs: { type: "integer", minimum: 100, maximum: 600_000 },
-    finalTokenCheck: { enum: ["off", "greedy"] },
     resendIntervalMs: { type: "integer", minimum: 100, maximum: 3_600_000 },
     logLevel,
   },
@@ -94,7 +97,7 @@ export const OPERATOR_CONFIG_SPEC: Omit<ConfigSpec, "defaults"> = {
     OPERATOR_MODEL_PATH: ["model.path", "string"],
     OPERATOR_MODEL_ID: ["model.id", "string"],
     OPERATOR_MODEL_CACHE_DIR: ["model.cacheDir", "string"],
-    OPERATOR_FINAL_TOKEN_CHECK: ["finalTokenCheck", "string"],
+    OPERATOR_MODEL_PROFILES: ["model.profiles", "list"],
   },
   flags: NODE_FLAGS,
 };
@@ -114,7 +117,6 @@ export function loadOperatorConfig(input: LoadInput = {}): OperatorConfig {
         aggregatorUrls: [],
         model: {},
         fetchTimeoutMs: 10_000,
-        finalTokenCheck: "off",
         resendIntervalMs: 5_000,
         logLevel: "info",
       },

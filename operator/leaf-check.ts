@@ -1,15 +1,18 @@
 /**
  * Checking one leaf of a committed batch: fetch it from the prover's data endpoint, re-encode the
  * record into its leaf hash, prove its inclusion against the ON-CHAIN root (never the root the
- * prover serves), then recompute the inference with our own engine and compare TOPLOC proofs.
+ * prover serves), then recompute the inference with our own engine and judge the whole request
+ * (every chunk's TOPLOC statistics and every token replayed through the sampler) under the
+ * profile the batch was submitted with.
  *
  * Outcomes:
- *   valid       the leaf is in the batch and the proofs match our recomputation
+ *   valid       the leaf is in the batch and the request is accepted under the batch's profile
  *   fraud       the leaf is in the batch but does not hold up (other model, tokens the model
- *               cannot produce, proofs that do not match): disputable on chain
+ *               cannot produce, evidence outside the profile's honest band): disputable on chain
  *   unavailable the prover did not serve a leaf that opens the root (cannot be disputed on
  *               chain, but the batch must not be attested)
- *   unsupported the leaf names a model this operator does not run
+ *   unsupported the leaf names a model this operator does not run, or the batch's profile is
+ *               not one this operator has (it refuses to judge under another)
  */
 import { keccak256, toHex, type Hex } from "viem";
 import {
@@ -20,7 +23,8 @@ import {
   type InferenceLeafFields,
   type InferenceRecord,
 } from "../protocol/merkle/index.ts";
-import type { Engine } from "../prover/engine/index.ts";
+import type { Engine, RequestVerdict, VerificationProfile } from "../prover/engine/index.ts";
+import { checkSamplerVersion } from "../protocol/sampler/index.ts";
 import { FieldError } from "../protocol/errors.ts";
 
 export type LeafOutcome = "valid" | "fraud" | "unavailable" | "unsupported";
@@ -31,6 +35,8 @@ export interface OnchainBatch {
   modelId: Hex;
   leafCount: number;
   dataURI: string;
+  /** Content hash of the verification profile bound to the model when the batch was submitted. */
+  profileHash?: Hex;
 }
 
 export interface LeafCheck {
@@ -42,6 +48,8 @@ export interface LeafCheck {
   merkleProof?: Hex[];
   /** keccak256 of the recomputation summary: openDispute's evidence. */
   evidence?: Hex;
+  /** The request-level statistics, thresholds and the worst token, when the leaf was judged. */
+  judgement?: LeafJudgement;
   timings: { fetchMs: number; recomputeMs: number };
 }
 
@@ -50,6 +58,18 @@ export interface FetchedLeaf {
   parsed?: { record: InferenceRecord; merkleProof: Hex[] };
   error?: string;
   fetchMs: number;
+}
+
+/** What an operator records of a request it judged: enough to explain a verdict later. */
+export interface LeafJudgement {
+  profile: string;
+  profileHash: Hex | null;
+  accepted: boolean;
+  statistics: { name: string; value: number; threshold: number }[];
+  failures: string[];
+  /** Each output token's margin from the replayed sampler's choice, and their mean (the divergence score). */
+  tokenMargins: number[];
+  divergence: number;
 }
 
 export class LeafFormatError extends FieldError {
@@ -88,6 +108,8 @@ export function parseLeafResponse(json: unknown): { record: InferenceRecord; mer
         temperature: num(sampling.temperature, "record.sampling.temperature"),
         topP: num(sampling.top_p, "record.sampling.top_p"),
         maxTokens: num(sampling.max_tokens, "record.sampling.max_tokens"),
+        // Version 1 leaves hash without the version, so it is left out for them.
+        ...(sampling.sampler === undefined || sampling.sampler === 1 ? {} : { sampler: num(sampling.sampler, "record.sampling.sampler") }),
       },
       seed: BigInt(r.seed as string),
       proofs: (proofs as string[]).map((p) => new Uint8Array(Buffer.from(p, "base64"))),
@@ -118,13 +140,8 @@ export async function fetchJson(url: string, timeoutMs: number): Promise<unknown
 }
 
 export interface LeafCheckerOptions {
-  /**
-   * TOPLOC proofs cover the hidden states of every fed token, so changing any output token but
-   * the last changes what is recomputed. The last token is never fed back; "greedy" also checks
-   * that, for temperature-0 leaves, it is the model's argmax after the rest (one more prefill).
-   * Off by default: an argmax near-tie on different hardware would read as fraud.
-   */
-  finalTokenCheck?: "off" | "greedy";
+  /** The profiles this operator judges by, by content hash (a batch names its own). */
+  profiles?: ReadonlyMap<string, VerificationProfile>;
 }
 
 export class LeafChecker {
@@ -177,39 +194,49 @@ export class LeafChecker {
     if (record.model !== this.engine.info.modelId) {
       return { ...base, outcome: "unsupported", reason: `this operator runs ${this.engine.info.modelId}, the leaf names ${record.model}`, timings: { fetchMs, recomputeMs: 0 } };
     }
+    const profile = this.profileFor(batch);
+    if (typeof profile === "string") return { ...base, outcome: "unsupported", reason: profile, timings: { fetchMs, recomputeMs: 0 } };
     const recomputeStart = performance.now();
     try {
-      const verdict = await this.engine.verify(record.promptTokens as number[], record.outputTokens as number[], record.proofs);
+      const verdict = await this.engine.verify(record.promptTokens as number[], record.outputTokens as number[], record.proofs, {
+        ...(profile ? { profile } : {}),
+        sampling: { sampler: checkSamplerVersion(record.sampling.sampler ?? 1, "record.sampling.sampler"), temperature: record.sampling.temperature, topP: record.sampling.topP, seed: record.seed },
+        toploc: record.proofParams,
+      });
+      const recomputeMs = performance.now() - recomputeStart;
+      const judgement = summarize(verdict);
       if (!verdict.accepted) {
-        const recomputeMs = performance.now() - recomputeStart;
-        const failed = verdict.chunks.map((c, i) => (c.accepted ? undefined : `chunk ${i}: exp mismatches ${c.expMismatches}, mantissa mean ${c.mantErrMean}, median ${c.mantErrMedian}`)).filter(Boolean);
-        return fraud(`TOPLOC proofs do not match the recomputation (${failed.join("; ") || "proof count"})`, recomputeMs);
+        const result = fraud(`request rejected under profile ${verdict.profile}: ${verdict.failures.join("; ")}`, recomputeMs);
+        return { ...result, judgement };
       }
-      const finalToken = await this.checkFinalToken(record);
-      if (finalToken) return fraud(finalToken, performance.now() - recomputeStart);
-      return { ...base, outcome: "valid", reason: "proofs match", timings: { fetchMs, recomputeMs: performance.now() - recomputeStart } };
+      return { ...base, outcome: "valid", reason: `accepted under profile ${verdict.profile}`, judgement, timings: { fetchMs, recomputeMs } };
     } catch (error) {
       // The record is committed but our model cannot even run it (tokens outside the vocabulary,
-      // too long for the context, malformed proofs): the claimed model did not produce it.
+      // too long for the context, malformed proofs, an unknown sampler): the claimed model did not produce it.
       return fraud(`recomputation refused the record: ${(error as Error).message}`, performance.now() - recomputeStart);
     }
   }
 
-  /** A reason when the final token is not the greedy choice (greedy leaves, check enabled). */
-  private async checkFinalToken(record: InferenceRecord): Promise<string | undefined> {
-    if (this.options.finalTokenCheck !== "greedy" || record.sampling.temperature !== 0) return undefined;
-    const output = record.outputTokens as number[];
-    const claimed = output[output.length - 1]!;
-    let chosen: number | undefined;
-    try {
-      const next = await this.engine.generate({
-        promptTokens: [...(record.promptTokens as number[]), ...output.slice(0, -1)],
-        temperature: 0, topP: 1, maxTokens: 1, seed: record.seed, prove: false,
-      });
-      chosen = next.outputTokens[0];
-    } catch {
-      return undefined; // e.g. no room left in the context for one more step: nothing to compare
+  /** The profile a batch is judged by, or why this operator will not judge it. */
+  private profileFor(batch: OnchainBatch): VerificationProfile | undefined | string {
+    if (batch.profileHash === undefined || /^0x0{64}$/.test(batch.profileHash)) return this.engine.profile;
+    const profile = this.options.profiles?.get(batch.profileHash.toLowerCase());
+    if (!profile) return `batch ${batch.batchId} is bound to profile ${batch.profileHash}, which this operator does not have`;
+    if (profile.model.weightsHash !== this.engine.info.weightsHash) {
+      return `profile ${batch.profileHash} is for weights ${profile.model.weightsHash}, this operator runs ${this.engine.info.weightsHash}`;
     }
-    return chosen === claimed ? undefined : `final output token ${claimed} is not the model's greedy choice ${chosen} after the others`;
+    return profile;
   }
+}
+
+function summarize(verdict: RequestVerdict): LeafJudgement {
+  return {
+    profile: verdict.profile,
+    profileHash: verdict.profileHash,
+    accepted: verdict.accepted,
+    statistics: verdict.statistics.map(({ name, value, threshold }) => ({ name, value, threshold })),
+    failures: verdict.failures,
+    tokenMargins: Array.from(verdict.evidence.tokens.margins),
+    divergence: verdict.summary.token_divergence,
+  };
 }

@@ -29,6 +29,8 @@ import {
 } from "../protocol/eip712/index.ts";
 import { decodeGossipMessage, encodeGossipMessage, gossipTopic, loadOrCreatePeerKey, MeshNode } from "../protocol/gossip/index.ts";
 import { sampleLeaves } from "../protocol/sampling.ts";
+import { loadProfile } from "../protocol/verification/load.ts";
+import type { VerificationProfile } from "../protocol/verification/index.ts";
 import { Engine } from "../prover/engine/index.ts";
 import { connectChain, loadKey, readDeploymentFile, sleep, type ChainConnection } from "../runtime/chain.ts";
 import { createLogger, createMetricsRegistry, opsRoutes } from "../runtime/observability.ts";
@@ -153,7 +155,10 @@ export class OperatorNode {
       const metrics = createMetrics(registry);
       const app = Fastify({ logger: false });
       closers.push(() => app.close());
-      const node = new OperatorNode(config, conn, signer, engine, state, guard, mesh, app, metrics, registry, log, new LeafChecker(engine, config.fetchTimeoutMs, { finalTokenCheck: config.finalTokenCheck }), options.checkHook);
+      const profiles = await loadOperatorProfiles(config.model.profiles ?? [], engine);
+      log.info({ profiles: [...profiles.values()].map((p) => `${p.name} ${p.contentHash}`) }, "verification profiles");
+      const checker = new LeafChecker(engine, config.fetchTimeoutMs, { profiles });
+      const node = new OperatorNode(config, conn, signer, engine, state, guard, mesh, app, metrics, registry, log, checker, options.checkHook);
       await node.ensureRegistered();
       for (const topic of Object.values(node.topics)) {
         // Relay for the mesh: well-formed messages of this deployment travel on, others are rejected.
@@ -263,12 +268,12 @@ export class OperatorNode {
 
   private async handle(log: Log & { eventName: string; args: Record<string, unknown> }): Promise<void> {
     if (log.eventName === "BatchSubmitted") {
-      const a = log.args as { batchId: bigint; prover: Address; modelId: Hex; root: Hex; leafCount: bigint; dataURI: string };
+      const a = log.args as { batchId: bigint; prover: Address; modelId: Hex; root: Hex; leafCount: bigint; dataURI: string; profileHash: Hex };
       const existing = await this.state.batch(a.batchId);
       if (existing && existing.status !== "seen") return;
       this.metrics.batchesSeen.inc();
       const record: BatchRecord = {
-        batchId: a.batchId.toString(), root: a.root, modelId: a.modelId, leafCount: Number(a.leafCount), dataURI: a.dataURI,
+        batchId: a.batchId.toString(), root: a.root, modelId: a.modelId, leafCount: Number(a.leafCount), dataURI: a.dataURI, profileHash: a.profileHash,
         submittedBlock: log.blockNumber!.toString(), status: "seen",
       };
       await this.state.putBatch(record);
@@ -302,7 +307,7 @@ export class OperatorNode {
   private async checkBatch(record: BatchRecord, prover: Address): Promise<void> {
     const batchStart = performance.now();
     const batchId = BigInt(record.batchId);
-    const onchain: OnchainBatch & { prover: Address } = { batchId, root: record.root, modelId: record.modelId, leafCount: record.leafCount, dataURI: record.dataURI, prover };
+    const onchain: OnchainBatch & { prover: Address } = { ...onchainBatch(record), prover };
     const blockHash = await this.seedBlockHash(BigInt(record.submittedBlock));
     this.metrics.verifySeconds.observe({ phase: "seed" }, (performance.now() - batchStart) / 1000);
     const indices = sampleLeaves({ blockHash, batchId, operator: this.conn.account.address, leafCount: record.leafCount, fraction: this.config.samplingFraction });
@@ -490,7 +495,8 @@ export class OperatorNode {
       return;
     }
     const prover = ((await publicClient.readContract({ address: bm, abi: batchManagerAbi, functionName: "getBatch", args: [batchId] })) as { prover: Address }).prover;
-    const onchain = { batchId, root: record.root, modelId: record.modelId, leafCount: record.leafCount, dataURI: record.dataURI, prover };
+    // The vote judges the leaf under the profile the batch was submitted with, as the attestation did.
+    const onchain = { ...onchainBatch(record), prover };
     const honest = () => this.checker.check(onchain, index);
     const result = this.checkHook ? await this.checkHook(onchain, index, honest) : await honest();
     if (result.outcome !== "valid" && result.outcome !== "fraud") {
@@ -507,4 +513,36 @@ export class OperatorNode {
     this.log.info({ disputeId: disputeId.toString(), fraud: message.fraud, reason: result.reason }, "voting");
     await this.deliver("votes", encoded, disputeId.toString());
   }
+}
+
+/** The chain's view of a batch, as the leaf checker takes it. */
+function onchainBatch(record: BatchRecord): OnchainBatch {
+  return {
+    batchId: BigInt(record.batchId),
+    root: record.root,
+    modelId: record.modelId,
+    leafCount: record.leafCount,
+    dataURI: record.dataURI,
+    ...(record.profileHash ? { profileHash: record.profileHash } : {}),
+  };
+}
+
+/** The profile files of the config (hash-checked), plus the engine's own, by content hash. */
+async function loadOperatorProfiles(paths: readonly string[], engine: Engine): Promise<Map<string, VerificationProfile>> {
+  const profiles = new Map<string, VerificationProfile>();
+  if (engine.profile) profiles.set(engine.profile.contentHash, engine.profile);
+  for (const path of paths) {
+    let profile;
+    try {
+      profile = await loadProfile(path);
+    } catch (error) {
+      throw new OperatorError(`model.profiles: ${(error as Error).message}`, "model.profiles");
+    }
+    if (!("schema" in profile)) throw new OperatorError(`model.profiles: ${path} is a reference profile, not a calibrated one`, "model.profiles");
+    if (profile.model.weightsHash !== engine.info.weightsHash) {
+      throw new OperatorError(`model.profiles: ${path} is for weights ${profile.model.weightsHash}, this operator runs ${engine.info.weightsHash}`, "model.profiles");
+    }
+    profiles.set(profile.contentHash, profile);
+  }
+  return profiles;
 }

@@ -14,6 +14,8 @@ export interface BatchRecord {
   modelId: Hex;
   leafCount: number;
   dataURI: string;
+  /** The verification profile bound to the model at submission (BatchSubmitted.profileHash). */
+  profileHash?: Hex;
   submittedBlock: string;
   status: "seen" | "valid" | "fraud" | "unavailable" | "unsupported";
   leavesChecked?: number;

@@ -40,6 +40,8 @@ export interface GenerationLike {
   finishReason: "stop" | "length";
   proofs: Uint8Array[];
   toploc: ToplocParams;
+  /** Token sampler version (protocol/sampler); absent: version 1. Committed in the leaf. */
+  sampler?: number;
 }
 
 export interface InferenceEngine {

@@ -5,6 +5,11 @@
  *   npm run deploy                                  # native mode to http://127.0.0.1:8545
  *   npm run deploy -- --mode eigenlayer             # EigenLayer mode (local AllocationManager stand-in)
  *   npm run deploy -- --rpc URL --out DIR --allocation-manager 0x.. --strategies 0x..,0x..
+ *   npm run deploy -- --profile my-model.profile.json     # register more models (repeatable)
+ *
+ * A ModelRegistry is deployed with the deployer as its owner and every model's verification
+ * profile registered: the default model's own (prover/model/*.profile.json) unless --no-default-profile,
+ * plus each --profile file. BatchManager refuses batches of models without a profile.
  *
  * The deployer is DEPLOYER_PRIVATE_KEY when set, else the node's first unlocked account (a
  * Hardhat node's). Artifacts must be compiled (npm run deploy builds first).
@@ -28,6 +33,9 @@ import { privateKeyToAccount } from "viem/accounts";
 import { readArtifact, type BoundContractName } from "./gen-bindings.ts";
 import { DEFAULT_DEPLOYMENTS_DIR, deploymentPath, type Deployment, type DeployedConfig, type StakingMode } from "../protocol/contracts/deployments.ts";
 import { FieldError } from "../protocol/errors.ts";
+import type { VerificationProfile } from "../protocol/verification/index.ts";
+import { loadProfile } from "../protocol/verification/load.ts";
+import { defaultModelProfile } from "../prover/model/profile.ts";
 
 export interface DeployOptions {
   rpcUrl: string;
@@ -38,6 +46,8 @@ export interface DeployOptions {
   /** EigenLayer mode: strategies whose stake counts (sorted ascending before use). */
   strategies?: Address[];
   config?: Partial<DeployedConfig>;
+  /** Profiles to register in the ModelRegistry; default the default model's. */
+  profiles?: VerificationProfile[];
 }
 
 /** Parameters of local networks: short windows, 100-token minimum stakes, a 10-token bond. */
@@ -127,8 +137,14 @@ export async function deploy(options: DeployOptions): Promise<Deployment> {
       BigInt(config.unbondingDelay), 10, deployer,
     ]);
   }
+  const modelRegistry = await deployContract(ctx, "ModelRegistry", [deployer]);
+  const profiles = options.profiles ?? [defaultModelProfile()].filter((p): p is VerificationProfile => p !== undefined);
+  for (const profile of profiles) {
+    await send(ctx, modelRegistry.address, modelRegistry.abi, "setModelProfile", [profile.model.id, profile.contentHash, `0x${profile.model.weightsHash}`, ""]);
+  }
   const batchManager = await deployContract(ctx, "BatchManager", [
     registry.address,
+    modelRegistry.address,
     stakeToken.address,
     deployer,
     {
@@ -157,6 +173,7 @@ export async function deploy(options: DeployOptions): Promise<Deployment> {
       stakeToken: { name: "DevStakeToken", ...stakeToken },
       registry: { name: registryName, ...registry },
       batchManager: { name: "BatchManager", ...batchManager },
+      modelRegistry: { name: "ModelRegistry", ...modelRegistry },
       ...(allocationManager ? { allocationManager } : {}),
     },
     config,
@@ -167,10 +184,16 @@ export async function deploy(options: DeployOptions): Promise<Deployment> {
 }
 
 /** Parses the command line (see the header comment). */
-export function parseDeployArgs(argv: string[]): DeployOptions {
+export async function parseDeployArgs(argv: string[]): Promise<DeployOptions> {
   const options: DeployOptions = { rpcUrl: "http://127.0.0.1:8545", mode: "native", outDir: DEFAULT_DEPLOYMENTS_DIR };
+  const profiles: VerificationProfile[] = [];
+  let withDefault = true;
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]!;
+    if (flag === "--no-default-profile") {
+      withDefault = false;
+      continue;
+    }
     const value = argv[i + 1];
     if (value === undefined || value.startsWith("--")) throw new DeployError(`${flag} needs a value`, flag);
     i++;
@@ -192,17 +215,27 @@ export function parseDeployArgs(argv: string[]): DeployOptions {
       case "--strategies":
         options.strategies = value.split(",").map((s) => getAddress(s.trim()));
         break;
+      case "--profile": {
+        const profile = await loadProfile(value);
+        if (!("schema" in profile)) throw new DeployError(`--profile needs a calibrated profile file, got the reference profile ${value}`, "--profile");
+        profiles.push(profile);
+        break;
+      }
       default:
         throw new DeployError(`unknown option ${flag}`, flag);
     }
   }
+  const fallback = withDefault ? defaultModelProfile() : undefined;
+  if (fallback && !profiles.some((p) => p.model.id === fallback.model.id)) profiles.unshift(fallback);
+  options.profiles = profiles;
   return options;
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const options = parseDeployArgs(process.argv.slice(2));
+  const options = await parseDeployArgs(process.argv.slice(2));
   const deployment = await deploy(options);
   console.log(`deployed (${deployment.mode}) to chain ${deployment.chainId} at block ${deployment.blockNumber}`);
   for (const [role, c] of Object.entries(deployment.contracts)) console.log(`  ${role.padEnd(18)} ${c.name.padEnd(22)} ${c.address}`);
+  for (const p of options.profiles ?? []) console.log(`  model ${p.model.id}: profile ${p.contentHash}`);
   console.log(`wrote ${deploymentPath(deployment.chainId, options.outDir)}`);
 }

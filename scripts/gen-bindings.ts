@@ -14,6 +14,7 @@ export const BOUND_CONTRACTS = {
   StakeRegistry: ["contracts/staking/StakeRegistry.sol/StakeRegistry.json", "stakeRegistryAbi"],
   EigenServiceManager: ["contracts/eigenlayer/EigenServiceManager.sol/EigenServiceManager.json", "eigenServiceManagerAbi"],
   BatchManager: ["contracts/core/BatchManager.sol/BatchManager.json", "batchManagerAbi"],
+  ModelRegistry: ["contracts/core/ModelRegistry.sol/ModelRegistry.json", "modelRegistryAbi"],
   MockAllocationManager: ["contracts/mocks/MockAllocationManager.sol/MockAllocationManager.json", "mockAllocationManagerAbi"],
   IAllocationManager: ["contracts/interfaces/eigenlayer/IAllocationManager.sol/IAllocationManager.json", "allocationManagerAbi"],
 } as const;

@@ -7,6 +7,7 @@ import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {IOperatorRegistry} from "../interfaces/IOperatorRegistry.sol";
+import {IModelRegistry} from "../interfaces/IModelRegistry.sol";
 import {InferenceLeaf, InferenceLeafLib} from "../libraries/InferenceLeaf.sol";
 import {TypedData} from "../libraries/TypedData.sol";
 
@@ -103,6 +104,8 @@ contract BatchManager is EIP712, ReentrancyGuard {
 
     /// @notice The staking back end.
     IOperatorRegistry public immutable registry;
+    /// @notice Where each model's verification profile is bound.
+    IModelRegistry public immutable models;
     /// @notice Token of dispute bonds (the stake token in native mode).
     IERC20 public immutable bondToken;
     /// @notice Receives forfeited bonds and the slashed stake not paid to challengers.
@@ -147,7 +150,8 @@ contract BatchManager is EIP712, ReentrancyGuard {
     /// (equivocationSubject: a batch's attestations or a dispute's votes).
     mapping(bytes32 subject => mapping(address signingKey => bool)) public equivocationSlashed;
 
-    /// @notice A prover committed a batch.
+    /// @notice A prover committed a batch; `profileHash` is the verification profile bound to the
+    /// model at submission, the one every operator and every dispute judges the batch by.
     event BatchSubmitted(
         uint256 indexed batchId,
         address indexed prover,
@@ -157,7 +161,8 @@ contract BatchManager is EIP712, ReentrancyGuard {
         uint64 leafCount,
         string dataURI,
         uint256 refBlock,
-        uint256 responseDeadline
+        uint256 responseDeadline,
+        bytes32 profileHash
     );
     /// @notice A quorum attested the batch; `signers` are the signing keys, ascending.
     event BatchAttested(
@@ -215,6 +220,8 @@ contract BatchManager is EIP712, ReentrancyGuard {
     error ZeroRoot();
     /// @notice A batch of zero leaves.
     error EmptyBatch();
+    /// @notice The model has no verification profile in the ModelRegistry: nobody could judge it.
+    error ModelNotRegistered(bytes32 modelId);
     /// @notice The batch is not in a state that allows this call.
     error InvalidBatchState(uint256 batchId, BatchState state);
     /// @notice The response window of the batch is over.
@@ -259,13 +266,15 @@ contract BatchManager is EIP712, ReentrancyGuard {
     error AttestersMismatch(uint256 batchId);
 
     /// @param registry_ The staking back end (StakeRegistry or EigenServiceManager).
+    /// @param models_ The ModelRegistry that binds models to verification profiles.
     /// @param bondToken_ Token of dispute bonds.
     /// @param treasury_ Receives forfeited bonds and the rest of seized stake.
     /// @param config Thresholds, windows, slashing shares and the bond.
-    constructor(IOperatorRegistry registry_, IERC20 bondToken_, address treasury_, Config memory config)
+    constructor(IOperatorRegistry registry_, IModelRegistry models_, IERC20 bondToken_, address treasury_, Config memory config)
         EIP712(TypedData.DOMAIN_NAME, TypedData.DOMAIN_VERSION)
     {
         if (address(registry_) == address(0)) revert InvalidConfig("registry");
+        if (address(models_) == address(0)) revert InvalidConfig("models");
         if (address(bondToken_) == address(0)) revert InvalidConfig("bondToken");
         if (treasury_ == address(0)) revert InvalidConfig("treasury");
         if (config.attestThresholdBps == 0 || config.attestThresholdBps > BPS) revert InvalidConfig("attestThresholdBps");
@@ -281,6 +290,7 @@ contract BatchManager is EIP712, ReentrancyGuard {
         uint256 delay = registry_.unbondingDelay();
         if (delay <= required) revert UnbondingDelayTooShort(delay, required);
         registry = registry_;
+        models = models_;
         bondToken = bondToken_;
         treasury = treasury_;
         attestThresholdBps = config.attestThresholdBps;
@@ -298,7 +308,8 @@ contract BatchManager is EIP712, ReentrancyGuard {
 
     // ------------------------------------------------------------------ batches
 
-    /// @notice Commits a batch of proven inferences. Stake is counted at the previous block.
+    /// @notice Commits a batch of proven inferences. Stake is counted at the previous block. The
+    /// batch is judged by the verification profile bound to the model now (see BatchSubmitted).
     /// @param modelId keccak256 of the model id string.
     /// @param envelopeHash Hash of the batch's envelope (metadata document).
     /// @param root Merkle root over the batch's leaves (protocol/merkle).
@@ -312,12 +323,14 @@ contract BatchManager is EIP712, ReentrancyGuard {
         if (!registry.isActiveProver(msg.sender)) revert NotActiveProver(msg.sender);
         if (root == bytes32(0)) revert ZeroRoot();
         if (leafCount == 0) revert EmptyBatch();
+        bytes32 profileHash = models.profileOf(modelId);
+        if (profileHash == bytes32(0)) revert ModelNotRegistered(modelId);
         batchId = _nextBatchId++;
         uint256 refBlock = block.number - 1;
         uint256 deadline = block.timestamp + responseWindow;
         _batches[batchId] = Batch(msg.sender, uint40(refBlock), uint40(deadline), BatchState.Submitted, 0);
         batchRoot[batchId] = root;
-        emit BatchSubmitted(batchId, msg.sender, modelId, envelopeHash, root, leafCount, dataURI, refBlock, deadline);
+        emit BatchSubmitted(batchId, msg.sender, modelId, envelopeHash, root, leafCount, dataURI, refBlock, deadline, profileHash);
     }
 
     /// @notice Moves a Submitted batch to Attested with signatures of operators' signing keys over

@@ -5,6 +5,7 @@ import {vm} from "./helpers/Vm.sol";
 import {Fixture} from "./helpers/Fixture.sol";
 import {BatchManager} from "../core/BatchManager.sol";
 import {StakeRegistry} from "../staking/StakeRegistry.sol";
+import {IModelRegistry} from "../interfaces/IModelRegistry.sol";
 import {IOperatorRegistry} from "../interfaces/IOperatorRegistry.sol";
 import {InferenceLeaf, InferenceLeafLib} from "../libraries/InferenceLeaf.sol";
 
@@ -87,7 +88,7 @@ contract BatchManagerTest is Fixture {
     function testWrongContractInDomainRefused() public {
         (,, bytes32 root) = _twoLeaves(4);
         uint256 batchId = _submit(root);
-        BatchManager other = new BatchManager(registry, token, address(0xFEE), _config());
+        BatchManager other = new BatchManager(registry, models, token, address(0xFEE), _config());
         // Signed for `other` (same batch id and root): refused here.
         uint256[] memory one = new uint256[](1);
         one[0] = opKeys[0];
@@ -142,6 +143,8 @@ contract BatchManagerTest is Fixture {
         manager.submitBatch(0, 0, 0, 1, "");
         vm.expectRevert(BatchManager.EmptyBatch.selector);
         manager.submitBatch(0, 0, bytes32(uint256(1)), 0, "");
+        vm.expectRevert(abi.encodeWithSelector(BatchManager.ModelNotRegistered.selector, keccak256("unknown model")));
+        manager.submitBatch(keccak256("unknown model"), 0, bytes32(uint256(1)), 1, "");
         vm.stopPrank();
     }
 
@@ -302,21 +305,23 @@ contract BatchManagerTest is Fixture {
     function testRevertsConstructorChecks() public {
         BatchManager.Config memory c = _config();
         vm.expectRevert(abi.encodeWithSelector(BatchManager.InvalidConfig.selector, "registry"));
-        new BatchManager(IOperatorRegistry(address(0)), token, address(1), c);
+        new BatchManager(IOperatorRegistry(address(0)), models, token, address(1), c);
+        vm.expectRevert(abi.encodeWithSelector(BatchManager.InvalidConfig.selector, "models"));
+        new BatchManager(registry, IModelRegistry(address(0)), token, address(1), c);
         c.attestThresholdBps = 0;
         vm.expectRevert(abi.encodeWithSelector(BatchManager.InvalidConfig.selector, "attestThresholdBps"));
-        new BatchManager(registry, token, address(1), c);
+        new BatchManager(registry, models, token, address(1), c);
         c = _config();
         c.voteThresholdBps = 10_001;
         vm.expectRevert(abi.encodeWithSelector(BatchManager.InvalidConfig.selector, "voteThresholdBps"));
-        new BatchManager(registry, token, address(1), c);
+        new BatchManager(registry, models, token, address(1), c);
         c = _config();
         c.disputeBond = 0;
         vm.expectRevert(abi.encodeWithSelector(BatchManager.InvalidConfig.selector, "disputeBond"));
-        new BatchManager(registry, token, address(1), c);
+        new BatchManager(registry, models, token, address(1), c);
         c = _config();
         c.challengeWindow = uint32(UNBONDING);
         vm.expectRevert(abi.encodeWithSelector(BatchManager.UnbondingDelayTooShort.selector, UNBONDING, UNBONDING + 600 + 1800));
-        new BatchManager(registry, token, address(1), c);
+        new BatchManager(registry, models, token, address(1), c);
     }
 }

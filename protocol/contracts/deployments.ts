@@ -40,6 +40,8 @@ export interface Deployment {
     /** StakeRegistry (native) or EigenServiceManager (eigenlayer): the IOperatorRegistry. */
     registry: DeployedContract;
     batchManager: DeployedContract;
+    /** Binds model ids to verification profiles (BatchManager.models). */
+    modelRegistry: DeployedContract;
     /** Only in eigenlayer mode: EigenLayer's AllocationManager (or its local stand-in). */
     allocationManager?: DeployedContract;
   };
@@ -99,6 +101,7 @@ export function parseDeployment(json: unknown): Deployment {
       stakeToken: contract(contracts.stakeToken, "contracts.stakeToken"),
       registry: contract(contracts.registry, "contracts.registry"),
       batchManager: contract(contracts.batchManager, "contracts.batchManager"),
+      modelRegistry: contract(contracts.modelRegistry, "contracts.modelRegistry"),
     },
     config: parsedConfig as unknown as DeployedConfig,
   };

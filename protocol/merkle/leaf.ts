@@ -7,7 +7,10 @@
  *   promptHash   = keccak256(promptTokens, each as a 4-byte big-endian uint32, concatenated)
  *   outputHash   = keccak256(outputTokens, same packing)
  *   samplingHash = keccak256(abi.encode(uint32 maxTokens, uint32 temperatureMicros, uint32 topPMicros))
- *                  where xMicros = x * 1e6, which must be an exact integer (x a multiple of 1e-6)
+ *                  for token sampler version 1 (records without a version), and
+ *                  keccak256(abi.encode(uint32 maxTokens, uint32 temperatureMicros, uint32 topPMicros,
+ *                  uint32 samplerVersion)) for version 2 and later (protocol/sampler), where
+ *                  xMicros = x * 1e6, which must be an exact integer (x a multiple of 1e-6)
  *   proofsHash   = keccak256(abi.encode(uint32 topk, uint32 decodeBatchSize, bytes[] proofs))
  *                  where every proof is a TOPLOC proof of exactly 2 + 2 * topk bytes
  *
@@ -41,6 +44,8 @@ export interface SamplingParams {
   topP: number;
   /** uint32. */
   maxTokens: number;
+  /** Token sampler version (protocol/sampler); absent means 1, the version before it was recorded. */
+  sampler?: number;
 }
 
 /** The TOPLOC parameters the proofs were built with. */
@@ -88,6 +93,7 @@ const LEAF_ABI = [
   { type: "bytes32" },
 ] as const;
 const SAMPLING_ABI = [{ type: "uint32" }, { type: "uint32" }, { type: "uint32" }] as const;
+const VERSIONED_SAMPLING_ABI = [{ type: "uint32" }, { type: "uint32" }, { type: "uint32" }, { type: "uint32" }] as const;
 const PROOFS_ABI = [{ type: "uint32" }, { type: "uint32" }, { type: "bytes[]" }] as const;
 
 const utf8 = new TextEncoder();
@@ -153,15 +159,21 @@ export function toMicros(value: number, field: string, max = UINT32_MAX / MICROS
   return micros === 0 ? 0 : micros; // no -0
 }
 
-/** keccak256(abi.encode(uint32 maxTokens, uint32 temperatureMicros, uint32 topPMicros)). */
+/**
+ * keccak256(abi.encode(uint32 maxTokens, uint32 temperatureMicros, uint32 topPMicros)) for
+ * sampler version 1, with uint32 samplerVersion appended for later versions. The two encodings
+ * differ in length, so a record of one version never opens a leaf of another.
+ */
 export function hashSampling(sampling: SamplingParams, field = "sampling"): Hex {
   if (typeof sampling !== "object" || sampling === null) {
-    throw new InvalidLeafError(`${field} must be an object { temperature, topP, maxTokens }`, field);
+    throw new InvalidLeafError(`${field} must be an object { temperature, topP, maxTokens, sampler? }`, field);
   }
   const maxTokens = checkUint32(sampling.maxTokens, `${field}.maxTokens`, 0);
   const temperature = toMicros(sampling.temperature, `${field}.temperature`);
   const topP = toMicros(sampling.topP, `${field}.topP`, 1);
-  return abiKeccak(encodeAbiParameters(SAMPLING_ABI, [maxTokens, temperature, topP]));
+  const version = sampling.sampler === undefined ? 1 : checkUint32(sampling.sampler, `${field}.sampler`, 1);
+  if (version === 1) return abiKeccak(encodeAbiParameters(SAMPLING_ABI, [maxTokens, temperature, topP]));
+  return abiKeccak(encodeAbiParameters(VERSIONED_SAMPLING_ABI, [maxTokens, temperature, topP, version]));
 }
 
 /** keccak256(abi.encode(uint32 topk, uint32 decodeBatchSize, bytes[] proofs)). */

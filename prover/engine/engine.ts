@@ -1,21 +1,15 @@
 import { basename } from "node:path";
-import {
-  DEFAULT_TOPLOC_PARAMS,
-  verifyAndJudge,
-  type MedianConvention,
-  type ThresholdProfile,
-  type ToplocParams,
-  type Verdict,
-} from "../../protocol/toploc/index.ts";
+import { DEFAULT_TOPLOC_PARAMS, type ThresholdProfile, type ToplocParams } from "../../protocol/toploc/index.ts";
+import { judgeByReference, judgeRequest, requestEvidence, type RequestEvidence, type RequestVerdict, type VerificationProfile } from "../../protocol/verification/index.ts";
 import { ensureDefaultModel } from "../model/ensure.ts";
 import { DEFAULT_MODEL_MANIFEST } from "../model/manifest.ts";
-import { ContextLengthError, GenerationAbortedError, InvalidOptionError, InvalidRequestError, UnsupportedModelError } from "./errors.ts";
+import { defaultModelProfile } from "../model/profile.ts";
+import { ContextLengthError, GenerationAbortedError, InvalidOptionError, InvalidRequestError, ProfileMismatchError, UnsupportedModelError } from "./errors.ts";
 import { defaultCacheDir, prepareHookedModel } from "./hook.ts";
-import { Xoshiro256 } from "./prng.ts";
 import { ProofAccumulator } from "./proving.ts";
 import { checkGenerateRequest, checkTokens, type GenerateRequest } from "./request.ts";
-import { ModelRunner } from "./runner.ts";
-import { sampleToken } from "./sampling.ts";
+import { ModelRunner, type GraphOptimization } from "./runner.ts";
+import { CURRENT_SAMPLER_VERSION, TokenSampler, type SamplerVersion, type SamplingSettings } from "../../protocol/sampler/index.ts";
 import { ByteTokenizer, type Tokenizer } from "./tokenizer.ts";
 import { HfByteLevelTokenizer, loadHfTokenizer } from "./tokenizer-hf.ts";
 
@@ -43,6 +37,8 @@ export interface Generation {
   /** TOPLOC proofs (258 bytes each at k = 128): the prefill, then every decodeBatchSize decode steps. */
   proofs: Uint8Array[];
   toploc: ToplocParams;
+  /** The token sampler's version (protocol/sampler): recorded, and committed in the leaf. */
+  sampler: SamplerVersion;
   timings: { prefillMs: number; decodeMs: number; proofMs: number };
 }
 
@@ -61,13 +57,38 @@ export interface LoadOptions {
   maxContext?: number;
   /** onnxruntime intra-op threads; 0 (default) lets onnxruntime choose. */
   threads?: number;
+  /** onnxruntime graph optimisation level (default "all"); calibration varies it like other hardware would. */
+  graphOptimization?: GraphOptimization;
+  /** The calibrated profile verify() judges by when not told otherwise; must be this model's. Default: the default model's own profile, none for other models. */
+  profile?: VerificationProfile | null;
 }
 
 export interface VerifyOptions {
-  profile?: ThresholdProfile;
-  median?: MedianConvention;
+  /**
+   * What to judge by: a calibrated VerificationProfile (request-level decision on all the
+   * evidence) or the reference per-chunk TOPLOC limits. Default: the engine's profile
+   * (LoadOptions.profile), else the reference limits.
+   */
+  profile?: VerificationProfile | ThresholdProfile;
+  /** How the output was sampled (default greedy): the token check replays it. */
+  sampling?: Partial<SamplingSettings>;
   /** The chunking and k the proofs were made with, when not this engine's (a record carries them). */
   toploc?: Partial<ToplocParams>;
+}
+
+const GREEDY: SamplingSettings = Object.freeze({ sampler: 1, temperature: 0, topP: 1, seed: 0n });
+
+function isCalibrated(profile: VerificationProfile | ThresholdProfile): profile is VerificationProfile {
+  return (profile as VerificationProfile).schema !== undefined;
+}
+
+/** What a verifier recomputes with one prefill over prompt + output[:-1]. */
+export interface Recomputation {
+  /** [prefill rows of the prompt], then one row per fed output token (output[:-1]). */
+  activations: Float32Array[];
+  /** outputTokens.length x vocabSize: row t holds the logits that predict outputTokens[t]. */
+  outputLogits: Float32Array;
+  vocabSize: number;
 }
 
 export const FALLBACK_MAX_CONTEXT = 2048;
@@ -79,6 +100,9 @@ function checkOptions(options: LoadOptions): void {
     if (value !== undefined && (typeof value !== "string" || value.length === 0)) {
       throw new InvalidOptionError(`${field} must be a non-empty string, got ${JSON.stringify(value)}`, field);
     }
+  }
+  if (options.graphOptimization !== undefined && !["disabled", "basic", "extended", "all"].includes(options.graphOptimization)) {
+    throw new InvalidOptionError(`graphOptimization must be disabled, basic, extended or all, got ${JSON.stringify(options.graphOptimization)}`, "graphOptimization");
   }
   for (const [field, min, max] of [["maxContext", 2, 1 << 20], ["threads", 0, 256]] as const) {
     const value = options[field];
@@ -100,6 +124,8 @@ export class Engine {
     private readonly runner: ModelRunner,
     readonly info: EngineInfo,
     readonly tokenizer: Tokenizer,
+    /** The profile verify() uses by default. */
+    readonly profile?: VerificationProfile,
   ) {}
 
   static async load(options: LoadOptions = {}): Promise<Engine> {
@@ -109,7 +135,7 @@ export class Engine {
     const modelPath = options.modelPath ?? (await ensureDefaultModel(cacheDir));
     const activation = options.activationTensor ?? (isDefault ? DEFAULT_MODEL_MANIFEST.activationTensor : undefined);
     const hooked = await prepareHookedModel(modelPath, cacheDir, activation);
-    const runner = await ModelRunner.open(hooked, { intraOpThreads: options.threads });
+    const runner = await ModelRunner.open(hooked, { intraOpThreads: options.threads, graphOptimization: options.graphOptimization });
     try {
       const tokenizer = options.tokenizerPath
         ? await loadHfTokenizer(options.tokenizerPath)
@@ -143,7 +169,11 @@ export class Engine {
         ...(tokenizer.bosTokenId !== undefined ? { bosTokenId: tokenizer.bosTokenId } : {}),
         ...(tokenizer.eosTokenId !== undefined ? { eosTokenId: tokenizer.eosTokenId } : {}),
       };
-      return new Engine(runner, Object.freeze(info), tokenizer);
+      // null: no profile (calibration, which makes one); undefined: the default model's own.
+      const profile = options.profile === null ? undefined : (options.profile ?? (isDefault ? defaultModelProfile() : undefined));
+      const engine = new Engine(runner, Object.freeze(info), tokenizer, profile);
+      if (profile) engine.checkProfile(profile);
+      return engine;
     } catch (error) {
       await runner.close();
       throw error;
@@ -177,7 +207,8 @@ export class Engine {
     checkAbort();
     const toploc = this.info.toploc;
     const prover = request.prove === false ? undefined : new ProofAccumulator(this.info.hiddenSize, toploc);
-    const rng = new Xoshiro256(seed);
+    const sampler = request.sampler ?? CURRENT_SAMPLER_VERSION;
+    const tokens = new TokenSampler({ sampler, temperature, topP, seed });
     const eos = this.info.eosTokenId;
     const sequence = this.runner.beginSequence();
 
@@ -190,7 +221,7 @@ export class Engine {
     const output: number[] = [];
     let finishReason: Generation["finishReason"] = "length";
     for (;;) {
-      const token = sampleToken(step.lastLogits, temperature, topP, rng);
+      const token = tokens.next(step.lastLogits);
       output.push(token);
       onToken?.(token, output.length - 1);
       if (token === eos || shouldStop?.(output)) {
@@ -205,30 +236,82 @@ export class Engine {
     const proofs = prover ? prover.finish() : [];
     const proofMs = prover?.elapsedMs ?? 0;
     const decodeMs = performance.now() - decodeStart - proofMs;
-    return { promptTokens: prompt, outputTokens: output, finishReason, proofs, toploc: { ...toploc }, timings: { prefillMs, decodeMs, proofMs } };
+    return { promptTokens: prompt, outputTokens: output, finishReason, proofs, toploc: { ...toploc }, sampler, timings: { prefillMs, decodeMs, proofMs } };
   }
 
   /**
-   * Operator side: one forward over prompt + output[:-1] (the last output token was never fed
-   * back), then TOPLOC verification of every chunk against `proofs`.
+   * Operator side: one forward over prompt + output[:-1] (the last output token is never fed
+   * back), then a decision on all of the request's evidence: every chunk's TOPLOC comparison
+   * and, from the same forward's logits, every output token replayed through the sampler.
    */
   verify(
     promptTokens: readonly number[],
     outputTokens: readonly number[],
     proofs: readonly (Uint8Array | string)[],
     options: VerifyOptions = {},
-  ): Promise<Verdict> {
+  ): Promise<RequestVerdict> {
+    const profile = options.profile ?? this.profile;
+    try {
+      this.checkVerifyTokens(promptTokens, outputTokens);
+      if (!Array.isArray(proofs)) throw new InvalidRequestError("proofs must be an array", "proofs");
+      if (profile && isCalibrated(profile)) this.checkProfile(profile);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.enqueue(async () => {
+      const calibrated = profile && isCalibrated(profile) ? profile : undefined;
+      const evidence = await this.evidenceNow(promptTokens, outputTokens, proofs, { ...options, ...(calibrated ? { garbageUlps: calibrated.garbageUlps } : {}) });
+      if (profile && isCalibrated(profile)) return judgeRequest(evidence, profile);
+      return judgeByReference(evidence, profile);
+    });
+  }
+
+  /** The evidence verify() judges, without a judgement: for calibration and reports. */
+  evidence(
+    promptTokens: readonly number[],
+    outputTokens: readonly number[],
+    proofs: readonly (Uint8Array | string)[],
+    options: Omit<VerifyOptions, "profile"> & { garbageUlps?: number } = {},
+  ): Promise<RequestEvidence> {
     try {
       this.checkVerifyTokens(promptTokens, outputTokens);
       if (!Array.isArray(proofs)) throw new InvalidRequestError("proofs must be an array", "proofs");
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.enqueue(async () => {
-      const activations = await this.recomputeNow(promptTokens, outputTokens);
-      const { toploc, ...judging } = options;
-      return verifyAndJudge(activations, proofs, { ...this.info.toploc, ...toploc, ...judging });
+    return this.enqueue(() => this.evidenceNow(promptTokens, outputTokens, proofs, options));
+  }
+
+  private async evidenceNow(
+    promptTokens: readonly number[],
+    outputTokens: readonly number[],
+    proofs: readonly (Uint8Array | string)[],
+    options: Omit<VerifyOptions, "profile"> & { garbageUlps?: number },
+  ): Promise<RequestEvidence> {
+    const recomputed = await this.recomputeFull(promptTokens, outputTokens);
+    return requestEvidence({
+      activations: recomputed.activations,
+      proofs,
+      toploc: { ...this.info.toploc, ...options.toploc },
+      outputLogits: recomputed.outputLogits,
+      vocabSize: recomputed.vocabSize,
+      outputTokens,
+      sampling: { ...GREEDY, ...options.sampling },
+      ...(options.garbageUlps !== undefined ? { garbageUlps: options.garbageUlps } : {}),
     });
+  }
+
+  /** A calibrated profile judges only the model it was calibrated on. */
+  private checkProfile(profile: VerificationProfile): void {
+    if (profile.model.weightsHash !== this.info.weightsHash) {
+      throw new ProfileMismatchError(
+        `profile ${profile.name} was calibrated on weights ${profile.model.weightsHash}; this engine runs ${this.info.weightsHash}`,
+        "profile",
+      );
+    }
+    if (profile.toploc.topk !== this.info.toploc.topk || profile.toploc.decodeBatchSize !== this.info.toploc.decodeBatchSize) {
+      throw new ProfileMismatchError(`profile ${profile.name} is for k = ${profile.toploc.topk}, ${profile.toploc.decodeBatchSize}-token chunks`, "profile");
+    }
   }
 
   /**
@@ -254,14 +337,33 @@ export class Engine {
     }
   }
 
+  /**
+   * The verification prefill's full result: the activations (as recompute) and, for every
+   * output position t, the logits that predict outputTokens[t] (the row of the token before
+   * it), so the last output token is covered too.
+   */
+  recomputation(promptTokens: readonly number[], outputTokens: readonly number[]): Promise<Recomputation> {
+    try {
+      this.checkVerifyTokens(promptTokens, outputTokens);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.enqueue(() => this.recomputeFull(promptTokens, outputTokens));
+  }
+
   private async recomputeNow(promptTokens: readonly number[], outputTokens: readonly number[]): Promise<Float32Array[]> {
+    return (await this.recomputeFull(promptTokens, outputTokens)).activations;
+  }
+
+  private async recomputeFull(promptTokens: readonly number[], outputTokens: readonly number[]): Promise<Recomputation> {
     const tokens = [...promptTokens, ...outputTokens.slice(0, -1)];
-    const { hidden } = await this.runner.forward(tokens);
+    const { hidden, logits } = await this.runner.forward(tokens);
     const H = this.info.hiddenSize;
+    const V = this.info.vocabSize;
     const P = promptTokens.length;
     const activations: Float32Array[] = [hidden.slice(0, P * H)];
     for (let row = P; row < tokens.length; row++) activations.push(hidden.slice(row * H, (row + 1) * H));
-    return activations;
+    return { activations, outputLogits: logits.slice((P - 1) * V, tokens.length * V), vocabSize: V };
   }
 
   async close(): Promise<void> {

@@ -58,3 +58,8 @@ export class GenerationAbortedError extends EngineError {
 export class EngineClosedError extends EngineError {
   override name = "EngineClosedError";
 }
+
+/** A verification profile that belongs to another model (weights) or other TOPLOC parameters. */
+export class ProfileMismatchError extends EngineError {
+  override name = "ProfileMismatchError";
+}

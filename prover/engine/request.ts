@@ -1,3 +1,4 @@
+import { SAMPLER_VERSIONS, type SamplerVersion } from "../../protocol/sampler/index.ts";
 import { ContextLengthError, InvalidRequestError } from "./errors.ts";
 
 export const MAX_UINT64 = (1n << 64n) - 1n;
@@ -11,8 +12,10 @@ export interface Sampling {
   topP: number;
   /** Most tokens to generate, >= 1; prompt + maxTokens must fit the context. */
   maxTokens: number;
-  /** uint64 seed of the sampler (xoshiro256** via splitmix64); recorded even when greedy. */
+  /** uint64 seed of the sampler; recorded even when greedy. */
   seed: bigint;
+  /** Token sampler version (protocol/sampler); default the current one. */
+  sampler?: SamplerVersion;
 }
 
 export interface GenerateRequest extends Sampling {
@@ -77,6 +80,9 @@ export function checkGenerateRequest(request: GenerateRequest, limits: ModelLimi
   }
   if (typeof seed !== "bigint" || seed < 0n || seed > MAX_UINT64) {
     throw new InvalidRequestError(`seed must be a bigint in 0..2^64-1, got ${describe(seed)}`, "seed");
+  }
+  if (request.sampler !== undefined && !SAMPLER_VERSIONS.includes(request.sampler)) {
+    throw new InvalidRequestError(`sampler must be one of ${SAMPLER_VERSIONS.join(", ")}, got ${describe(request.sampler)}`, "sampler");
   }
   for (const name of ["shouldStop", "onToken"] as const) {
     if (request[name] !== undefined && typeof request[name] !== "function") {

@@ -7,6 +7,8 @@ import type { HookedModel } from "./hook.ts";
 export interface ForwardOutput {
   /** Logits of the last row (vocabSize values): the next-token distribution. */
   lastLogits: Float32Array;
+  /** Logits of every row fed (rows x vocabSize): row i predicts the token after fed token i. */
+  logits: Float32Array;
   /** Activation rows (rows x hiddenSize) of the tokens fed in this forward. */
   hidden: Float32Array;
 }
@@ -18,8 +20,12 @@ export interface Sequence {
   step(token: number): Promise<ForwardOutput>;
 }
 
+export type GraphOptimization = "disabled" | "basic" | "extended" | "all";
+
 export interface RunnerOptions {
   intraOpThreads?: number;
+  /** onnxruntime's graph optimisation level; default "all". */
+  graphOptimization?: GraphOptimization;
 }
 
 function int64(values: ArrayLike<number>): BigInt64Array {
@@ -78,7 +84,7 @@ export class ModelRunner {
     try {
       session = await ort.InferenceSession.create(model.path, {
         executionProviders: ["cpu"],
-        graphOptimizationLevel: "all",
+        graphOptimizationLevel: options.graphOptimization ?? "all",
         executionMode: "sequential",
         intraOpNumThreads: options.intraOpThreads ?? 0,
         logSeverityLevel: 3,
@@ -145,7 +151,7 @@ export class ModelRunner {
       );
     }
     const vocab = this.vocabSize;
-    return { lastLogits: logits.subarray(logits.length - vocab), hidden };
+    return { lastLogits: logits.subarray(logits.length - vocab), logits, hidden };
   }
 
   /** One forward over `tokens` from position 0 with nothing cached: the verifier's recomputation. */
@@ -184,7 +190,7 @@ export class ModelRunner {
       step: async (token) => {
         tokens.push(token);
         const out = await this.forward(tokens);
-        return { lastLogits: out.lastLogits, hidden: out.hidden.subarray(out.hidden.length - hiddenSize) };
+        return { lastLogits: out.lastLogits, logits: out.lastLogits, hidden: out.hidden.subarray(out.hidden.length - hiddenSize) };
       },
     };
   }

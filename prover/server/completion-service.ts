@@ -114,7 +114,7 @@ function buildRecord(
   finishReason: "stop" | "length",
 ): ProofRecord {
   const { info } = deps.engine;
-  const { sampling } = job.settings;
+  const sampling = { ...job.settings.sampling, ...(generation.sampler !== undefined ? { sampler: generation.sampler } : {}) };
   const proofParams = { topk: generation.toploc.topk, decodeBatchSize: generation.toploc.decodeBatchSize };
   let leafHash;
   try {

@@ -14,7 +14,12 @@ export function recordJson(record: ProofRecord, location: RecordLocation | undef
     weights_hash: record.weightsHash,
     prompt_tokens: record.promptTokens,
     output_tokens: record.outputTokens,
-    sampling: { temperature: record.sampling.temperature, top_p: record.sampling.topP, max_tokens: record.sampling.maxTokens },
+    sampling: {
+      temperature: record.sampling.temperature,
+      top_p: record.sampling.topP,
+      max_tokens: record.sampling.maxTokens,
+      sampler: record.sampling.sampler ?? 1,
+    },
     seed: record.seed,
     seed_source: record.seedSource,
     toploc: {

@@ -8,6 +8,8 @@ export interface StoredSampling {
   temperature: number;
   topP: number;
   maxTokens: number;
+  /** Token sampler version (protocol/sampler); absent in records written before it was recorded (version 1). */
+  sampler?: number;
 }
 
 export interface StoredToplocParams {

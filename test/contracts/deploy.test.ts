@@ -102,12 +102,14 @@ describe("scripts/deploy.ts against a Hardhat node on loopback", () => {
     assert.throws(() => loadDeployment(7, outDir), (e: unknown) => e instanceof InvalidDeploymentError && e.field === "chainId");
   });
 
-  it("the deploy command line refuses bad options", () => {
-    assert.throws(() => parseDeployArgs(["--mode", "cosmos"]), DeployError);
-    assert.throws(() => parseDeployArgs(["--rpc", "ftp://x"]), DeployError);
-    assert.throws(() => parseDeployArgs(["--rpc"]), DeployError);
-    assert.throws(() => parseDeployArgs(["--bogus", "1"]), DeployError);
-    assert.equal(parseDeployArgs([]).rpcUrl, "http://127.0.0.1:8545");
-    assert.equal(parseDeployArgs(["--mode", "eigenlayer"]).mode, "eigenlayer");
+  it("the deploy command line refuses bad options", async () => {
+    await assert.rejects(parseDeployArgs(["--mode", "cosmos"]), DeployError);
+    await assert.rejects(parseDeployArgs(["--rpc", "ftp://x"]), DeployError);
+    await assert.rejects(parseDeployArgs(["--rpc"]), DeployError);
+    await assert.rejects(parseDeployArgs(["--bogus", "1"]), DeployError);
+    await assert.rejects(parseDeployArgs(["--profile", "reference-bf16-k128"]), DeployError);
+    await assert.rejects(parseDeployArgs(["--profile", "/no/such/profile.json"]), /cannot read profile/);
+    assert.equal((await parseDeployArgs([])).rpcUrl, "http://127.0.0.1:8545");
+    assert.equal((await parseDeployArgs(["--mode", "eigenlayer"])).mode, "eigenlayer");
   });
 });

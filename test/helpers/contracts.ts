@@ -28,6 +28,7 @@ import {
   devStakeTokenAbi,
   eigenServiceManagerAbi,
   mockAllocationManagerAbi,
+  modelRegistryAbi,
   stakeRegistryAbi,
 } from "../../protocol/contracts/abis.ts";
 import { BatchMerkleTree, hashLeafFields, type InferenceLeafFields } from "../../protocol/merkle/index.ts";
@@ -56,6 +57,9 @@ export const TEST_CONFIG = {
   disputeBond: parseEther("10"),
 } as const;
 export const UNBONDING_DELAY = 7200n;
+/** The model id test batches are submitted under, and the profile hash bound to it. */
+export const TEST_MODEL = "model";
+export const TEST_PROFILE_HASH: Hex = keccak256(toHex("test profile"));
 export const MIN_STAKE = parseEther("100");
 export const STRATEGY: Address = "0x0000000000000000000000000000000000005747";
 const OPERATOR_SET = 0;
@@ -99,7 +103,11 @@ export async function deploySystem(connection: Connection, mode: Mode, label = "
   }
   const registry = getContract({ address: registryAddress, abi: stakeRegistryAbi, client: { public: publicClient, wallet: deployerClient } });
   const serviceManager = getContract({ address: registryAddress, abi: eigenServiceManagerAbi, client: { public: publicClient, wallet: deployerClient } });
-  const bm = await viem.deployContract("BatchManager", [registryAddress, token.address, deployer, TEST_CONFIG]);
+  const mr = await viem.deployContract("ModelRegistry", [deployer]);
+  const modelRegistry = getContract({ address: mr.address as Address, abi: modelRegistryAbi, client: { public: publicClient, wallet: deployerClient } });
+  // The model every test batch names, bound to a (placeholder) profile.
+  await wait(publicClient, await modelRegistry.write.setModelProfile([TEST_MODEL, TEST_PROFILE_HASH, keccak256(toHex("test weights")), ""]));
+  const bm = await viem.deployContract("BatchManager", [registryAddress, mr.address, token.address, deployer, TEST_CONFIG]);
   const batchManager = getContract({ address: bm.address as Address, abi: batchManagerAbi, client: { public: publicClient, wallet: deployerClient } });
   await wait(publicClient, await deployerClient.writeContract({ address: registryAddress, abi: stakeRegistryAbi, functionName: "setSlasher", args: [batchManager.address] }));
   if (mode === "eigenlayer") {
@@ -156,7 +164,7 @@ export async function deploySystem(connection: Connection, mode: Mode, label = "
   async function submitBatch(prover: Member, leaves: InferenceLeafFields[] = randomLeaves(4, 1)) {
     const tree = BatchMerkleTree.fromLeafHashes(leaves.map((l) => hashLeafFields(l)));
     await sendAs(prover.account, batchManager.address, batchManagerAbi, "submitBatch", [
-      keccak256(toHex("model")), keccak256(toHex("envelope")), tree.root, BigInt(leaves.length), "http://127.0.0.1/batches/1",
+      keccak256(toHex(TEST_MODEL)), keccak256(toHex("envelope")), tree.root, BigInt(leaves.length), "http://127.0.0.1/batches/1",
     ]);
     const batchId = await batchManager.read.batchCount();
     return { batchId, tree, leaves };
@@ -186,7 +194,7 @@ export async function deploySystem(connection: Connection, mode: Mode, label = "
   }
 
   return {
-    mode, viem, publicClient, testClient, deployer, chainId, token, registry, serviceManager, allocationManager, batchManager,
+    mode, viem, publicClient, testClient, deployer, chainId, token, registry, serviceManager, allocationManager, batchManager, modelRegistry,
     registryDomain, batchDomain, addMember, fundBond, submitBatch, attestationSignatures, attest, votes, advance, sendAs, fund,
   };
 }

@@ -40,26 +40,26 @@ describe("prover/engine against the reference fixtures (llama_tiny.onnx)", () =>
       for (let i = 0; i < cases.prompts.length; i++) {
         const reference = cases.variants[variant]![i]!;
         const verdict = await engine.verify(cases.prompts[i]!, reference.generated, reference.proofs_base64);
-        assert.equal(verdict.chunks.length, reference.proofs_base64.length);
+        assert.equal(verdict.evidence.chunks.length, reference.proofs_base64.length);
         // The reference recomputed the same proofs with torch on a CPU in fp32: onnxruntime here
         // must land on the same statistics, chunk for chunk.
         const torchCpu = reference.verify.cpu_fp32!.results;
-        verdict.chunks.forEach((chunk, j) => {
+        verdict.evidence.chunks.forEach((chunk, j) => {
           const expected = torchCpu[j]!;
           assert.equal(chunk.expMismatches, expected.exp_mismatches, `prompt ${i} chunk ${j} exp mismatches`);
           assert.ok(Math.abs(chunk.mantErrMean - expected.mant_err_mean) <= 1e-9 * Math.max(1, expected.mant_err_mean), `prompt ${i} chunk ${j} mean`);
           assert.equal(chunk.mantErrMedian, expected.mant_err_median, `prompt ${i} chunk ${j} median`);
         });
-        for (const chunk of verdict.chunks) {
+        for (const chunk of verdict.evidence.chunks) {
           stats.exp = Math.max(stats.exp, chunk.expMismatches);
           stats.mean = Math.max(stats.mean, chunk.mantErrMean);
           stats.median = Math.max(stats.median, chunk.mantErrMedian);
         }
         if (variant === FORGED) {
           assert.equal(verdict.accepted, false, `prompt ${i}: another model's proofs were accepted`);
-          assert.ok(verdict.chunks.every((c) => !c.accepted), `prompt ${i}: some chunk of another model passed`);
+          assert.ok(verdict.evidence.chunks.every((c) => c.expMismatches > 38), `prompt ${i}: some chunk of another model passed`);
         } else {
-          assert.equal(verdict.accepted, true, `prompt ${i}: ${JSON.stringify(verdict.chunks.map((c) => c.failures))}`);
+          assert.equal(verdict.accepted, true, `prompt ${i}: ${JSON.stringify(verdict.failures)}`);
         }
       }
       worst[variant] = stats;

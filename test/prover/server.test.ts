@@ -5,6 +5,7 @@
  * Engine.verify), batching into Merkle trees, the data endpoint, and a restart.
  */
 import assert from "node:assert/strict";
+import { CURRENT_SAMPLER_VERSION } from "../../protocol/sampler/index.ts";
 import { hashInferenceLeaf, hashModelId, verifyMerkleProof, type InferenceRecord } from "../../protocol/merkle/index.ts";
 import type { Engine } from "../../prover/engine/index.ts";
 import { PROOF_RECORD_HEADER } from "../../prover/server/index.ts";
@@ -18,7 +19,12 @@ function inferenceRecordFromJson(record: any): InferenceRecord {
     model: record.model,
     promptTokens: record.prompt_tokens,
     outputTokens: record.output_tokens,
-    sampling: { temperature: record.sampling.temperature, topP: record.sampling.top_p, maxTokens: record.sampling.max_tokens },
+    sampling: {
+      temperature: record.sampling.temperature,
+      topP: record.sampling.top_p,
+      maxTokens: record.sampling.max_tokens,
+      ...(record.sampling.sampler === 1 ? {} : { sampler: record.sampling.sampler }),
+    },
     seed: BigInt(record.seed),
     proofs: record.toploc.proofs.map((p: string) => new Uint8Array(Buffer.from(p, "base64"))),
     proofParams: { topk: record.toploc.topk, decodeBatchSize: record.toploc.decode_batch_size },
@@ -76,7 +82,7 @@ describe("prover server: OpenAI API on the real engine", () => {
     const { status, json: record } = await getJson(server.address, `/v1/records/${proof.record_id}`);
     assert.equal(status, 200);
     assert.deepEqual(record.prompt_tokens, [engine.info.bosTokenId, ...engine.tokenizer.encode(PROMPT)]);
-    assert.deepEqual(record.sampling, { temperature: 0.8, top_p: 0.95, max_tokens: 40 });
+    assert.deepEqual(record.sampling, { temperature: 0.8, top_p: 0.95, max_tokens: 40, sampler: CURRENT_SAMPLER_VERSION });
     assert.equal(record.seed, "11");
     assert.equal(record.seed_source, "request");
     assert.equal(record.weights_hash, engine.info.weightsHash);

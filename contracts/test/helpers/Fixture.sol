@@ -5,6 +5,7 @@ import {vm} from "./Vm.sol";
 import {DevStakeToken} from "../../token/DevStakeToken.sol";
 import {StakeRegistry} from "../../staking/StakeRegistry.sol";
 import {BatchManager} from "../../core/BatchManager.sol";
+import {ModelRegistry} from "../../core/ModelRegistry.sol";
 import {IOperatorRegistry} from "../../interfaces/IOperatorRegistry.sol";
 import {InferenceLeaf} from "../../libraries/InferenceLeaf.sol";
 
@@ -17,6 +18,7 @@ abstract contract Fixture {
     DevStakeToken internal token;
     StakeRegistry internal registry;
     BatchManager internal manager;
+    ModelRegistry internal models;
 
     /// @dev Staking account => signing-key private key.
     mapping(address => uint256) internal keyOf;
@@ -38,7 +40,11 @@ abstract contract Fixture {
     function _deploy() internal {
         token = new DevStakeToken(address(this));
         registry = new StakeRegistry(token, MIN_STAKE, MIN_STAKE, UNBONDING, address(this));
-        manager = new BatchManager(registry, token, address(0xFEE), _config());
+        models = new ModelRegistry(address(this));
+        // The model ids the tests submit under, each bound to a profile.
+        models.setModelProfile("model", keccak256("profile of model"), keccak256("weights"), "");
+        models.setModelProfile("m", keccak256("profile of m"), keccak256("weights"), "");
+        manager = new BatchManager(registry, models, token, address(0xFEE), _config());
         registry.setSlasher(address(manager));
     }
 
