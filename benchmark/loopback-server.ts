@@ -21,6 +21,11 @@ export interface LoopbackServerOptions {
   failEvery?: number;
   /** Model id the server claims to serve (any id is accepted). */
   model?: string;
+  /**
+   * When set, the only models served: a request for another answers 404 as OpenAI-compatible
+   * servers do ("The model `x` does not exist."), and GET /v1/models lists these.
+   */
+  models?: string[];
 }
 
 export interface LoopbackServer {
@@ -45,6 +50,10 @@ export async function startLoopbackServer(opts: LoopbackServerOptions = {}): Pro
     req.on("end", () => {
       const n = ++count;
       const chat = req.url === "/v1/chat/completions";
+      if (req.method === "GET" && req.url === "/v1/models" && opts.models) {
+        res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ object: "list", data: opts.models.map((id) => ({ id, object: "model" })) }));
+        return;
+      }
       if (req.method !== "POST" || (!chat && req.url !== "/v1/completions")) {
         res.writeHead(404, { "content-type": "application/json" }).end('{"error":{"message":"not found"}}');
         return;
@@ -57,6 +66,11 @@ export async function startLoopbackServer(opts: LoopbackServerOptions = {}): Pro
         return;
       }
       if (state.record) state.requests.push({ path: req.url!, body });
+      if (opts.models && !opts.models.includes(String(body.model))) {
+        const message = `The model \`${String(body.model).slice(0, 100)}\` does not exist.`;
+        res.writeHead(404, { "content-type": "application/json" }).end(JSON.stringify({ error: { message, type: "NotFoundError", param: "model", code: 404 } }));
+        return;
+      }
       if (opts.failEvery && n % opts.failEvery === 0) {
         res.writeHead(500, { "content-type": "application/json" }).end('{"error":{"message":"injected failure"}}');
         return;
