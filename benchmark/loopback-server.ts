@@ -79,7 +79,10 @@ export async function startLoopbackServer(opts: LoopbackServerOptions = {}): Pro
       const k = Math.max(1, Math.min(tokens + (n % ((opts.tokenJitter ?? 0) + 1)), maxTokens));
       const usage = withUsage && (body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true;
       const event = chat ? '{"object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"tok "}}]}' : '{"object":"text_completion","choices":[{"index":0,"text":"tok "}]}';
-      const tail = (usage ? `data: {"choices":[],"usage":{"prompt_tokens":8,"completion_tokens":${k},"total_tokens":${8 + k}}}\n\n` : "") + "data: [DONE]\n\n";
+      // Prompt "tokens": its words, plus 8 for a chat template (a stand-in tokenizer, so input-length calibration has a rate to find).
+      const text = chat ? ((body.messages as { content?: unknown }[] | undefined) ?? []).map((m) => String(m.content ?? "")).join(" ") : String(body.prompt ?? "");
+      const promptTokens = 8 + (text.match(/\S+/g)?.length ?? 0);
+      const tail = (usage ? `data: {"choices":[],"usage":{"prompt_tokens":${promptTokens},"completion_tokens":${k},"total_tokens":${promptTokens + k}}}\n\n` : "") + "data: [DONE]\n\n";
       res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
       if (gap === 0) {
         const send = () => res.end(`data: ${event}\n\n`.repeat(k) + tail);

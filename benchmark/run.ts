@@ -421,7 +421,7 @@ export async function runBenchmark(o: RunOptions, keys: SigningKeys, outDir: str
   const warnings: string[] = [];
   if (o.inputTokens && !o.inputCalibration) {
     o = { ...o, inputCalibration: probe.calibration! };
-    if (probe.calibration!.source === "assumed") warnings.push(`the endpoint reports no prompt usage: input lengths assume ${probe.calibration!.tokens_per_word} tokens a word`);
+    if (probe.calibration!.source === "assumed") warnings.push(`the endpoint's prompt usage is missing or does not grow with the prompt: input lengths assume ${probe.calibration!.tokens_per_word} tokens a word`);
   }
   const dataset = runDataset(o);
   if (o.expectDatasetSha256 !== undefined && dataset.sha256 !== o.expectDatasetSha256) {
