@@ -11,13 +11,13 @@
  *   missing      only one envelope has it
  *
  * "Real": with both runs' traces (bootstrap test, significance.ts), the Holm-adjusted p-value of
- * no change is below alpha over the whole table; with intervals only (InferenceBench, traces not
- * at hand), the two runs' 95% intervals do not overlap. Regressions are listed first. String
+ * "the change is within the tolerance" is below alpha over the whole table; with intervals only
+ * (InferenceBench, traces not at hand), the two runs' 95% intervals do not overlap. Regressions are listed first. String
  * metric values (labels) are skipped.
  */
 import type { TraceLine } from "../protocol/envelope/traces.ts";
 import { deriveSeed } from "./rng.ts";
-import { holm, testChange, type RunSample } from "./significance.ts";
+import { holm, MIN_TAIL_SAMPLES, testChange, type RunSample } from "./significance.ts";
 
 export type Direction = "lower_is_better" | "higher_is_better" | "unknown";
 export type Verdict = "regression" | "improvement" | "changed" | "noise" | "unconfirmed" | "no_change" | "missing";
@@ -36,7 +36,7 @@ export interface MetricDelta {
   /** 95% bootstrap interval of the relative change (bootstrap test only). */
   rel_ci: [number, number] | null;
   test: TestKind;
-  /** Bootstrap p-value of "no change", and Holm-adjusted over the table. */
+  /** Bootstrap p-value of "the change is within the tolerance", and Holm-adjusted over the table. */
   p_value: number | null;
   p_adjusted: number | null;
   /** Whether the test says the runs differ in this metric. */
@@ -161,9 +161,9 @@ export function diffEnvelopes(baseline: Record<string, unknown>, candidate: Reco
     const abs = cv - bv;
     const rel = bv !== 0 ? abs / Math.abs(bv) : abs === 0 ? 0 : null;
     const out = { ...base, abs_delta: abs, rel_delta: rel };
-    const t = traced ? testChange(metric, o.baselineRun!, o.candidateRun!, resamples, deriveSeed(seed, metric)) : null;
+    const t = traced ? testChange(metric, o.baselineRun!, o.candidateRun!, resamples, deriveSeed(seed, metric), tolerance) : null;
     if (t) Object.assign(out, { test: "bootstrap", p_value: t.p, baseline_ci: t.baselineCi, candidate_ci: t.candidateCi, rel_ci: t.relCi });
-    else if (out.baseline_ci && out.candidate_ci) {
+    else if (out.baseline_ci && out.candidate_ci && !traced && tailSupported(baseline, metric) && tailSupported(candidate, metric)) {
       out.test = "intervals";
       out.real = out.baseline_ci[1] < out.candidate_ci[0] || out.candidate_ci[1] < out.baseline_ci[0];
     }
@@ -204,6 +204,21 @@ export function diffEnvelopes(baseline: Record<string, unknown>, candidate: Reco
     improvements: metrics.filter((m) => m.verdict === "improvement").length,
     noise: metrics.filter((m) => m.verdict === "noise").length,
   };
+}
+
+/**
+ * Whether an envelope's interval for a percentile rests on enough samples beyond it
+ * (MIN_TAIL_SAMPLES): p99 of 30 requests is the slowest request, and its interval means little.
+ * Counted from the envelope (measured requests; tokens for ITL); unknown counts pass.
+ */
+function tailSupported(env: Record<string, unknown>, metric: string): boolean {
+  const m = /^(ttft|tpot|itl|e2e|queue)_p(50|90|99)_ms$/.exec(metric);
+  if (!m) return true;
+  const requests = (env.phases as { measured?: { requests?: unknown } } | undefined)?.measured?.requests;
+  if (typeof requests !== "number") return true;
+  const tokens = (env.metrics as Record<string, unknown> | undefined)?.output_tokens_mean;
+  const n = m[1] === "itl" ? requests * Math.max(0, (typeof tokens === "number" ? tokens : 1) - 1) : requests;
+  return n * (1 - Number(m[2]) / 100) >= MIN_TAIL_SAMPLES;
 }
 
 /** Both runs' traces for the bootstrap test, from the lines readSignedTraces gave. */

@@ -1,10 +1,14 @@
 /**
- * Is a change between two runs real? A two-sample bootstrap on the runs' traces: each resample
- * draws the requests of both runs again with replacement (requests, not tokens: a request's
- * inter-token gaps move together, so they are resampled as a cluster), recomputes every metric
- * on both and takes the difference. The spread of those differences gives the interval of the
- * change and its two-sided p-value; Holm's step-down procedure then keeps the chance of even one
- * false alarm over all the metrics of a diff at alpha.
+ * Is a change between two runs real, and beyond the tolerance? A two-sample bootstrap on the
+ * runs' traces: each resample draws the requests of both runs again with replacement (requests,
+ * not tokens: a request's inter-token gaps move together, so they are resampled as a cluster),
+ * recomputes every metric on both and takes the relative change. The spread of those changes
+ * gives the interval of the change and the p-value of "the change is within the tolerance" (the
+ * share of resamples on the other side of the tolerance, doubled as the side is chosen after
+ * looking); Holm's step-down procedure then keeps the chance of even one false alarm over all
+ * the metrics of a diff at alpha. Testing against the tolerance rather than against zero is what
+ * keeps small real drifts between two runs of the same server (a busy machine, a warmer cache)
+ * from being called regressions, while a change well beyond the tolerance still is.
  *
  * Quantiles of a resample are read from each family's values sorted once, weighted by how often
  * the resample drew each request, in one pass (no sort per resample). Rates (throughput, goodput)
@@ -29,7 +33,7 @@ export interface ChangeTest {
   candidateCi: [number, number];
   /** Percentile-bootstrap interval of (candidate - baseline) / baseline. */
   relCi: [number, number];
-  /** Two-sided bootstrap p-value of "no change". */
+  /** Bootstrap p-value of "the relative change is within ±tolerance". */
   p: number;
 }
 
@@ -87,14 +91,22 @@ function weighted(f: Family, weight: Int32Array, stat: Stat): number {
   return low;
 }
 
-/** How a metric name is computed from traces, or null when it cannot be. */
-export function traceStatistic(metric: string): ((s: RunSample) => (weight: Int32Array | null) => number) | null {
+/**
+ * A percentile rests on the samples beyond it: with fewer than this many, its bootstrap interval
+ * is too narrow to trust (p99 of 30 requests is the slowest one), so it is not tested.
+ */
+export const MIN_TAIL_SAMPLES = 5;
+
+/** How a metric name is computed from traces, or null when it cannot be (or not reliably). */
+export function traceStatistic(metric: string): ((s: RunSample) => ((weight: Int32Array | null) => number) | null) | null {
   const m = /^(ttft|tpot|itl|e2e|queue)_(mean|p50|p90|p99)_ms$/.exec(metric);
   if (m) {
     return (s) => {
       const f = family(s.traces, m[1]!);
+      const stat = m[2] as Stat;
+      if (stat !== "mean" && f.values.length * (1 - QUANTILE[stat]) < MIN_TAIL_SAMPLES) return null;
       const ones = new Int32Array(s.traces.length).fill(1);
-      return (w) => weighted(f, w ?? ones, m[2] as Stat);
+      return (w) => weighted(f, w ?? ones, stat);
     };
   }
   if (metric === "output_tokens_mean" || metric === "prompt_tokens_mean") {
@@ -175,15 +187,18 @@ function quantileOf(sorted: Float64Array, q: number): number {
 }
 
 /** The bootstrap test of one metric between two runs; null when the traces cannot give it. */
-export function testChange(metric: string, a: RunSample, b: RunSample, resamples: number, seed: number): ChangeTest | null {
+export function testChange(metric: string, a: RunSample, b: RunSample, resamples: number, seed: number, tolerance = 0): ChangeTest | null {
   let evalA: (w: Int32Array | null) => number;
   let evalB: (w: Int32Array | null) => number;
   let nA: number;
   let nB: number;
   const stat = traceStatistic(metric);
   if (stat) {
-    evalA = stat(a);
-    evalB = stat(b);
+    const fa = stat(a);
+    const fb = stat(b);
+    if (!fa || !fb) return null;
+    evalA = fa;
+    evalB = fb;
     nA = a.traces.length;
     nB = b.traces.length;
   } else {
@@ -204,8 +219,6 @@ export function testChange(metric: string, a: RunSample, b: RunSample, resamples
   const sa = new Float64Array(resamples);
   const sb = new Float64Array(resamples);
   const rel = new Float64Array(resamples);
-  let le = 0;
-  let ge = 0;
   let valid = 0;
   for (let r = 0; r < resamples; r++) {
     draw(wA, next);
@@ -217,16 +230,18 @@ export function testChange(metric: string, a: RunSample, b: RunSample, resamples
     sb[valid] = y;
     rel[valid] = x !== 0 ? (y - x) / Math.abs(x) : 0;
     valid++;
-    if (y - x <= 0) le++;
-    if (y - x >= 0) ge++;
   }
   if (valid < resamples / 2) return null;
   const ci = (xs: Float64Array): [number, number] => {
     const s = xs.slice(0, valid).sort();
     return [quantileOf(s, 0.025), quantileOf(s, 0.975)];
   };
-  // Two-sided, with the +1 that keeps a bootstrap p-value from being 0.
-  const p = Math.min(1, (2 * (Math.min(le, ge) + 1)) / (valid + 1));
+  // Resamples whose change is not beyond the tolerance on the observed side; doubled (the side
+  // was picked by looking), with the +1 that keeps a bootstrap p-value from being 0.
+  const observed = baseline !== 0 ? (candidate - baseline) / Math.abs(baseline) : 0;
+  let inside = 0;
+  for (let i = 0; i < valid; i++) if (observed >= 0 ? rel[i]! <= tolerance : rel[i]! >= -tolerance) inside++;
+  const p = Math.min(1, (2 * (inside + 1)) / (valid + 1));
   return { baseline, candidate, baselineCi: ci(sa), candidateCi: ci(sb), relCi: ci(rel), p };
 }
 
