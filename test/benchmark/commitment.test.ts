@@ -29,7 +29,7 @@ describe("vb verify --rpc-url: a vb.envelope/1 batch commitment checked on chain
     const commitment = { chain_id: sys.chainId, contract: sys.batchManager.address, batch_id: batch.batchId.toString(), root: batch.tree.root };
     const pending = await checkCommitment(commitment, client);
     assert.equal(pending.result, "unverified");
-    assert.match(pending.detail, /root matches, but the batch is Submitted/);
+    assert.match(pending.detail, /root matches, Submitted \(not attested yet\)/);
     await sys.attest(batch.batchId, batch.tree.root, operators);
     const attested = await checkCommitment(commitment, client);
     assert.deepEqual([attested.result, attested.check], ["unverified", "commitment"]);
