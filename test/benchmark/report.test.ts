@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 /**
  * Reports people read: `vb report` of a run and of a rate sweep, and `vb diff --html`, each one
  * self-contained HTML file, opened in headless Debian Chromium (playwright-core): every chart is
@@ -110,6 +111,19 @@ describe("vb report and vb diff --html in headless Chromium", function () {
     // vb report of the folder rebuilds the same report.
     assert.equal((await runMain(["report", out, "--output", join(out, "again.html")])).code, 0);
     assert.ok(existsSync(join(out, "again.html")));
+  });
+
+  it("--sweep: a synchronous point, a throughput point, then rates between them", async () => {
+    const out = join(dir, "auto");
+    const r = await run(fast.url, out, "--sweep", "1", "--num-requests", "24");
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const index = JSON.parse(readFileSync(join(out, "sweep.json"), "utf8"));
+    assert.deepEqual(index.points.map((p: { label: string }) => p.label.replace(/[\d.]+$/, "N")), ["synchronous", "throughput-cN", "rate-N"]);
+    const [sync, max, mid] = index.points as { rate: number | null; mode: string; metrics: { req_per_s: number } }[];
+    assert.deepEqual([sync!.mode, max!.mode, mid!.mode], ["closed", "closed", "open"]);
+    const [lo, hi] = [Math.min(sync!.metrics.req_per_s, max!.metrics.req_per_s), Math.max(sync!.metrics.req_per_s, max!.metrics.req_per_s)];
+    assert.ok(mid!.rate! > lo && mid!.rate! < hi, `rate ${mid!.rate} between ${lo} and ${hi}`);
+    assert.ok(existsSync(join(out, "report.html")));
   });
 
   it("writes the diff as HTML: verdicts with intervals and both runs' distributions", async () => {
