@@ -1,4 +1,5 @@
 /// <reference lib="dom" />
+/// <reference lib="dom.iterable" />
 /**
  * Reports people read: `vb report` of a run and of a rate sweep, and `vb diff --html`, each one
  * self-contained HTML file, opened in headless Debian Chromium (playwright-core): every chart is
