@@ -208,6 +208,14 @@ async function dataUriOf(h: ChainHandle, contract: Address, batchId: bigint): Pr
   const logs = await h.client.getContractEvents({ address: contract, abi: batchManagerAbi, eventName: "BatchSubmitted", args: { batchId }, fromBlock: 0n, toBlock: "latest" });
   const uri = (logs[0]?.args as { dataURI?: string } | undefined)?.dataURI;
   if (!uri) throw new VerificationError("commitment", `no BatchSubmitted event names batch ${batchId} on chain ${h.chainId}: its data URI is unknown`);
+  // The prover chose this URI: fetch it only over http(s), never file:, data: or anything else.
+  let scheme: string;
+  try {
+    scheme = new URL(uri).protocol;
+  } catch {
+    scheme = "";
+  }
+  if (scheme !== "http:" && scheme !== "https:") throw new VerificationError("commitment", `batch ${batchId}'s on-chain data URI is not an http(s) URL: ${JSON.stringify(uri.slice(0, 200))}`);
   return uri;
 }
 

@@ -39,7 +39,7 @@ describe("vb diff statistics", function () {
 
   it("finds no regression in at least 19 of 20 pairs of runs of the same server, and flags a slowed one", async () => {
     const r = await measureDiffNoise({
-      pairs: 20, slowedPairs: 3, requests: 32, tolerance: 0.05, alpha: 0.05, slowdown: 1, firstTokenDelayMs: 30, interTokenDelayMs: 5, tokens: 6, concurrency: 8,
+      pairs: 20, slowedPairs: 3, requests: 32, tolerance: 0.05, alpha: 0.05, slowdown: 1, firstTokenDelayMs: 40, interTokenDelayMs: 10, tokens: 5, concurrency: 8,
     });
     assert.ok(r.falseAlarmPairs <= 1, `false alarms in ${r.falseAlarmPairs} of 20 pairs: ${JSON.stringify(r.falseAlarmMetrics)}`);
     assert.equal(r.detections, 3, "a server twice as slow to its first token is flagged every time");
