@@ -5,7 +5,8 @@
  */
 import { existsSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
-import { Command, InvalidArgumentError } from "commander";
+import { InvalidArgumentError } from "commander";
+import { command, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, parse } from "../common.ts";
 import { calibrate, type CalibrationProgress, type DetectionRow } from "../../calibration/calibrate.ts";
 
 function positiveInt(min: number) {
@@ -47,8 +48,8 @@ export function formatDetectionTable(rows: readonly DetectionRow[]): string {
   return lines.join("\n");
 }
 
-export async function calibrateCommand(argv: string[]): Promise<number> {
-  const program = new Command("vb calibrate")
+export async function calibrateMain(argv: string[]): Promise<number> {
+  const program = command("calibrate", "")
     .description("Measure a model's honest band (fp32 and bf16 provers) and what its cheats look like; write a verification profile")
     .option("--model <file>", "ONNX causal LM the verifier recomputes with (fp32); default the embedded default model")
     .option("--tokenizer <file>", "Hugging Face tokenizer.json (text prompts); default random token prompts")
@@ -58,19 +59,11 @@ export async function calibrateCommand(argv: string[]): Promise<number> {
     .option("--seed <n>", "seed of the request set", positiveInt(0), 1)
     .option("--budget <p>", "false-rejection budget per honest request", probability, 1e-6)
     .option("--cache-dir <dir>", "where model variants are written")
-    .option("--force", "overwrite --out if it exists")
-    .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
-  try {
-    program.parse(argv, { from: "user" });
-  } catch (error) {
-    const code = (error as { exitCode?: number }).exitCode;
-    return code === 0 ? 0 : 2;
-  }
-  const o = program.opts<{ model?: string; tokenizer?: string; modelId?: string; out: string; requests: number; seed: number; budget: number; cacheDir?: string; force?: boolean }>();
+    .option("--force", "overwrite --out if it exists");
+  const o = parse(program, argv).opts as{ model?: string; tokenizer?: string; modelId?: string; out: string; requests: number; seed: number; budget: number; cacheDir?: string; force?: boolean };
   if (existsSync(o.out) && !o.force) {
     process.stderr.write(`vb calibrate: ${o.out} exists; pass --force to overwrite it\n`);
-    return 2;
+    return EXIT_USAGE;
   }
   const { profile, table } = await calibrate({
     ...(o.model ? { modelPath: o.model } : {}),
@@ -91,5 +84,5 @@ export async function calibrateCommand(argv: string[]): Promise<number> {
   }
   process.stdout.write(`\nprofile ${profile.name} ${profile.contentHash}\nwritten to ${o.out} in ${report.durationSeconds} s\n`);
   const honestRejected = table.some((r) => r.honest && r.rejected > 0);
-  return honestRejected ? 1 : 0;
+  return honestRejected ? EXIT_FAILURE : EXIT_OK;
 }

@@ -3,7 +3,7 @@
  *
  *   npm run vb -- check-proofs --model M.onnx --profile profile.json --cases CASES.json [--json]
  */
-import { Command } from "commander";
+import { command, EXIT_OK, parse } from "../common.ts";
 import { checkProofs, type VariantResult } from "../../calibration/check-proofs.ts";
 import { readCasesFile } from "../../calibration/cases.ts";
 import { loadProfile } from "../../protocol/verification/load.ts";
@@ -26,23 +26,16 @@ export function formatResults(results: ReadonlyMap<string, VariantResult>): stri
   return lines.join("\n");
 }
 
-export async function checkProofsCommand(argv: string[]): Promise<number> {
-  const program = new Command("vb check-proofs")
+export async function checkProofsMain(argv: string[]): Promise<number> {
+  const program = command("check-proofs", "")
     .description("Verify every case of a cases file with the request-level decision and count, per variant, the requests accepted")
     .requiredOption("--model <file>", "the ONNX model the cases claim (recomputed in fp32)")
     .requiredOption("--profile <file|name>", "verification profile (vb calibrate), or reference-bf16-k128")
     .requiredOption("--cases <file>", "cases file: prompts and, per variant, {generated, proofs_base64} per prompt")
     .option("--tokenizer <file>", "tokenizer.json of the model (only to load it as the prover would)")
     .option("--json", 'print one JSON object: {"variants": {"NAME": {"accepted": N, "total": N}}}')
-    .option("--cache-dir <dir>", "where the hooked model is cached")
-    .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
-  try {
-    program.parse(argv, { from: "user" });
-  } catch (error) {
-    return (error as { exitCode?: number }).exitCode === 0 ? 0 : 2;
-  }
-  const o = program.opts<{ model: string; profile: string; cases: string; tokenizer?: string; json?: boolean; cacheDir?: string }>();
+    .option("--cache-dir <dir>", "where the hooked model is cached");
+  const o = parse(program, argv).opts as { model: string; profile: string; cases: string; tokenizer?: string; json?: boolean; cacheDir?: string };
   const profile = await loadProfile(o.profile);
   const cases = await readCasesFile(o.cases);
   const engine = await Engine.load({ modelPath: o.model, ...(o.tokenizer ? { tokenizerPath: o.tokenizer } : {}), ...(o.cacheDir ? { cacheDir: o.cacheDir } : {}) });
@@ -61,7 +54,7 @@ export async function checkProofsCommand(argv: string[]): Promise<number> {
       const name = "schema" in profile ? `${profile.name} ${profile.contentHash}` : profile.name;
       process.stdout.write(`profile ${name}\n${formatResults(results)}\n`);
     }
-    return 0;
+    return EXIT_OK;
   } finally {
     await engine.close();
   }
