@@ -301,8 +301,8 @@ export class Engine {
     });
   }
 
-  /** A calibrated profile judges only the model it was calibrated on. */
-  private checkProfile(profile: VerificationProfile): void {
+  /** A calibrated profile judges only the model it was calibrated on: throws ProfileMismatchError otherwise. */
+  checkProfile(profile: VerificationProfile): void {
     if (profile.model.weightsHash !== this.info.weightsHash) {
       throw new ProfileMismatchError(
         `profile ${profile.name} was calibrated on weights ${profile.model.weightsHash}; this engine runs ${this.info.weightsHash}`,
