@@ -87,18 +87,40 @@ export async function startProver(config: ProverConfig, options: StartOptions = 
   }
 }
 
+/** Says, before any batch is refused, when the chain will not take or will not trust this model's batches. */
+async function warnAboutRegistration(committer: ChainCommitter, info: { modelId: string; weightsHash: string }): Promise<void> {
+  let bound;
+  try {
+    bound = await committer.registeredModel(info.modelId);
+  } catch (error) {
+    process.stderr.write(`prover: warning: cannot read the ModelRegistry: ${(error as Error).message}\n`);
+    return;
+  }
+  if (/^0x0{64}$/.test(bound.profileHash)) {
+    process.stderr.write(
+      `prover: warning: model ${info.modelId} has no verification profile in the ModelRegistry; BatchManager refuses its batches until governance binds one (npm run vb -- calibrate, then ModelRegistry.setModelProfile)\n`,
+    );
+  } else if (bound.weightsHash.slice(2) !== info.weightsHash) {
+    process.stderr.write(
+      `prover: warning: the ModelRegistry binds ${info.modelId} to weights ${bound.weightsHash.slice(2)}; this prover serves ${info.weightsHash}, which operators will judge as another model\n`,
+    );
+  }
+}
+
 /** Entry point of `npm run prover` (and of test provers that patch the engine first). */
 export async function runProverMain(): Promise<void> {
   let prover: RunningProver;
+  let committer: BatchCommitter | undefined;
   try {
     const config = loadConfig({ argv: process.argv.slice(2), env: process.env });
-    const committer = await configuredCommitter(config);
+    committer = await configuredCommitter(config);
     prover = await startProver(config, committer ? { committer } : {});
   } catch (error) {
     const invalid = error instanceof ConfigError;
     process.stderr.write(`prover: ${invalid ? "invalid configuration" : "failed to start"}: ${error instanceof Error ? error.message : String(error)}\n`);
     process.exit(invalid ? 2 : 1);
   }
+  if (committer instanceof ChainCommitter) await warnAboutRegistration(committer, prover.engine.info);
   process.stdout.write(`prover: serving ${prover.engine.info.modelId} on ${prover.address}\n`);
   stopOnSignals("prover", () => prover.close());
 }
