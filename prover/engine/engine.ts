@@ -39,6 +39,8 @@ export interface Generation {
   toploc: ToplocParams;
   /** The token sampler's version (protocol/sampler): recorded, and committed in the leaf. */
   sampler: SamplerVersion;
+  /** Everything the sampler was run with: what verify() needs to replay it. */
+  sampling: SamplingSettings;
   timings: { prefillMs: number; decodeMs: number; proofMs: number };
 }
 
@@ -236,7 +238,8 @@ export class Engine {
     const proofs = prover ? prover.finish() : [];
     const proofMs = prover?.elapsedMs ?? 0;
     const decodeMs = performance.now() - decodeStart - proofMs;
-    return { promptTokens: prompt, outputTokens: output, finishReason, proofs, toploc: { ...toploc }, sampler, timings: { prefillMs, decodeMs, proofMs } };
+    const sampling = { sampler, temperature, topP, seed };
+    return { promptTokens: prompt, outputTokens: output, finishReason, proofs, toploc: { ...toploc }, sampler, sampling, timings: { prefillMs, decodeMs, proofMs } };
   }
 
   /**

@@ -156,6 +156,18 @@ async function complete(proverUrl: string, count: number, label: string, model =
     await until("the honest batch attested", 60_000, async () => ((await batchState(honestBatchId)) === State.Attested ? true : undefined));
     const signers = (await attestedSigners(honestBatchId)).map((s) => s.toLowerCase()).sort();
     assert.deepEqual(signers, setup.operators.map((o) => o.signer.address.toLowerCase()).sort());
+    // Every judged leaf is kept with its request-level statistics and each token's margin.
+    const judged = (await (await fetch(`${operators[0]!.url}/v1/batches/${honestBatchId}/judgements`)).json()) as {
+      profileHash: string;
+      leaves: { outcome: string; accepted: boolean; statistics: { name: string; value: number; threshold: number }[]; tokenMargins: number[] }[];
+    };
+    assert.equal(judged.leaves.length, 32);
+    assert.match(judged.profileHash, /^0x[0-9a-f]{64}$/);
+    for (const leaf of judged.leaves) {
+      assert.equal(leaf.accepted, true);
+      assert.deepEqual(leaf.statistics.map((s) => s.name), ["garbage_rate", "sq_error", "token_max_margin", "token_divergence"]);
+      assert.equal(leaf.tokenMargins.length, 12, "a margin for every output token");
+    }
   });
 
   async function expectSlashed(proverIndex: number, launchArgs: { args?: string[]; script?: string }) {
