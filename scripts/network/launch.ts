@@ -93,9 +93,20 @@ export function spawnTs(name: string, script: string, args: string[], env: Recor
   return new NodeProcess(name, child, path.join(logDir, `${name}.log`));
 }
 
-export async function startHardhatNode(logDir: string, port?: number): Promise<{ rpcUrl: string; node: NodeProcess }> {
+export interface HardhatNodeOptions {
+  /** A network of hardhat.config.ts to serve (e.g. "replayable"); default Hardhat's own "node". */
+  network?: string;
+  env?: Record<string, string>;
+}
+
+export async function startHardhatNode(logDir: string, port?: number, options: HardhatNodeOptions = {}): Promise<{ rpcUrl: string; node: NodeProcess }> {
   const p = port ?? (await freePort());
-  const child = spawn(process.execPath, [HARDHAT_CLI, "node", "--hostname", "127.0.0.1", "--port", String(p)], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+  const network = options.network ? ["--network", options.network] : [];
+  const child = spawn(process.execPath, [HARDHAT_CLI, ...network, "node", "--hostname", "127.0.0.1", "--port", String(p)], {
+    cwd: ROOT,
+    env: { ...process.env, ...options.env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   const node = new NodeProcess("hardhat", child, path.join(logDir, "hardhat.log"));
   await node.waitFor(/Started HTTP and WebSocket JSON-RPC server|JSON-RPC server at/i, 60_000);
   return { rpcUrl: `http://127.0.0.1:${p}`, node };
@@ -162,7 +173,9 @@ export async function setupNetwork(rpcUrl: string, dir: string, options: SetupOp
     const r = await publicClient.waitForTransactionReceipt({ hash });
     if (r.status !== "success") throw new Error(`setup transaction ${hash} reverted`);
   };
-  const fundEth = (address: Address) => publicClient.request({ method: "hardhat_setBalance" as never, params: [address, "0x3635C9ADC5DEA00000"] as never });
+  // A transfer rather than hardhat_setBalance: every change of state is a transaction, so a
+  // journal of the chain's transactions rebuilds it (scripts/network/chain-journal.ts).
+  const fundEth = async (to: Address) => wait(await deployerWallet.sendTransaction({ to, value: parseEther("100"), account: deployment.deployer, chain: null }));
   const mint = async (to: Address, amount: bigint) =>
     wait(await deployerWallet.writeContract({ address: token, abi: devStakeTokenAbi, functionName: "mint", args: [to, amount], account: deployment.deployer, chain: null }));
 
@@ -193,6 +206,8 @@ export async function setupNetwork(rpcUrl: string, dir: string, options: SetupOp
 
 export interface ProverLaunch {
   index: number;
+  /** Port to listen on (batch data URIs name it, so a restarted network keeps it); default a free one. */
+  port?: number;
   /** Extra prover flags (e.g. --model, --model-id). */
   args?: string[];
   /** Entry point; default prover/main.ts (npm run prover). */
@@ -202,7 +217,7 @@ export interface ProverLaunch {
 
 export async function launchProver(setup: NetworkSetup, launch: ProverLaunch): Promise<{ proc: NodeProcess; url: string }> {
   const p = setup.provers[launch.index]!;
-  const port = await freePort();
+  const port = launch.port ?? (await freePort());
   const proc = spawnTs(p.name, launch.script ?? "prover/main.ts", ["--port", String(port), "--data-dir", path.join(setup.dir, p.name), ...(launch.args ?? [])], {
     PROVER_RPC_URL: setup.rpcUrl,
     PROVER_DEPLOYMENT: setup.deploymentFile,
