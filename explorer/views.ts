@@ -217,7 +217,7 @@ export const overviewSchema = object({
     proverSlashBps: int, operatorSlashBps: int, disputeBond: dec, minOperatorStake: dec, minProverStake: dec,
   }),
   counts: object({ batches: int, attested: int, finalized: int, pending: int, disputed: int, slashed: int, expired: int, disputes: int, operators: int, provers: int, slashings: int }),
-  provers: list(str),
+  provers: list(object({ url: str, account: nullableAddress })),
   labels: { type: "object", additionalProperties: str },
   statsLeaves: int,
 });

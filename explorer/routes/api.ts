@@ -77,7 +77,12 @@ export const apiRoutes: FastifyPluginAsync<ApiOptions> = async (app, options) =>
         slashed: count("slashed"), expired: count("expired"), disputes: history.disputes().length, operators: history.members("operator").length,
         provers: history.members("prover").length, slashings: history.slashings().length,
       },
-      provers: [...options.provers],
+      // Which registered prover serves each data endpoint, as its batches' data URIs say.
+      provers: options.provers.map((url) => {
+        const origin = new URL(url).origin;
+        const batch = batches.find((b) => b.dataURI.startsWith(`${origin}/`));
+        return { url, account: batch?.prover ?? null };
+      }),
       labels: Object.fromEntries(options.labels),
       statsLeaves: options.statsLeaves,
     };

@@ -17,7 +17,8 @@ export interface Overview {
   head: { number: string; timestamp: string };
   config: { attestThresholdBps: number; voteThresholdBps: number; responseWindow: number; challengeWindow: number; votingWindow: number; proverSlashBps: number; operatorSlashBps: number; disputeBond: string; minOperatorStake: string; minProverStake: string };
   counts: Record<"batches" | "attested" | "finalized" | "pending" | "disputed" | "slashed" | "expired" | "disputes" | "operators" | "provers" | "slashings", number>;
-  provers: string[];
+  /** The data endpoints the explorer knows, with the prover account that serves each (when its batches say). */
+  provers: { url: string; account: string | null }[];
   labels: Record<string, string>;
   statsLeaves: number;
 }

@@ -10,7 +10,7 @@ import { batchManagerAbi } from "../../protocol/contracts/abis.ts";
 import { batchStateName } from "../../protocol/contracts/states.ts";
 import { checkReceipt, parseReceiptInput, ProverHttpError, type Receipt, type ReceiptIO } from "../../protocol/receipt.ts";
 import type { Overview } from "./api.ts";
-import { h } from "./dom.ts";
+import { h, label } from "./dom.ts";
 
 async function getJson(url: string): Promise<unknown> {
   const response = await fetch(url, { headers: { accept: "application/json" }, signal: AbortSignal.timeout(15_000) });
@@ -76,8 +76,13 @@ function render(receipt: Receipt, rpcUrl: string): HTMLElement {
 
 /** The form; `preset` fills it (and runs it) from #/check?prover=..&record=.. */
 export function checkView(overview: Overview, preset: URLSearchParams): HTMLElement {
-  const provers = overview.provers;
-  const proverSelect = h("select", { id: "check-prover" }, ...provers.map((p) => h("option", { value: p }, p)), h("option", { value: "" }, "another prover…")) as HTMLSelectElement;
+  const provers = overview.provers.map((p) => p.url);
+  const proverSelect = h(
+    "select",
+    { id: "check-prover" },
+    ...overview.provers.map((p) => h("option", { value: p.url }, p.account ? `${label(p.account) ?? p.account} · ${p.url}` : p.url)),
+    h("option", { value: "" }, "another prover…"),
+  ) as HTMLSelectElement;
   const proverOther = h("input", { id: "check-prover-url", type: "url", placeholder: "http://host:port", hidden: provers.length > 0 }) as HTMLInputElement;
   const input = h("textarea", { id: "check-input", rows: 6, placeholder: "rec_… or the whole response JSON (with its proof field)", spellcheck: "false" }) as HTMLTextAreaElement;
   const rpc = h("input", { id: "check-rpc", type: "url", value: overview.rpcUrl }) as HTMLInputElement;

@@ -41,6 +41,11 @@ export function setLabels(next: Record<string, string>): void {
   labels = next;
 }
 
+/** The name the explorer was given for an address, if any. */
+export function label(address: string): string | undefined {
+  return labels[address.toLowerCase()];
+}
+
 export function short(hex: string, keep = 6): string {
   return hex.length <= 2 + 2 * keep ? hex : `${hex.slice(0, 2 + keep)}…${hex.slice(-4)}`;
 }
@@ -93,6 +98,7 @@ export function section(title: string, ...children: Child[]): HTMLElement {
   return h("section", {}, h("h2", {}, title), ...children);
 }
 
+/** A definition list; entries whose value is null are left out. */
 export function dl(entries: [string, Child][]): HTMLElement {
-  return h("dl", {}, ...entries.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
+  return h("dl", {}, ...entries.filter(([, v]) => v !== null && v !== undefined).flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
 }

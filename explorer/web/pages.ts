@@ -18,6 +18,7 @@ function cards(o: Overview): HTMLElement {
     card("pending", o.counts.pending, "state-submitted"),
     card("disputed", o.counts.disputed, "state-disputed"),
     card("slashed", o.counts.slashed, "state-slashed"),
+    card("expired", o.counts.expired, "state-expired"),
     card("operators", o.counts.operators, ""),
     card("provers", o.counts.provers, ""),
   );
