@@ -9,7 +9,10 @@
  *   sign FILE      add signatures to a signed envelope (e.g. a registered prover's Ethereum key)
  *   keygen         write a dev ed25519 key file (mode 0600)
  *   schema         print the envelope JSON Schema
- * Exit codes: 0 success, 1 failure (or a regression with --strict), 2 usage error, 3 unverified.
+ *   receipt ID     is a response a leaf of an attested on-chain batch (cli/receipt.ts)
+ *   root ROOT      the on-chain batch that committed a Merkle root (cli/receipt.ts)
+ * Exit codes: 0 success, 1 failure (or a regression with --strict), 2 usage error, 3 unverified;
+ * receipt and root: 3 pending, 4 disputed, 5 slashed, 6 expired, 7 not included.
  */
 import { existsSync, readFileSync, writeFileSync, copyFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -26,6 +29,7 @@ import { fetchEnvelope } from "../benchmark/fetch.ts";
 import { replayEnvelope } from "../benchmark/replay.ts";
 import { childLaunchMain, runBenchmark, RunConfigError, type RunOptions } from "../benchmark/run.ts";
 import { loadPinnedTrustedRoot } from "../protocol/envelope/sigstore.ts";
+import { cmdReceipt, cmdRoot, RECEIPT_USAGE } from "./receipt.ts";
 
 class UsageError extends Error {
   override name = "UsageError";
@@ -378,10 +382,15 @@ const USAGE = `usage: vb <command> [options]
   diff BASELINE CANDIDATE [--tolerance 0.02] [--strict] [--json]
   sign ENVELOPE (--key KEYFILE | --eth-key-file FILE | --sigstore) [--output FILE]   add signatures (e.g. a prover's Ethereum key)
   keygen --out FILE
-  schema [--format vb|inferencebench]`;
+  schema [--format vb|inferencebench]
+${RECEIPT_USAGE}`;
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  if (command !== undefined && command !== "receipt" && command !== "root" && (rest.includes("--help") || rest.includes("-h"))) {
+    console.log(USAGE);
+    return 0;
+  }
   try {
     switch (command) {
       case "run": return await cmdRun(rest);
@@ -392,6 +401,8 @@ export async function main(argv: string[]): Promise<number> {
       case "keygen": return await cmdKeygen(rest);
       case "sign": return await cmdSign(rest);
       case "schema": return await cmdSchema(rest);
+      case "receipt": return await cmdReceipt(rest);
+      case "root": return await cmdRoot(rest);
       case "_launch":
         await childLaunchMain(rest[0]!, Number(rest[1]), rest[2]!);
         return 0;

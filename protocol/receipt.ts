@@ -179,13 +179,20 @@ export async function checkReceipt(request: ReceiptRequest, io: ReceiptIO): Prom
     steps.push({ check: "leaf", ok: false, detail: "the prover does not serve the leaf" });
     return receipt("not-included", "the prover does not serve the leaf it named", { proverBatch });
   }
-  const leaf = parseLeafResponse(leafJson);
-  const leafHash = hashInferenceLeaf(leaf.record);
+  let leaf: ReturnType<typeof parseLeafResponse>;
+  let leafHash: Hex;
+  try {
+    leaf = parseLeafResponse(leafJson);
+    leafHash = hashInferenceLeaf(leaf.record);
+  } catch (error) {
+    steps.push({ check: "leaf", ok: false, detail: `the prover served a malformed leaf: ${(error as Error).message}` });
+    return receipt("not-included", "the prover's leaf does not even encode to a leaf", { proverBatch });
+  }
   if (leafHash !== String(record.leaf_hash).toLowerCase()) {
     steps.push({ check: "leaf hash", ok: false, detail: `the served record encodes to ${leafHash}, the prover names ${String(record.leaf_hash)}` });
     return receipt("not-included", "the served leaf is not the record's", { proverBatch, leafHash });
   }
-  if (subject.proofs && (subject.proofs.length !== leaf.record.proofs.length || subject.proofs.some((p, i) => !sameBytes(base64Bytes(p), leaf.record.proofs[i]!)))) {
+  if (subject.proofs && (subject.proofs.length !== leaf.record.proofs.length || subject.proofs.some((p, i) => !sameBytes(base64Bytes(p, `proof.toploc.proofs[${i}]`), leaf.record.proofs[i]!)))) {
     steps.push({ check: "leaf hash", ok: false, detail: "the response's TOPLOC proofs differ from the committed record's" });
     return receipt("not-included", "the committed record carries other proofs than this response", { proverBatch, leafHash });
   }
@@ -219,8 +226,13 @@ export async function checkReceipt(request: ReceiptRequest, io: ReceiptIO): Prom
   return receipt(status, reasons[status], { proverBatch, leafHash, onchain: onchainView });
 }
 
-function base64Bytes(text: string): Uint8Array {
-  const binary = atob(text);
+function base64Bytes(text: string, field: string): Uint8Array {
+  let binary: string;
+  try {
+    binary = atob(text);
+  } catch {
+    throw new ReceiptInputError(`${field} is not base64`, field);
+  }
   const bytes = new Uint8Array(binary.length);
   for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
   return bytes;

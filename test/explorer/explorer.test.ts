@@ -1,3 +1,5 @@
+/// <reference lib="dom" />
+/// <reference lib="dom.iterable" />
 /**
  * The explorer in a real browser: headless Debian Chromium (playwright-core) on the explorer
  * served over a real Hardhat node with a batch in every state (test/helpers/chain-scenario.ts),
@@ -7,29 +9,12 @@
  * test-artifacts/screenshots/. Also the JSON API's refusals.
  */
 import assert from "node:assert/strict";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { Server } from "node:http";
 import type { Page } from "playwright-core";
 import { loadExplorerConfig } from "../../explorer/config.ts";
 import { ExplorerServer } from "../../explorer/server.ts";
 import { launchBrowser, type Browser } from "../helpers/browser.ts";
-import { buildChainScenario, type ChainScenario } from "../helpers/chain-scenario.ts";
-
-/** A prover in front of the honest one that serves every leaf with a tampered Merkle proof. */
-async function tamperingProxy(target: string): Promise<{ url: string; server: Server }> {
-  const server = createServer(async (req, res) => {
-    const upstream = await fetch(`${target}${req.url}`);
-    let body = await upstream.text();
-    if (/\/leaves\/\d+$/.test(req.url ?? "") && upstream.ok) {
-      const leaf = JSON.parse(body) as { merkle_proof: string[] };
-      leaf.merkle_proof[0] = `0x${"5a".repeat(32)}`;
-      body = JSON.stringify(leaf);
-    }
-    res.writeHead(upstream.status, { "content-type": "application/json", "access-control-allow-origin": "*" }).end(body);
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
-}
+import { buildChainScenario, tamperingProxy, type ChainScenario } from "../helpers/chain-scenario.ts";
 
 describe("explorer (real browser, real chain, real provers)", function () {
   this.timeout(180_000);

@@ -15,6 +15,8 @@
  */
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { createWalletClient, http, type Address, type Hex } from "viem";
@@ -175,4 +177,20 @@ export async function buildChainScenario(): Promise<ChainScenario> {
     await stop();
     throw error;
   }
+}
+
+/** A prover in front of `target` that serves every leaf with a tampered Merkle proof. */
+export async function tamperingProxy(target: string): Promise<{ url: string; server: Server }> {
+  const server = createServer(async (req, res) => {
+    const upstream = await fetch(`${target}${req.url}`);
+    let body = await upstream.text();
+    if (/\/leaves\/\d+$/.test(req.url ?? "") && upstream.ok) {
+      const leaf = JSON.parse(body) as { merkle_proof: string[] };
+      leaf.merkle_proof[0] = `0x${"5a".repeat(32)}`;
+      body = JSON.stringify(leaf);
+    }
+    res.writeHead(upstream.status, { "content-type": "application/json", "access-control-allow-origin": "*" }).end(body);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
 }
