@@ -97,6 +97,11 @@ export interface HardhatNodeOptions {
   /** A network of hardhat.config.ts to serve (e.g. "replayable"); default Hardhat's own "node". */
   network?: string;
   env?: Record<string, string>;
+  /**
+   * In a process group of its own, so that a Ctrl-C in the terminal does not reach it: the
+   * caller stops it last, after the nodes that use it (npm start journals the chain meanwhile).
+   */
+  detached?: boolean;
 }
 
 export async function startHardhatNode(logDir: string, port?: number, options: HardhatNodeOptions = {}): Promise<{ rpcUrl: string; node: NodeProcess }> {
@@ -106,6 +111,7 @@ export async function startHardhatNode(logDir: string, port?: number, options: H
     cwd: ROOT,
     env: { ...process.env, ...options.env },
     stdio: ["ignore", "pipe", "pipe"],
+    detached: options.detached ?? false,
   });
   const node = new NodeProcess("hardhat", child, path.join(logDir, "hardhat.log"));
   await node.waitFor(/Started HTTP and WebSocket JSON-RPC server|JSON-RPC server at/i, 60_000);
@@ -251,6 +257,8 @@ export interface OperatorLaunch {
   script?: string;
   env?: Record<string, string>;
   samplingFraction?: number;
+  /** onnxruntime threads of its engine (default: onnxruntime's choice). */
+  threads?: number;
 }
 
 export async function launchOperator(setup: NetworkSetup, launch: OperatorLaunch): Promise<{ proc: NodeProcess; url: string }> {
@@ -262,6 +270,7 @@ export async function launchOperator(setup: NetworkSetup, launch: OperatorLaunch
     signer: { keyFile: op.signerKeyFile },
     dataDir: path.join(setup.dir, op.name),
     samplingFraction: launch.samplingFraction ?? 1,
+    ...(launch.threads !== undefined ? { model: { threads: launch.threads } } : {}),
     http: { host: "127.0.0.1", port: 0 },
     mesh: { listen: ["/ip4/127.0.0.1/tcp/0"], bootstrap: launch.bootstrap },
     aggregatorUrls: [launch.aggregatorUrl],
@@ -269,5 +278,30 @@ export async function launchOperator(setup: NetworkSetup, launch: OperatorLaunch
   }, null, 2));
   const proc = spawnTs(op.name, launch.script ?? "operator/main.ts", ["--config", configFile], { OPERATOR_LOG_LEVEL: "info", ...launch.env }, setup.dir);
   const match = await proc.waitFor(/operator: ready on (\S+)/, 90_000);
+  return { proc, url: match[1]! };
+}
+
+export interface ExplorerLaunch {
+  port: number;
+  /** Data endpoints the explorer reads (and offers in its check view). */
+  provers: string[];
+  /** "0xADDRESS=name" entries. */
+  labels?: string[];
+  statsLeaves?: number;
+}
+
+/** Starts `npm run explorer` over the network's chain; its config file is <dir>/explorer.json. */
+export async function launchExplorer(setup: NetworkSetup, launch: ExplorerLaunch): Promise<{ proc: NodeProcess; url: string }> {
+  const configFile = path.join(setup.dir, "explorer.json");
+  writeFileSync(configFile, JSON.stringify({
+    chain: { rpcUrl: setup.rpcUrl, deployment: setup.deploymentFile, pollIntervalMs: 1000, logRange: 2000 },
+    http: { host: "127.0.0.1", port: launch.port },
+    provers: launch.provers,
+    labels: launch.labels ?? [],
+    stats: { leavesPerBatch: launch.statsLeaves ?? 4, fetchTimeoutMs: 10_000, model: { threads: 1 } },
+    logLevel: "warn",
+  }, null, 2));
+  const proc = spawnTs("explorer", "explorer/main.ts", ["--config", configFile], {}, setup.dir);
+  const match = await proc.waitFor(/explorer: serving (\S+)/, 60_000);
   return { proc, url: match[1]! };
 }
