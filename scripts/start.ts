@@ -9,13 +9,14 @@
  *   npm start [-- --dir FOLDER] [--fresh] [--port 8700] [--no-traffic] [--cheater other-model]
  */
 import { join } from "node:path";
-import { Command, InvalidArgumentError, Option } from "commander";
+import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { defaultDataDir } from "../runtime/config.ts";
 import { BatchTable } from "./network/batch-table.ts";
 import { CHEATER_WEIGHTS, CHEATS, type CheaterWeights } from "./network/cheater.ts";
 import { LocalNetwork, LocalNetworkError } from "./network/local-network.ts";
 
 const program = new Command("npm start --")
+  .exitOverride()
   .description("Run the whole local verification network with its explorer; Ctrl-C stops it, the next npm start resumes it.")
   .option("--dir <folder>", "data folder (chain journal, keys, node state, logs)", join(defaultDataDir("network")))
   .option("--fresh", "delete the folder's network and start a new one", false)
@@ -32,7 +33,12 @@ every node's state and logs, and network.json with every endpoint. One URL is pr
 explorer's. Check a response against the chain: npm run vb -- receipt RECORD_ID --prover URL --rpc-url URL --deployment FOLDER/31337.json`);
 
 async function main(): Promise<void> {
-  program.parse(process.argv);
+  try {
+    program.parse(process.argv);
+  } catch (error) {
+    // --help (exit 0), or a bad flag commander has explained (exit 2).
+    process.exit(error instanceof CommanderError && error.exitCode === 0 ? 0 : 2);
+  }
   const o = program.opts<{ dir: string; fresh: boolean; port: number; traffic: boolean; cheater: CheaterWeights }>();
   const log = (line: string) => process.stdout.write(`${line}\n`);
   let network: LocalNetwork;

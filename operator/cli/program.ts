@@ -20,12 +20,12 @@ import path from "node:path";
 import { createInterface } from "node:readline";
 import { Writable } from "node:stream";
 import { Command, CommanderError, InvalidArgumentError } from "commander";
-import { createPublicClient, http, isAddress, parseUnits, type Address, type PublicClient } from "viem";
+import { createPublicClient, getAddress, http, isAddress, parseUnits, type Address, type PublicClient } from "viem";
 import type { PrivateKeyAccount } from "viem/accounts";
 import { FieldError } from "../../protocol/errors.ts";
 import { connectChain, loadKey, readDeploymentFile, ChainSetupError } from "../../runtime/chain.ts";
 import { nodeCommand } from "../../runtime/cli.ts";
-import { defaultDataDir, NODE_DEFAULTS, NodeConfigError } from "../../runtime/config.ts";
+import { defaultDataDir, NODE_DEFAULTS, NodeConfigError, type KeyConfig } from "../../runtime/config.ts";
 import { KeyLoadError } from "../../runtime/keys.ts";
 import { loadOperatorConfig, OPERATOR_CONFIG_SPEC } from "../config.ts";
 import { KeystoreError, KeystoreFolder, type KeyRole } from "./keystores.ts";
@@ -36,6 +36,14 @@ export class OperatorUsageError extends FieldError {
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
+
+/** Where the program writes: lines of output, and error text. */
+export interface CliIO {
+  out: (line: string) => void;
+  err: (text: string) => void;
+}
+
+const STDIO: CliIO = { out: (line) => console.log(line), err: (text) => void process.stderr.write(text) };
 
 interface KeyOptions {
   keysDir: string;
@@ -87,39 +95,62 @@ function prompt(question: string): Promise<string> {
   }));
 }
 
-/** The chain and keys a command acts on. */
+/** The address a key config names, without decrypting a keystore (its address is stored in clear). */
+async function addressOf(config: KeyConfig | undefined, field: string, env: Env): Promise<Address | undefined> {
+  if (!config) return undefined;
+  if (config.keystore) {
+    try {
+      const address = (JSON.parse(readFileSync(config.keystore, "utf8")) as { address?: string }).address;
+      if (address && isAddress(`0x${address.replace(/^0x/, "")}`, { strict: false })) return getAddress(`0x${address.replace(/^0x/, "")}`);
+    } catch {
+      // fall through: loading it says what is wrong
+    }
+  }
+  return (await loadKey(config, field, env)).address;
+}
+
+/**
+ * The chain and keys a command acts on. Secrets are read only when the command signs something:
+ * `status` needs addresses alone, which keystores carry in clear.
+ */
 async function target(o: TargetOptions, env: Env, need: { account: boolean; signer: boolean }) {
   let rpcUrl = o.rpcUrl ?? env.OPERATOR_RPC_URL;
   let deploymentFile = o.deployment ?? env.OPERATOR_DEPLOYMENT;
-  let account: PrivateKeyAccount | undefined;
-  let signer: PrivateKeyAccount | undefined;
-  let address: Address | undefined;
+  let accountConfig: KeyConfig | undefined;
+  let signerConfig: KeyConfig | undefined;
+  let loadSecret: ((role: KeyRole) => Promise<PrivateKeyAccount>) | undefined;
   if (o.config) {
     // The node's own configuration: its chain and its two keys.
     const config = loadOperatorConfig({ argv: ["--config", o.config, ...(o.rpcUrl ? ["--rpc-url", o.rpcUrl] : []), ...(o.deployment ? ["--deployment", o.deployment] : [])], env });
     rpcUrl = config.chain.rpcUrl;
     deploymentFile = config.chain.deployment;
-    if (need.account || need.signer) account = await loadKey(config.account, "account", env);
-    if (need.signer) signer = await loadKey(config.signer, "signer", env);
+    accountConfig = config.account;
+    signerConfig = config.signer;
+    loadSecret = (role) => loadKey(role === "account" ? config.account : config.signer, role, env);
   } else if (o.name) {
     const folder = new KeystoreFolder(o.keysDir);
-    if (need.account || need.signer || !o.account) {
-      const secret = await password(o, env, false);
-      account = await folder.load(o.name, "account", secret);
-      if (need.signer || existsSync(folder.file(o.name, "signer"))) signer = await folder.load(o.name, "signer", secret);
-    }
+    accountConfig = { keystore: folder.file(o.name, "account") };
+    if (existsSync(folder.file(o.name, "signer"))) signerConfig = { keystore: folder.file(o.name, "signer") };
+    if (!existsSync(accountConfig.keystore!)) throw new KeystoreError(`no keystore ${accountConfig.keystore} (npm run operator -- keys list)`, "name");
+    let secret: Promise<string> | undefined;
+    loadSecret = async (role) => folder.load(o.name!, role, await (secret ??= password(o, env, false)));
   } else if (o.accountKeyFile) {
-    account = await loadKey({ keyFile: o.accountKeyFile }, "account-key-file", env);
-    if (o.signerKeyFile) signer = await loadKey({ keyFile: o.signerKeyFile }, "signer-key-file", env);
+    accountConfig = { keyFile: o.accountKeyFile };
+    if (o.signerKeyFile) signerConfig = { keyFile: o.signerKeyFile };
+    loadSecret = (role) => loadKey(role === "account" ? accountConfig : signerConfig, `${role}-key-file`, env);
   }
+  let address: Address | undefined;
   if (o.account) {
     if (!isAddress(o.account, { strict: false })) throw new OperatorUsageError(`--account must be a 0x address, got ${JSON.stringify(o.account)}`, "account");
-    address = o.account as Address;
+    address = getAddress(o.account);
   }
-  address ??= account?.address;
+  address ??= await addressOf(accountConfig, "account", env);
   if (!address) throw new OperatorUsageError("which operator? --name NAME (keys create), --config operator.json, --account-key-file FILE, or --account 0x... (status only)", "account");
-  if (need.account && !account) throw new OperatorUsageError("this command sends a transaction: it needs the staking account's key (--name, --config or --account-key-file)", "account");
-  if (need.signer && !signer) throw new OperatorUsageError("registering needs the signing key too (--name with both keystores, --config, or --signer-key-file)", "signer");
+  if (need.account && !accountConfig) throw new OperatorUsageError("this command sends a transaction: it needs the staking account's key (--name, --config or --account-key-file)", "account");
+  if (need.signer && !signerConfig) throw new OperatorUsageError("registering needs the signing key too (--name with both keystores, --config, or --signer-key-file)", "signer");
+  const signerAddress = await addressOf(signerConfig, "signer", env);
+  const account = need.account ? await loadSecret!("account") : undefined;
+  const signer = need.signer ? await loadSecret!("signer") : undefined;
   rpcUrl ??= NODE_DEFAULTS.chain.rpcUrl;
   deploymentFile ??= NODE_DEFAULTS.chain.deployment;
   const deployment = readDeploymentFile(deploymentFile, "deployment");
@@ -132,7 +163,7 @@ async function target(o: TargetOptions, env: Env, need: { account: boolean; sign
   }
   if (chainId !== deployment.chainId) throw new ChainSetupError(`${rpcUrl} is chain ${chainId}, the deployment ${deploymentFile} is for chain ${deployment.chainId}`, "rpc-url");
   const conn = account ? await connectChain(rpcUrl, deployment, account) : undefined;
-  return { client, deployment, address, account, signer, conn, stake: new OperatorStake(client, deployment, address) };
+  return { client, deployment, address, signerAddress, account, signer, conn, stake: new OperatorStake(client, deployment, address) };
 }
 
 function tokenAmount(value: string): bigint {
@@ -154,15 +185,19 @@ function withTarget(command: Command, env: Env): Command {
 }
 
 /** The program for `argv`; `run` hands the node's own arguments (what follows it) to `runNode`. */
-export function operatorProgram(argv: readonly string[], runNode: (argv: string[]) => Promise<void>, env: Env = process.env, out: (line: string) => void = (l) => console.log(l)): Command {
+export function operatorProgram(argv: readonly string[], runNode: (argv: string[]) => Promise<void>, env: Env = process.env, io: CliIO = STDIO): Command {
+  const out = io.out;
+  const output = { writeOut: (t: string) => io.out(t.replace(/\n$/, "")), writeErr: io.err };
   const program = new Command("npm run operator --")
     .description("A verification network operator: runs the node (default), and manages its keys and stake.")
+    .configureOutput(output)
     .showHelpAfterError()
     .exitOverride();
 
   // The node itself; its flags are checked (and documented) from the configuration table.
   const run = nodeCommand({ name: "run", summary: "Run the operator node (the default command: `npm run operator -- --config operator.json`).", spec: OPERATOR_CONFIG_SPEC })
     .exitOverride()
+    .configureOutput(output)
     .action(async () => runNode(argv[0] === "run" ? argv.slice(1) : [...argv]));
   program.addCommand(run, { isDefault: true });
 
@@ -218,7 +253,7 @@ export function operatorProgram(argv: readonly string[], runNode: (argv: string[
     .option("--json", "machine-readable output")
     .action(async (o: TargetOptions) => {
       const t = await target(o, env, { account: false, signer: false });
-      const status = await t.stake.status(t.signer?.address);
+      const status = await t.stake.status(t.signerAddress);
       if (o.json) return out(JSON.stringify(status));
       for (const line of describeStatus(status)) out(line);
     });
@@ -244,22 +279,22 @@ export function operatorProgram(argv: readonly string[], runNode: (argv: string[
 }
 
 /** Runs the program on `argv` (without node and script); returns the exit code. */
-export async function runOperatorCli(argv: string[], runNode: (argv: string[]) => Promise<void>, env: Env = process.env): Promise<number> {
-  const program = operatorProgram(argv, runNode, env);
+export async function runOperatorCli(argv: string[], runNode: (argv: string[]) => Promise<void>, env: Env = process.env, io: CliIO = STDIO): Promise<number> {
+  const program = operatorProgram(argv, runNode, env, io);
   try {
     await program.parseAsync(argv, { from: "user" });
     return 0;
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2; // help, or a usage error commander printed
     if (error instanceof OperatorUsageError || error instanceof NodeConfigError || error instanceof ChainSetupError) {
-      process.stderr.write(`operator: ${error.message}\n`);
+      io.err(`operator: ${error.message}\n`);
       return 2;
     }
     if (error instanceof OperatorRefusal || error instanceof KeystoreError || error instanceof KeyLoadError) {
-      process.stderr.write(`operator: refused: ${error.message}\n`);
+      io.err(`operator: refused: ${error.message}\n`);
       return 1;
     }
-    process.stderr.write(`operator: failed: ${(error as Error).message}\n`);
+    io.err(`operator: failed: ${(error as Error).message}\n`);
     return 1;
   }
 }
