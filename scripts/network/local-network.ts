@@ -294,6 +294,11 @@ export class LocalNetwork {
     return network;
   }
 
+  /** Process ids of everything this network runs (the chain and the nodes). */
+  pids(): number[] {
+    return [this.chain, ...this.nodes.map((n) => n.proc)].map((p) => p.child.pid).filter((pid): pid is number => pid !== undefined);
+  }
+
   /** Kills whatever still runs, at once (when this process exits without stop()). */
   killNow(): void {
     for (const n of this.nodes) if (n.proc.running) n.proc.child.kill("SIGKILL");
