@@ -31,8 +31,9 @@ const CASES: [string, string[], RegExp][] = [
   ["operator/main.ts", ["withdraw", "--help"], /Usage: npm run operator -- withdraw \[options\]/],
   ["explorer/main.ts", ["--help"], /Usage: npm run explorer -- \[options\][\s\S]*--provers <a,b,...>/],
   ["scripts/start.ts", ["--help"], /Usage: npm start -- \[options\][\s\S]*--fresh[\s\S]*--cheater <weights>/],
-  ["cli/vb.ts", ["receipt", "--help"], /receipt RECORD_ID\|RESPONSE\.json --prover URL --rpc-url URL/],
-  ["cli/vb.ts", ["verify", "--help"], /verify ENVELOPE/],
+  ["cli/vb.ts", ["receipt", "--help"], /Usage: vb receipt \[options\] <record>[\s\S]*--prover <url>[\s\S]*--rpc-url <url>/],
+  ["cli/vb.ts", ["root", "--help"], /Usage: vb root \[options\] <root>/],
+  ["cli/vb.ts", ["--help"], /receipt RECORD_ID\|RESPONSE\.json --prover URL --rpc-url URL/],
 ];
 
 describe("--help on every node and command", function () {
