@@ -61,12 +61,17 @@ export interface StatsOptions {
 
 const CACHE_LIMIT = 512;
 const MAX_LEAF_BYTES = 16 << 20;
+/** Batches recomputed at once, and waiting: anyone can ask for any batch's statistics. */
+const RUNNING = 1;
+const WAITING = 16;
 
 export class VerificationStats {
   private engine: Promise<Engine> | undefined;
   private readonly cache = new Map<string, { at: number; result: Promise<BatchStats> }>();
   private readonly profile: ThresholdProfile;
   private readonly origins: Set<string>;
+  private running = 0;
+  private readonly waiting: (() => void)[] = [];
 
   constructor(private readonly options: StatsOptions) {
     this.profile = options.profile ?? REFERENCE_BF16_K128;
@@ -95,13 +100,28 @@ export class VerificationStats {
   }
 
   private compute(batch: BatchView, key: string): Promise<BatchStats> {
-    const result = this.run(batch);
+    if (this.running >= RUNNING && this.waiting.length >= WAITING) {
+      // Not cached: asked again later, it is computed then.
+      return Promise.resolve({ batchId: key, status: "unavailable", reason: "the explorer is busy recomputing other batches; try again shortly", model: null, profile: this.profile, leaves: [], computedAt: new Date().toISOString() });
+    }
+    const result = this.queued(() => this.run(batch));
     this.cache.set(key, { at: Date.now(), result });
     void result.then((r) => {
       if (r.status === "ok") this.cache.set(key, { at: Number.POSITIVE_INFINITY, result });
     });
     while (this.cache.size > CACHE_LIMIT) this.cache.delete(this.cache.keys().next().value!);
     return result;
+  }
+
+  private async queued<T>(task: () => Promise<T>): Promise<T> {
+    if (this.running >= RUNNING) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    this.running += 1;
+    try {
+      return await task();
+    } finally {
+      this.running -= 1;
+      this.waiting.shift()?.();
+    }
   }
 
   private async run(batch: BatchView): Promise<BatchStats> {

@@ -26,7 +26,7 @@ const program = new Command("npm start --")
     return n;
   }, 8700)
   .option("--no-traffic", "send no generated requests (send your own to the provers)")
-  .addOption(new Option("--cheater <weights>", "what the cheating prover serves under the honest model's id").choices(Object.keys(CHEATS)).default(CHEATER_WEIGHTS))
+  .addOption(new Option("--cheater <weights>", "what the cheating prover of a new network serves under the honest model's id (a resumed network keeps its own)").choices(Object.keys(CHEATS)).default(CHEATER_WEIGHTS))
   .addHelpText("after", `
 The data folder keeps the chain (a journal of its blocks, replayed on the next start), the keys,
 every node's state and logs, and network.json with every endpoint. One URL is printed: the
