@@ -78,6 +78,12 @@ function statsSection(batch: BatchDetail, o: Overview): Promise<HTMLElement> {
   return cached;
 }
 
+function deadline(b: BatchDetail): [string, string][] {
+  if (b.state === "Submitted" || (b.state === "Disputed" && !b.attestation)) return [["response deadline", until(b.deadline)]];
+  if (b.state === "Attested" || b.state === "Cleared" || b.state === "Disputed") return [["challenge deadline", until(b.deadline)]];
+  return [];
+}
+
 export async function batchPage(o: Overview, id: string): Promise<HTMLElement> {
   const b = await api<BatchDetail>(`/batches/${id}`);
   const a = b.attestation;
@@ -93,7 +99,9 @@ export async function batchPage(o: Overview, id: string): Promise<HTMLElement> {
       ["manifest hash", hash(b.envelopeHash)],
       ["data", h("code", {}, b.dataURI)],
       ["stake counted at block", b.refBlock],
-      [b.state === "Submitted" ? "response deadline" : "challenge deadline", until(b.deadline)],
+      // The deadline that still matters: to be attested (Submitted, or disputed before any
+      // attestation), or to be disputed (Attested, Cleared, or disputed after one).
+      ...deadline(b),
       ["seized", b.seized ? `${tokens(b.seized)} tokens` : null],
     ]),
     section("State history", table(["state", "when", "block", "transaction", ""], b.history.map((c) => [badge(c.state), ago(c.timestamp), c.block, txCell(c.tx), c.note ?? ""]), { id: "history-table" })),
