@@ -11,7 +11,7 @@
  * memory at most 3 GiB, the cheater slashed within 120 s of the URL.
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { LocalNetwork } from "../network/local-network.ts";
@@ -87,9 +87,10 @@ try {
     [`resume: replay ${blocks} blocks, nodes up`, `${resumeS.toFixed(1)} s`, "", ""],
   ];
   const table = printTable(rows);
-  console.log(`${pids.length} processes (chain, 2 provers, 3 operators, aggregator, explorer) and this one; ${batches} batches by the end of the steady minute`);
+  const note = `${pids.length} processes (chain, 2 provers, 3 operators, aggregator, explorer) and this one; ${batches} batches by the end of the steady minute; load average ${loadavg()[1]!.toFixed(1)} over the last 5 minutes (other work on the machine lengthens the times, not the CPU figure: it is CPU time used by the network's own processes)`;
+  console.log(note);
   if (values.record) {
-    recordSection("start", `## The main job (\`npm run bench:start\`)\n\n${machineLine().replace(", single thread", "")}; the machine was shared with other work while measuring.\n\n\`\`\`\n${table}\n\`\`\``);
+    recordSection("start", `## The main job (\`npm run bench:start\`)\n\n${machineLine().replace(", single thread", "")}.\n\n\`\`\`\n${table}\n\`\`\`\n\n${note}.`);
   }
 } finally {
   rmSync(dir, { recursive: true, force: true });
