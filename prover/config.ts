@@ -158,7 +158,7 @@ export const ENV_VARS: Readonly<Record<string, readonly [string, EnvKind]>> = Ob
 });
 
 /** Command-line flag -> config field (all take a value). */
-const FLAGS: Readonly<Record<string, readonly [string, EnvKind]>> = {
+export const PROVER_FLAGS: Readonly<Record<string, readonly [string, EnvKind]>> = {
   host: ["host", "string"],
   port: ["port", "integer"],
   "data-dir": ["dataDir", "string"],
@@ -182,7 +182,7 @@ export function loadConfig(input: LoadConfigInput = {}): ProverConfig {
     schema: CONFIG_SCHEMA,
     defaults: { ...structuredClone(DEFAULT_CONFIG), dataDir: defaultDataDir(input.env ?? {}) },
     env: ENV_VARS,
-    flags: FLAGS,
+    flags: PROVER_FLAGS,
   };
   const config = loadNodeConfig<ProverConfig>(spec, input);
   if (config.chain && !config.account) {
