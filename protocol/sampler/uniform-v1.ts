@@ -3,11 +3,14 @@
  * seeded by the request seed, and is the id where u * (kept mass) falls in the cumulative
  * weights of the nucleus, in nucleus order.
  */
-import { argmax, nucleus } from "./nucleus.ts";
+import { argmax, nucleus, weightBefore, type Nucleus } from "./nucleus.ts";
 import { Xoshiro256 } from "./xoshiro.ts";
 
 export function chooseUniform(logits: Float32Array, temperature: number, topP: number, u: number): number {
-  const { weights, kept, mass } = nucleus(logits, temperature, topP);
+  return chooseFrom(nucleus(logits, temperature, topP), logits, topP, u);
+}
+
+function chooseFrom({ weights, kept, mass }: Nucleus, logits: Float32Array, topP: number, u: number): number {
   let target = u * mass;
   for (let j = 0; j < kept.length; j++) {
     target -= weights[kept[j]!]!;
@@ -29,23 +32,16 @@ export function uniformStream(seed: bigint): () => number {
  * interval, or past the nucleus boundary, whichever is larger.
  */
 export function uniformMargin(logits: Float32Array, temperature: number, topP: number, u: number, claimed: number): { chosen: number; margin: number } {
-  const { weights, kept, mass, total, order } = nucleus(logits, temperature, topP);
-  const sequence = order ?? kept;
+  const n = nucleus(logits, temperature, topP);
+  const { weights, kept, mass, total } = n;
+  const chosen = chooseFrom(n, logits, topP, u);
   let start = 0;
-  let position = -1;
-  for (let j = 0; j < sequence.length; j++) {
-    if (sequence[j] === claimed) {
-      position = j;
-      break;
-    }
-    start += weights[sequence[j]!]!;
-  }
-  const chosen = chooseUniform(logits, temperature, topP, u);
-  if (position < 0) return { chosen, margin: 1 };
+  if (n.all) for (let j = 0; j < claimed; j++) start += weights[j]!;
+  else start = weightBefore(weights, claimed);
   const end = start + weights[claimed]!;
-  const inNucleus = position < kept.length;
+  const inNucleus = n.all || kept.includes(claimed);
   // Outside the nucleus the claimed id is scored against an interval of the extended set.
-  const scale = inNucleus ? mass : start + weights[claimed]!;
+  const scale = inNucleus ? mass : end;
   const target = u * scale;
   const distance = target < start ? start - target : target >= end ? target - end : 0;
   const beyond = inNucleus ? 0 : Math.max(0, start / total - topP);

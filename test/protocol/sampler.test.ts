@@ -5,6 +5,8 @@ import {
   chooseUniform,
   gumbelNoise,
   judgeTokens,
+  nucleus,
+  nucleusSet,
   SamplerError,
   TokenSampler,
   Xoshiro256,
@@ -130,6 +132,18 @@ describe("protocol/sampler", () => {
     const far = judgeTokens(settings, logits, 4, [3]).margins[0]!;
     assert.ok(near > 0 && far > near);
     assert.ok(far >= Math.log(0.999 / (0.8 * 1.001)) - 1e-9);
+  });
+
+  it("the linear-time nucleus keeps exactly the ids of the sorted one, ties and edges included", () => {
+    for (let t = 0; t < 300; t++) {
+      const n = 1 + (t % 97);
+      // Coarse logits make ties common.
+      const logits = randomLogits(t + 5, n, 3).map((x) => (t % 3 === 0 ? Math.round(x) : x));
+      for (const topP of [0.05, 0.5, 0.9, 0.95, 0.999999]) {
+        const ordered = Array.from(nucleus(logits, 0.8, topP).kept).sort((a, b) => a - b);
+        assert.deepEqual(Array.from(nucleusSet(logits, 0.8, topP).kept), ordered, `case ${t}, n ${n}, top_p ${topP}`);
+      }
+    }
   });
 
   it("refuses bad settings and shapes with SamplerError", () => {
