@@ -17,6 +17,7 @@
  * the traced record, has the traced output-token count, and its Merkle proof opens the ON-CHAIN
  * root. The first response (by seq) that fails is named.
  */
+import { parseLeafResponse } from "../protocol/merkle/leaf-response.ts";
 import type { Address, Hex, PublicClient } from "viem";
 import { batchManagerAbi } from "../protocol/contracts/abis.ts";
 import { VerificationError } from "../protocol/envelope/errors.ts";
@@ -175,32 +176,15 @@ export interface ChainLinkOptions {
   dataUrl?: string;
 }
 
-/** Parses the data endpoint's leaf record into what hashInferenceLeaf encodes; throws naming the field. */
+/** Parses the data endpoint's leaf record into what hashInferenceLeaf encodes (the parser operators use); throws naming the field. */
 function leafRecord(doc: Record<string, unknown>): { record: InferenceRecord; id: unknown; outputCount: number } {
-  const r = doc.record as Record<string, unknown> | undefined;
-  const bad = (field: string): never => {
-    throw new DataEndpointError(`the leaf's ${field} is missing or malformed`);
-  };
-  if (!r || typeof r !== "object") bad("record");
-  const tokens = (v: unknown, f: string) => (Array.isArray(v) && v.every((t) => Number.isInteger(t) && t >= 0) ? (v as number[]) : bad(f));
-  const sampling = (r!.sampling ?? bad("record.sampling")) as Record<string, unknown>;
-  const toploc = (r!.toploc ?? bad("record.toploc")) as Record<string, unknown>;
-  if (typeof r!.seed !== "string" || !/^[0-9]{1,20}$/.test(r!.seed)) bad("record.seed");
-  const proofs = Array.isArray(toploc.proofs) && toploc.proofs.every((p) => typeof p === "string") ? (toploc.proofs as string[]) : bad("record.toploc.proofs");
-  const output = tokens(r!.output_tokens, "record.output_tokens");
-  return {
-    id: r!.id,
-    outputCount: output.length,
-    record: {
-      model: typeof r!.model === "string" ? r!.model : bad("record.model"),
-      promptTokens: tokens(r!.prompt_tokens, "record.prompt_tokens"),
-      outputTokens: output,
-      sampling: { temperature: Number(sampling.temperature), topP: Number(sampling.top_p), maxTokens: Number(sampling.max_tokens) },
-      seed: BigInt(r!.seed as string),
-      proofs: proofs.map((p) => new Uint8Array(Buffer.from(p, "base64"))),
-      proofParams: { topk: Number(toploc.topk), decodeBatchSize: Number(toploc.decode_batch_size) },
-    },
-  };
+  let parsed;
+  try {
+    parsed = parseLeafResponse(doc);
+  } catch (error) {
+    throw new DataEndpointError(`the leaf is malformed: ${(error as Error).message}`);
+  }
+  return { id: (doc.record as Record<string, unknown>).id, outputCount: parsed.record.outputTokens.length, record: parsed.record };
 }
 
 /** The batch's data URI from its BatchSubmitted event. */

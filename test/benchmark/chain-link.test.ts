@@ -21,7 +21,8 @@ import type { Deployment } from "../../protocol/contracts/deployments.ts";
 import { generateEd25519, parseLossless, prettyJson, publicKeyToPem, signEnvelope, type VbEnvelope } from "../../protocol/envelope/index.ts";
 import type { ChainConnection } from "../../runtime/chain.ts";
 import { runMain } from "../helpers/cli.ts";
-import { deploySystem, type Member, type System } from "../helpers/contracts.ts";
+import { deploySystem, wait, type Member, type System } from "../helpers/contracts.ts";
+import { defaultModelProfile } from "../../prover/model/profile.ts";
 import { loadDefaultEngine, startTestServer, tempDir, waitFor, type TestServer } from "../helpers/prover-server.ts";
 import { startRpcBridge } from "../helpers/rpc-bridge.ts";
 
@@ -42,6 +43,9 @@ describe("vb run --link-batches and vb verify --rpc-url against the prover and a
   before(async () => {
     writeFileSync(pub, publicKeyToPem(key.publicKey) + "\n");
     sys = await deploySystem(connection, "native", "chainlink");
+    // The prover serves the default model: bind it to its profile, or BatchManager refuses its batches.
+    const own = defaultModelProfile()!;
+    await wait(sys.publicClient, await sys.modelRegistry.write.setModelProfile([own.model.id, own.contentHash, `0x${own.model.weightsHash}`, ""]));
     operators = [await sys.addMember(Role.Operator), await sys.addMember(Role.Operator)];
     const prover = await sys.addMember(Role.Prover);
     const publicClient = sys.publicClient as PublicClient;
@@ -50,7 +54,7 @@ describe("vb run --link-batches and vb verify --rpc-url against the prover and a
     const chainConnection: ChainConnection = {
       chainId: sys.chainId, chain, publicClient, account,
       walletClient: createWalletClient({ chain, transport: custom(connection.provider), account }),
-      deployment: { chainId: sys.chainId, blockNumber: 0, contracts: { batchManager: { address: sys.batchManager.address } } } as unknown as Deployment,
+      deployment: { chainId: sys.chainId, blockNumber: 0, contracts: { batchManager: { address: sys.batchManager.address }, modelRegistry: { address: sys.modelRegistry.address } } } as unknown as Deployment,
     };
     engine = await loadDefaultEngine(cache);
     server = await startTestServer({ engine, dataDir: tmp.dir, maxRecords: 4, maxAgeMs: 300, committer: new ChainCommitter(chainConnection) });
