@@ -10,8 +10,8 @@ import { ProofAccumulator } from "./proving.ts";
 import { checkGenerateRequest, checkTokens, type GenerateRequest } from "./request.ts";
 import { ModelRunner, type GraphOptimization } from "./runner.ts";
 import { CURRENT_SAMPLER_VERSION, TokenSampler, type SamplerVersion, type SamplingSettings } from "../../protocol/sampler/index.ts";
-import { ByteTokenizer, type Tokenizer } from "./tokenizer.ts";
-import { HfByteLevelTokenizer, loadHfTokenizer } from "./tokenizer-hf.ts";
+import { ByteTokenizer, type Tokenizer } from "./text/tokenizer.ts";
+import { loadHfTokenizer } from "./text/hf-tokenizer.ts";
 
 export interface EngineInfo {
   modelId: string;
@@ -149,7 +149,7 @@ export class Engine {
           "activationTensor",
         );
       }
-      if (tokenizer instanceof HfByteLevelTokenizer && tokenizer.maxTokenId >= runner.vocabSize) {
+      if (tokenizer.maxTokenId >= runner.vocabSize) {
         throw new InvalidOptionError(
           `tokenizerPath has token id ${tokenizer.maxTokenId} but the model's vocabulary has ${runner.vocabSize} entries`,
           "tokenizerPath",

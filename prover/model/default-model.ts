@@ -1,5 +1,5 @@
 import { Xoshiro128 } from "../engine/prng.ts";
-import { BYTE_BOS_TOKEN_ID, BYTE_EOS_TOKEN_ID, BYTE_VOCAB_SIZE } from "../engine/tokenizer.ts";
+import { BYTE_BOS_TOKEN_ID, BYTE_EOS_TOKEN_ID, BYTE_VOCAB_SIZE } from "../engine/text/tokenizer.ts";
 import { ELEM, GraphBuilder } from "./graph-builder.ts";
 
 /** Shape and seed of the embedded default model. Changing any of these changes its weights hash. */
