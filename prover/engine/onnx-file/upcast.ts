@@ -17,10 +17,12 @@ import { onnx, type AttributeProto, type GraphProto, type ModelProto, type Tenso
 import { FLOAT, isHalfType, upcastBytes } from "./half.ts";
 import type { ScannedModel } from "./scan.ts";
 
-export const UPCAST_FORMAT = "vb-fp32-upcast/1";
+export const UPCAST_FORMAT = "vb-fp32-upcast/2";
 const WEIGHTS_FILE = "model.fp32.bin";
 const ALIGN = 4096;
 const PIECE = 8 << 20;
+/** Tensors smaller than this are written inline. */
+const INLINE_BELOW = 4096;
 const DATA_LOCATION_EXTERNAL = 1;
 
 /** Attribute types (onnx.AttributeProto.AttributeType). */
@@ -129,6 +131,16 @@ export async function writeUpcastModel(source: UpcastSource, dir: string, extraO
         if (info.data.kind === "empty") continue;
         const from = info.data.kind === "inline" ? source.graphPath : source.externalPaths.get(info.data.location)!;
         const length = info.data.kind === "inline" ? info.data.length : (info.data.length ?? 0);
+        if (length < INLINE_BELOW) {
+          // Small tensors stay in the graph: onnxruntime's shape inference reads constant shapes and axes only inline.
+          const bytes = Buffer.alloc(length);
+          await (await sourceHandle(from)).read(bytes, 0, length, info.data.offset);
+          stub.rawData = isHalfType(info.dataType) ? upcastBytes(bytes, info.dataType) : bytes;
+          if (isHalfType(stub.dataType)) stub.dataType = FLOAT;
+          stub.dataLocation = 0;
+          stub.externalData = [];
+          continue;
+        }
         const at = Math.ceil(offset / ALIGN) * ALIGN;
         const written = await copyRange(await sourceHandle(from), info.data.offset, length, info.dataType, target, at);
         offset = at + written;
