@@ -13,7 +13,8 @@ import { connectChain, loadKey, readDeploymentFile } from "../runtime/chain.ts";
 import { ChainCommitter } from "./batch/chain-committer.ts";
 import { Batcher, type BatchCommitter } from "./batch/index.ts";
 import { ConfigError, loadConfig, type ProverConfig } from "./config.ts";
-import { Engine } from "./engine/index.ts";
+import { Engine, WeightsHashMismatchError } from "./engine/index.ts";
+import { registeredWeightsHash } from "../runtime/model-registry.ts";
 import { buildProverApp } from "./server/index.ts";
 import { ProofStore } from "./store/index.ts";
 import { stopOnSignals } from "../runtime/process.ts";
@@ -31,6 +32,10 @@ export interface RunningProver {
 export interface StartOptions {
   /** Replaces the committer the configuration implies (chain, or record-only). */
   committer?: BatchCommitter;
+  /** The weights hash registered on chain for the model, when there is one: another refuses to serve. */
+  registeredWeightsHash?: (modelId: string) => Promise<string | undefined>;
+  /** Progress of loading the model (hashing, upcasting). */
+  onProgress?: (message: string) => void;
 }
 
 /** The chain committer for `config.chain`, or undefined (record-only) when it is not set. */
@@ -41,8 +46,19 @@ export async function configuredCommitter(config: ProverConfig, env: Readonly<Re
   return new ChainCommitter(conn);
 }
 
+/** Reads the ModelRegistry of the configured deployment (no account needed). */
+async function registryReader(config: ProverConfig): Promise<(modelId: string) => Promise<string | undefined>> {
+  const deployment = readDeploymentFile(config.chain!.deployment, "chain.deployment");
+  return (modelId) => registeredWeightsHash(config.chain!.rpcUrl, deployment, modelId);
+}
+
 export async function startProver(config: ProverConfig, options: StartOptions = {}): Promise<RunningProver> {
   const engine = await Engine.load({
+    ...(config.model.dir !== undefined ? { modelDir: config.model.dir } : {}),
+    ...(config.model.file !== undefined ? { modelFile: config.model.file } : {}),
+    ...(config.model.device !== undefined ? { device: config.model.device } : {}),
+    ...(config.model.weightsHash !== undefined ? { expectedWeightsHash: config.model.weightsHash } : {}),
+    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     ...(config.model.path !== undefined ? { modelPath: config.model.path } : {}),
     ...(config.model.tokenizerPath !== undefined ? { tokenizerPath: config.model.tokenizerPath } : {}),
     ...(config.model.activationTensor !== undefined ? { activationTensor: config.model.activationTensor } : {}),
@@ -56,6 +72,13 @@ export async function startProver(config: ProverConfig, options: StartOptions = 
     for (const step of cleanups.splice(0).reverse()) await step();
   };
   try {
+    const registered = await options.registeredWeightsHash?.(engine.info.modelId);
+    if (registered !== undefined && registered !== engine.info.weightsHash) {
+      throw new WeightsHashMismatchError(
+        `${engine.info.modelId} is registered with weights ${registered}, but ${config.model.dir ?? config.model.path ?? "the default model"} hashes to ${engine.info.weightsHash}; nothing is served`,
+        "model",
+      );
+    }
     const store = await ProofStore.open(join(resolve(config.dataDir), "store"), { sync: config.syncWrites });
     cleanups.push(() => store.close());
     let address = "";
@@ -77,9 +100,10 @@ export async function startProver(config: ProverConfig, options: StartOptions = 
       logger: config.logLevel === "silent" ? false : { level: config.logLevel },
     });
     cleanups.push(() => app.close());
+    for (const warning of engine.warnings) app.log.warn({ model: engine.info.modelId }, warning);
     address = await app.listen({ host: config.host, port: config.port });
     await batcher.start();
-    app.log.info({ model: engine.info.modelId, weightsHash: engine.info.weightsHash, address }, "prover ready");
+    app.log.info({ model: engine.info.modelId, weightsHash: engine.info.weightsHash, dtype: engine.info.dtype, computeDtype: engine.info.computeDtype, device: engine.info.device, address }, "prover ready");
     return { address, app, engine, store, batcher, close: cleanUp };
   } catch (error) {
     await cleanUp();
@@ -93,7 +117,12 @@ export async function runProverMain(): Promise<void> {
   try {
     const config = loadConfig({ argv: process.argv.slice(2), env: process.env });
     const committer = await configuredCommitter(config);
-    prover = await startProver(config, committer ? { committer } : {});
+    const registry = config.chain ? await registryReader(config) : undefined;
+    prover = await startProver(config, {
+      ...(committer ? { committer } : {}),
+      ...(registry ? { registeredWeightsHash: registry } : {}),
+      onProgress: (message) => process.stderr.write(`prover: ${message}\n`),
+    });
   } catch (error) {
     const invalid = error instanceof ConfigError;
     process.stderr.write(`prover: ${invalid ? "invalid configuration" : "failed to start"}: ${error instanceof Error ? error.message : String(error)}\n`);

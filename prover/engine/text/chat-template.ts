@@ -95,7 +95,7 @@ export class ChatTemplate {
     }
     const template = new ChatTemplate(compiled, file, { ...specialTokens });
     try {
-      template.render(PROBE);
+      template.renderRaw(PROBE, true);
     } catch (error) {
       throw new ChatTemplateError(`${file}: the chat template fails to render a one-message conversation: ${(error as Error).message}`, file);
     }
@@ -105,17 +105,21 @@ export class ChatTemplate {
   /** The prompt text of `messages`; a template that raises (roles out of order, an unknown role) is a ChatTemplateError. */
   render(messages: readonly ChatMessage[], options: RenderOptions = {}): string {
     try {
-      return this.compiled.render({
-        ...HELPER_FUNCTIONS,
-        ...this.variables,
-        messages: messages.map((message) => ({ ...message })),
-        add_generation_prompt: options.addGenerationPrompt ?? true,
-        tools: null,
-        documents: null,
-      });
+      return this.renderRaw(messages, options.addGenerationPrompt ?? true);
     } catch (error) {
       throw new ChatTemplateError(`${this.file}: the chat template refused the conversation: ${(error as Error).message}`, "messages");
     }
+  }
+
+  private renderRaw(messages: readonly ChatMessage[], addGenerationPrompt: boolean): string {
+    return this.compiled.render({
+      ...HELPER_FUNCTIONS,
+      ...this.variables,
+      messages: messages.map((message) => ({ ...message })),
+      add_generation_prompt: addGenerationPrompt,
+      tools: null,
+      documents: null,
+    });
   }
 }
 
