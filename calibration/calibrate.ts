@@ -14,7 +14,6 @@ import type { TokenMode } from "../protocol/sampler/index.ts";
 import {
   fitChunkBand,
   fitTokenBand,
-  judgeRequest,
   PROFILE_SCHEMA,
   sealProfile,
   STATISTICS,
@@ -23,15 +22,13 @@ import {
   DEFAULT_GARBAGE_ULPS,
   type NamedChunkBand,
   type NamedTokenBand,
-  type RequestEvidence,
   type UnhashedProfile,
   type VerificationProfile,
 } from "../protocol/verification/index.ts";
-import { defaultCacheDir, Engine, type Generation } from "../prover/engine/index.ts";
-import { ensureDefaultModel } from "../prover/model/ensure.ts";
-import { calibrationWorkload, legacySamplerWorkload, type CalibrationRequest } from "./workload.ts";
-import { CHEATING_VARIANTS, EDIT_VARIANTS, editTokens, HONEST_VARIANTS, type ModelVariant } from "./variants.ts";
-import { prepareVariantModel } from "./variants/index.ts";
+import { detectionRow, type DetectionRow } from "./detection.ts";
+import { VariantRunner, type Observed } from "./runner.ts";
+import { calibrationWorkload, legacySamplerWorkload } from "./workload.ts";
+import { CHEATING_VARIANTS, EDIT_VARIANTS, HONEST_VARIANTS } from "./variants.ts";
 import { FieldError } from "../protocol/errors.ts";
 
 export class CalibrationError extends FieldError {
@@ -62,32 +59,7 @@ export interface CalibrationProgress {
   elapsedMs: number;
 }
 
-export interface DetectionRow {
-  variant: string;
-  honest: boolean;
-  description: string;
-  requests: number;
-  rejected: number;
-  /** Per statistic, the largest value / threshold over the variant's requests (null: infinite). */
-  worstRatio: Record<string, number | null>;
-  /** For cheats: the smallest, over requests, of the request's largest value / threshold (> 1: rejected). */
-  weakestDetection: number | null;
-  /** What failed, counted over requests. */
-  failedBy: Record<string, number>;
-}
-
-interface Observed {
-  request: CalibrationRequest;
-  evidence: RequestEvidence;
-  generation: Generation;
-}
-
 const MODES: readonly TokenMode[] = ["greedy", "gumbel", "uniform"];
-
-function ratio(value: number, threshold: number): number | null {
-  if (threshold > 0) return Number.isFinite(value / threshold) ? value / threshold : null;
-  return value <= 0 ? 0 : null;
-}
 
 export async function calibrate(options: CalibrationOptions): Promise<{ profile: VerificationProfile; table: DetectionRow[] }> {
   const started = performance.now();
@@ -97,12 +69,17 @@ export async function calibrate(options: CalibrationOptions): Promise<{ profile:
   const budget = options.falseRejectionBudget ?? 1e-6;
   if (!(budget > 0 && budget < 0.5)) throw new CalibrationError(`falseRejectionBudget must be in (0, 0.5), got ${budget}`, "falseRejectionBudget");
   const progress = (event: Omit<CalibrationProgress, "elapsedMs">) => options.onProgress?.({ ...event, elapsedMs: performance.now() - started });
-  const loadBase = { ...(options.tokenizerPath ? { tokenizerPath: options.tokenizerPath } : {}), ...(options.cacheDir ? { cacheDir: options.cacheDir } : {}), ...(options.modelId ? { modelId: options.modelId } : {}) };
 
   progress({ phase: "load", done: 0, total: 1 });
-  const cacheDir = options.cacheDir ?? defaultCacheDir();
-  const modelPath = options.modelPath ?? (await ensureDefaultModel(cacheDir));
-  const verifier = await Engine.load({ ...(options.modelPath ? { modelPath } : {}), ...loadBase, profile: null });
+  let phase: CalibrationProgress["phase"] = "honest";
+  const runner = await VariantRunner.open({
+    ...(options.modelPath ? { modelPath: options.modelPath } : {}),
+    ...(options.tokenizerPath ? { tokenizerPath: options.tokenizerPath } : {}),
+    ...(options.modelId ? { modelId: options.modelId } : {}),
+    ...(options.cacheDir ? { cacheDir: options.cacheDir } : {}),
+    onRequest: (variant, done, total) => progress({ phase, variant, done, total }),
+  });
+  const verifier = runner.verifier;
   try {
     const info = verifier.info;
     const workload = calibrationWorkload({
@@ -116,36 +93,12 @@ export async function calibrate(options: CalibrationOptions): Promise<{ profile:
     });
     const legacy = legacySamplerWorkload(workload).slice(0, Math.max(8, Math.ceil(requests / 4)));
 
-    const run = async (variant: ModelVariant, set: readonly CalibrationRequest[], phase: CalibrationProgress["phase"]): Promise<Observed[]> => {
-      const path = await prepareVariantModel(modelPath, variant.spec, cacheDir);
-      const prover = await Engine.load({
-        modelPath: path,
-        ...loadBase,
-        ...(options.modelPath ? {} : { activationTensor: verifier.info.activationTensor }),
-        ...(variant.threads !== undefined ? { threads: variant.threads } : {}),
-        ...(variant.graphOptimization ? { graphOptimization: variant.graphOptimization } : {}),
-      });
-      try {
-        const out: Observed[] = [];
-        for (const request of set) {
-          const generation = await prover.generate({ ...request, promptTokens: [...request.promptTokens] });
-          const evidence = await verifier.evidence(generation.promptTokens, generation.outputTokens, generation.proofs, {
-            sampling: { sampler: request.sampler, temperature: request.temperature, topP: request.topP, seed: request.seed },
-          });
-          out.push({ request, evidence, generation });
-          progress({ phase, variant: variant.name, done: out.length, total: set.length });
-        }
-        return out;
-      } finally {
-        await prover.close();
-      }
-    };
-
     // 1. Honest evidence.
     const honest = new Map<string, Observed[]>();
-    for (const variant of HONEST_VARIANTS) honest.set(variant.name, await run(variant, workload, "honest"));
+    for (const variant of HONEST_VARIANTS) honest.set(variant.name, await runner.run(variant, workload));
     const bf16 = HONEST_VARIANTS.find((v) => v.name === "bf16")!;
-    const legacyObserved = await run(bf16, legacy, "legacy-sampler");
+    phase = "legacy-sampler";
+    const legacyObserved = await runner.run(bf16, legacy);
 
     // 2. Bands.
     progress({ phase: "fit", done: 0, total: 1 });
@@ -187,52 +140,19 @@ export async function calibrate(options: CalibrationOptions): Promise<{ profile:
 
     // 3. Detection table: honest variants judged by their own bands, then every cheat.
     const table: DetectionRow[] = [];
-    const row = (name: string, honestVariant: boolean, description: string, observed: readonly RequestEvidence[]): DetectionRow => {
-      const worstRatio: Record<string, number | null> = {};
-      const failedBy: Record<string, number> = {};
-      let rejected = 0;
-      let weakest: number | null = null;
-      let weakestSet = false;
-      for (const evidence of observed) {
-        const verdict = judgeRequest(evidence, judging);
-        if (!verdict.accepted) rejected++;
-        let requestMax: number | null = 0;
-        for (const s of verdict.statistics) {
-          const r = ratio(s.value, s.threshold);
-          const prev = worstRatio[s.name];
-          worstRatio[s.name] = prev === null || r === null ? null : Math.max(prev ?? 0, r);
-          requestMax = requestMax === null || r === null ? null : Math.max(requestMax, r);
-          if (!s.passed) failedBy[s.name] = (failedBy[s.name] ?? 0) + 1;
-        }
-        if (!weakestSet || (requestMax !== null && (weakest === null || requestMax < weakest))) {
-          weakest = requestMax;
-          weakestSet = true;
-        }
-      }
-      return { variant: name, honest: honestVariant, description, requests: observed.length, rejected, worstRatio, weakestDetection: honestVariant ? null : weakest, failedBy };
-    };
     for (const variant of HONEST_VARIANTS) {
       const observed = honest.get(variant.name)!.map((o) => o.evidence);
-      table.push(row(variant.name, true, variant.description, variant.name === "bf16" ? [...observed, ...legacyObserved.map((o) => o.evidence)] : observed));
+      const all = variant.name === "bf16" ? [...observed, ...legacyObserved.map((o) => o.evidence)] : observed;
+      table.push(detectionRow(variant.name, true, variant.description, all, judging));
     }
+    phase = "cheat";
     for (const variant of CHEATING_VARIANTS) {
-      const observed = await run(variant, workload, "cheat");
-      table.push(row(variant.name, false, variant.description, observed.map((o) => o.evidence)));
+      const observed = await runner.run(variant, workload);
+      table.push(detectionRow(variant.name, false, variant.description, observed.map((o) => o.evidence), judging));
     }
-    const base = honest.get("bf16")!;
+    phase = "edit";
     for (const variant of EDIT_VARIANTS) {
-      const edited: RequestEvidence[] = [];
-      for (const o of base) {
-        const tokens = editTokens(o.generation.outputTokens, variant.edits, info.vocabSize, seed * 100_003 + o.request.index);
-        if (!tokens) continue;
-        edited.push(
-          await verifier.evidence(o.generation.promptTokens, tokens, o.generation.proofs, {
-            sampling: { sampler: o.request.sampler, temperature: o.request.temperature, topP: o.request.topP, seed: o.request.seed },
-          }),
-        );
-        progress({ phase: "edit", variant: variant.name, done: edited.length, total: base.length });
-      }
-      table.push(row(variant.name, false, variant.description, edited));
+      table.push(detectionRow(variant.name, false, variant.description, await runner.edited(variant, honest.get("bf16")!, seed), judging));
     }
 
     const referenceSize = { chunks: 3, tokens: 65 };
@@ -260,7 +180,7 @@ export async function calibrate(options: CalibrationOptions): Promise<{ profile:
     progress({ phase: "done", done: 1, total: 1 });
     return { profile, table };
   } finally {
-    await verifier.close();
+    await runner.close();
   }
 }
 

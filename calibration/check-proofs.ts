@@ -24,6 +24,8 @@ export async function checkProofs(
   cases: CasesFile,
   onCase?: (c: ProofCase, verdict: RequestVerdict | Error) => void,
 ): Promise<Map<string, VariantResult>> {
+  // Another model's profile is a usage error, not a verdict on every case.
+  if ("schema" in profile) engine.checkProfile(profile);
   const results = new Map<string, VariantResult>();
   for (const [name, list] of cases.variants) {
     const result: VariantResult = { accepted: 0, total: 0, worst: {}, failedBy: {}, refused: [] };

@@ -39,7 +39,7 @@ import type { OperatorConfig } from "./config.ts";
 import { LeafChecker, fetchJson, leafUrl, parseLeafResponse, type FetchedLeaf, type LeafCheck, type OnchainBatch } from "./leaf-check.ts";
 import { ensureRegistered, RegistrationError } from "./registration.ts";
 import { SigningGuard } from "./signing-guard.ts";
-import { OperatorState, type BatchRecord } from "./state.ts";
+import { OperatorState, type StoredJudgement, type BatchRecord } from "./state.ts";
 import { hashInferenceLeaf } from "../protocol/merkle/index.ts";
 import { FieldError } from "../protocol/errors.ts";
 
@@ -182,6 +182,12 @@ export class OperatorNode {
         if (!record) return reply.code(404).send({ error: { message: `batch ${request.params.id} not seen`, field: "id" } });
         return record;
       });
+      app.get<{ Params: { id: string } }>("/v1/batches/:id/judgements", { schema: { params: { type: "object", properties: { id: { type: "string", pattern: "^[0-9]{1,20}$" } }, required: ["id"] } } }, async (request, reply) => {
+        const batchId = BigInt(request.params.id);
+        const record = await state.batch(batchId);
+        if (!record) return reply.code(404).send({ error: { message: `batch ${request.params.id} not seen`, field: "id" } });
+        return { batchId: record.batchId, profileHash: record.profileHash ?? null, status: record.status, leaves: await state.judgementsOf(batchId) };
+      });
       await app.listen({ host: config.http.host, port: config.http.port });
       const stored = await state.cursor();
       node.cursor = stored ?? BigInt(config.chain.startBlock ?? deployment.blockNumber);
@@ -323,6 +329,7 @@ export class OperatorNode {
     this.metrics.verifySeconds.observe({ phase: "seed" }, (performance.now() - batchStart) / 1000);
     const indices = sampleLeaves({ blockHash, batchId, operator: this.conn.account.address, leafCount: record.leafCount, fraction: this.config.samplingFraction });
     const checked: { leafHash: Hex; index: number }[] = [];
+    const judged: StoredJudgement[] = [];
     let verdict: BatchRecord["status"] = "valid";
     let failing: LeafCheck | undefined;
     // Fetches run ahead of recomputation (the engine runs one forward at a time anyway).
@@ -341,6 +348,7 @@ export class OperatorNode {
       this.metrics.verifySeconds.observe({ phase: "fetch" }, result.timings.fetchMs / 1000);
       this.metrics.verifySeconds.observe({ phase: "recompute" }, result.timings.recomputeMs / 1000);
       if (result.leafHash) checked.push({ leafHash: result.leafHash, index });
+      if (result.judgement) judged.push({ index, outcome: result.outcome, ...result.judgement });
       if (result.outcome !== "valid") {
         verdict = result.outcome;
         failing = result;
@@ -349,6 +357,7 @@ export class OperatorNode {
     }
     if (this.stopped.signal.aborted) return;
     await this.state.putLeafIndexes(batchId, checked);
+    await this.state.putJudgements(batchId, judged);
     if (verdict === "valid") {
       const signStart = performance.now();
       const message = { batchId, root: record.root, verdict: Verdict.Valid, leavesChecked: indices.length };

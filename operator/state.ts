@@ -7,6 +7,7 @@
 import { Level } from "level";
 import type { Hex } from "viem";
 import type { InferenceLeafFields } from "../protocol/merkle/index.ts";
+import type { LeafJudgement } from "./leaf-check.ts";
 
 export interface BatchRecord {
   batchId: string;
@@ -28,6 +29,12 @@ export interface BatchRecord {
   done?: boolean;
 }
 
+/** One judged leaf of a batch: its outcome and the request-level statistics behind it. */
+export interface StoredJudgement extends LeafJudgement {
+  index: number;
+  outcome: string;
+}
+
 export interface VoteRecord {
   disputeId: string;
   batchId: string;
@@ -46,6 +53,7 @@ export class OperatorState {
   private readonly batches;
   private readonly leaves;
   private readonly votes;
+  private readonly judgements;
 
   constructor(path: string) {
     this.db = new Level<string, unknown>(path, { valueEncoding: "json" });
@@ -53,6 +61,7 @@ export class OperatorState {
     this.batches = this.db.sublevel<string, BatchRecord>("batches", { valueEncoding: "json" });
     this.leaves = this.db.sublevel<string, number>("leaves", { valueEncoding: "json" });
     this.votes = this.db.sublevel<string, VoteRecord>("votes", { valueEncoding: "json" });
+    this.judgements = this.db.sublevel<string, StoredJudgement>("judgements", { valueEncoding: "json" });
   }
 
   async open(): Promise<void> {
@@ -92,6 +101,17 @@ export class OperatorState {
 
   async leafIndex(batchId: bigint, leafHash: Hex): Promise<number | undefined> {
     return (await this.leaves.get(`${key(batchId)}:${leafHash.toLowerCase()}`)) ?? undefined;
+  }
+
+  /** Each checked leaf's statistics and token margins (what an explorer plots against the thresholds). */
+  async putJudgements(batchId: bigint, entries: readonly StoredJudgement[]): Promise<void> {
+    await this.judgements.batch(entries.map((e) => ({ type: "put" as const, key: `${key(batchId)}:${key(BigInt(e.index))}`, value: e })), SYNC);
+  }
+
+  async judgementsOf(batchId: bigint): Promise<StoredJudgement[]> {
+    const out: StoredJudgement[] = [];
+    for await (const value of this.judgements.values({ gte: `${key(batchId)}:`, lt: `${key(batchId)};` })) out.push(value);
+    return out;
   }
 
   async vote(disputeId: bigint): Promise<VoteRecord | undefined> {

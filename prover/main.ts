@@ -14,7 +14,6 @@ import { ChainCommitter } from "./batch/chain-committer.ts";
 import { Batcher, type BatchCommitter } from "./batch/index.ts";
 import { ConfigError, loadConfig, type ProverConfig } from "./config.ts";
 import { Engine, WeightsHashMismatchError } from "./engine/index.ts";
-import { registeredWeightsHash } from "../runtime/model-registry.ts";
 import { buildProverApp } from "./server/index.ts";
 import { ProofStore } from "./store/index.ts";
 import { stopOnSignals } from "../runtime/process.ts";
@@ -46,10 +45,10 @@ export async function configuredCommitter(config: ProverConfig, env: Readonly<Re
   return new ChainCommitter(conn);
 }
 
-/** Reads the ModelRegistry of the configured deployment (no account needed). */
-async function registryReader(config: ProverConfig): Promise<(modelId: string) => Promise<string | undefined>> {
-  const deployment = readDeploymentFile(config.chain!.deployment, "chain.deployment");
-  return (modelId) => registeredWeightsHash(config.chain!.rpcUrl, deployment, modelId);
+/** The weights hash the ModelRegistry binds to `modelId` (64 hex digits), or undefined when it binds none. */
+async function registeredWeights(committer: ChainCommitter, modelId: string): Promise<string | undefined> {
+  const bound = await committer.registeredModel(modelId);
+  return /^0x0{64}$/.test(bound.weightsHash) ? undefined : bound.weightsHash.slice(2).toLowerCase();
 }
 
 export async function startProver(config: ProverConfig, options: StartOptions = {}): Promise<RunningProver> {
@@ -111,16 +110,37 @@ export async function startProver(config: ProverConfig, options: StartOptions = 
   }
 }
 
+/** Says, before any batch is refused, when the chain will not take or will not trust this model's batches. */
+async function warnAboutRegistration(committer: ChainCommitter, info: { modelId: string; weightsHash: string }): Promise<void> {
+  let bound;
+  try {
+    bound = await committer.registeredModel(info.modelId);
+  } catch (error) {
+    process.stderr.write(`prover: warning: cannot read the ModelRegistry: ${(error as Error).message}\n`);
+    return;
+  }
+  if (/^0x0{64}$/.test(bound.profileHash)) {
+    process.stderr.write(
+      `prover: warning: model ${info.modelId} has no verification profile in the ModelRegistry; BatchManager refuses its batches until governance binds one (npm run vb -- calibrate, then ModelRegistry.setModelProfile)\n`,
+    );
+  } else if (bound.weightsHash.slice(2) !== info.weightsHash) {
+    process.stderr.write(
+      `prover: warning: the ModelRegistry binds ${info.modelId} to weights ${bound.weightsHash.slice(2)}; this prover serves ${info.weightsHash}, which operators will judge as another model\n`,
+    );
+  }
+}
+
 /** Entry point of `npm run prover` (and of test provers that patch the engine first). */
 export async function runProverMain(): Promise<void> {
   let prover: RunningProver;
+  let committer: BatchCommitter | undefined;
   try {
     const config = loadConfig({ argv: process.argv.slice(2), env: process.env });
-    const committer = await configuredCommitter(config);
-    const registry = config.chain ? await registryReader(config) : undefined;
+    committer = await configuredCommitter(config);
+    const chain = committer instanceof ChainCommitter ? committer : undefined;
     prover = await startProver(config, {
       ...(committer ? { committer } : {}),
-      ...(registry ? { registeredWeightsHash: registry } : {}),
+      ...(chain ? { registeredWeightsHash: (modelId: string) => registeredWeights(chain, modelId) } : {}),
       onProgress: (message) => process.stderr.write(`prover: ${message}\n`),
     });
   } catch (error) {
@@ -128,6 +148,7 @@ export async function runProverMain(): Promise<void> {
     process.stderr.write(`prover: ${invalid ? "invalid configuration" : "failed to start"}: ${error instanceof Error ? error.message : String(error)}\n`);
     process.exit(invalid ? 2 : 1);
   }
+  if (committer instanceof ChainCommitter) await warnAboutRegistration(committer, prover.engine.info);
   process.stdout.write(`prover: serving ${prover.engine.info.modelId} on ${prover.address}\n`);
   stopOnSignals("prover", () => prover.close());
 }

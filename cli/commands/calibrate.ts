@@ -7,7 +7,8 @@ import { existsSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { InvalidArgumentError } from "commander";
 import { command, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, parse } from "../common.ts";
-import { calibrate, type CalibrationProgress, type DetectionRow } from "../../calibration/calibrate.ts";
+import { calibrate, type CalibrationProgress } from "../../calibration/calibrate.ts";
+import { formatDetectionTable } from "../../calibration/detection.ts";
 
 function positiveInt(min: number) {
   return (value: string): number => {
@@ -36,16 +37,6 @@ function progressPrinter(stream: NodeJS.WriteStream): (event: CalibrationProgres
     const what = event.variant ? `${event.phase} ${event.variant}` : event.phase;
     stream.write(`[${(now / 1000).toFixed(0).padStart(4)} s] ${what.padEnd(34)} ${event.done}/${event.total}\n`);
   };
-}
-
-export function formatDetectionTable(rows: readonly DetectionRow[]): string {
-  const lines = ["variant              kind    rejected    weakest    failed by"];
-  for (const r of rows) {
-    const weakest = r.honest ? "" : r.weakestDetection === null ? "inf" : `${r.weakestDetection.toFixed(2)}x`;
-    const failed = Object.entries(r.failedBy).map(([k, v]) => `${k} ${v}`).join(", ");
-    lines.push(`${r.variant.padEnd(20)} ${(r.honest ? "honest" : "cheat").padEnd(7)} ${`${r.rejected}/${r.requests}`.padStart(8)}    ${weakest.padStart(7)}    ${failed}`);
-  }
-  return lines.join("\n");
 }
 
 export async function calibrateMain(argv: string[]): Promise<number> {

@@ -49,19 +49,24 @@ export function chooseGumbel(logits: Float32Array, temperature: number, topP: nu
 }
 
 /**
- * In logit units: how much the claimed token's logit would have to rise to be version 2's
- * choice under these logits (0 when it is). Outside the nucleus it is at least the logit gap
- * to the nucleus's least likely member.
+ * In logit units: how far the claimed token is from being version 2's choice under these
+ * logits (0 when it is). Two parts, the larger counts:
+ *   - the Gumbel-max gap: T * (best score - claimed score);
+ *   - outside the nucleus, how far outside: the nucleus takes ids until their weight reaches
+ *     topP * total, so the claimed id gets in only if the weight W ranked before it shrinks to
+ *     topP * total, i.e. if those logits fall by T * ln(W / (topP * total)). At the boundary
+ *     that is about the size of the logit noise that moved it; far outside it is large.
  */
 export function gumbelMargin(logits: Float32Array, temperature: number, topP: number, seed: bigint, position: number, claimed: number): { chosen: number; margin: number } {
-  const { kept } = nucleus(logits, temperature, topP);
+  const { kept, weights, total, order } = nucleus(logits, temperature, topP);
   const noise = gumbelNoise(seed, position, logits.length);
   const best = bestOf(logits, temperature, kept, noise);
   const claimedScore = logits[claimed]! / temperature + noise[claimed]!;
   let margin = Math.max(0, (best.score - claimedScore) * temperature);
-  if (!kept.includes(claimed)) {
-    const last = kept[kept.length - 1]!;
-    margin = Math.max(margin, logits[last]! - logits[claimed]!);
+  if (order && !kept.includes(claimed)) {
+    let before = 0;
+    for (let j = 0; j < order.length && order[j] !== claimed; j++) before += weights[order[j]!]!;
+    margin = Math.max(margin, temperature * Math.log(before / (topP * total)));
   }
   return { chosen: best.token, margin };
 }

@@ -5,7 +5,8 @@
  * returns that instead of posting the root a second time.
  */
 import { decodeEventLog, type Abi, type Address, type Hex, type Log, type PublicClient } from "viem";
-import { batchManagerAbi } from "../../protocol/contracts/abis.ts";
+import { keccak256, stringToBytes } from "viem";
+import { batchManagerAbi, modelRegistryAbi } from "../../protocol/contracts/abis.ts";
 import type { ChainConnection } from "../../runtime/chain.ts";
 import type { BatchCommitter, ClosedBatch, CommitReceipt } from "./committer.ts";
 
@@ -54,6 +55,22 @@ export class ChainCommitter implements BatchCommitter {
     const event = mined.logs.map((log) => decodeSubmitted(log)).find((e) => e !== undefined);
     if (!event) throw new Error(`submitBatch for local batch ${batch.id} emitted no BatchSubmitted (tx ${txHash})`);
     return this.receipt({ batchId: event.batchId, txHash, blockNumber: mined.blockNumber }, chainId);
+  }
+
+  /**
+   * What the ModelRegistry binds to `model`: the profile its batches are judged by and the
+   * weights that profile was calibrated on (zero hashes when the model is not registered, and
+   * then BatchManager refuses its batches).
+   */
+  async registeredModel(model: string): Promise<{ profileHash: Hex; weightsHash: Hex }> {
+    const registry = this.connection.deployment.contracts.modelRegistry.address;
+    const bound = (await this.connection.publicClient.readContract({
+      address: registry,
+      abi: modelRegistryAbi,
+      functionName: "getModel",
+      args: [keccak256(stringToBytes(model))],
+    })) as { profileHash: Hex; weightsHash: Hex };
+    return { profileHash: bound.profileHash, weightsHash: bound.weightsHash };
   }
 
   private receipt(found: Found, chainId: number): CommitReceipt {

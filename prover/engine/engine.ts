@@ -50,6 +50,8 @@ export interface Generation {
   toploc: ToplocParams;
   /** The token sampler's version (protocol/sampler): recorded, and committed in the leaf. */
   sampler: SamplerVersion;
+  /** Everything the sampler was run with: what verify() needs to replay it. */
+  sampling: SamplingSettings;
   timings: { prefillMs: number; decodeMs: number; proofMs: number };
 }
 
@@ -309,7 +311,8 @@ export class Engine {
     const proofs = prover ? prover.finish() : [];
     const proofMs = prover?.elapsedMs ?? 0;
     const decodeMs = performance.now() - decodeStart - proofMs;
-    return { promptTokens: prompt, outputTokens: output, finishReason, proofs, toploc: { ...toploc }, sampler, timings: { prefillMs, decodeMs, proofMs } };
+    const sampling = { sampler, temperature, topP, seed };
+    return { promptTokens: prompt, outputTokens: output, finishReason, proofs, toploc: { ...toploc }, sampler, sampling, timings: { prefillMs, decodeMs, proofMs } };
   }
 
   /**
@@ -374,8 +377,8 @@ export class Engine {
     });
   }
 
-  /** A calibrated profile judges only the model it was calibrated on. */
-  private checkProfile(profile: VerificationProfile): void {
+  /** A calibrated profile judges only the model it was calibrated on: throws ProfileMismatchError otherwise. */
+  checkProfile(profile: VerificationProfile): void {
     if (profile.model.weightsHash !== this.info.weightsHash) {
       throw new ProfileMismatchError(
         `profile ${profile.name} was calibrated on weights ${profile.model.weightsHash}; this engine runs ${this.info.weightsHash}`,

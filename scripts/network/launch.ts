@@ -10,7 +10,7 @@ import { createServer } from "node:net";
 import path from "node:path";
 import { createPublicClient, createWalletClient, http, parseEther, type Address, type Hex, type PublicClient } from "viem";
 import { generatePrivateKey, privateKeyToAccount, type PrivateKeyAccount } from "viem/accounts";
-import { devStakeTokenAbi, stakeRegistryAbi } from "../../protocol/contracts/abis.ts";
+import { devStakeTokenAbi, modelRegistryAbi, stakeRegistryAbi } from "../../protocol/contracts/abis.ts";
 import { deploymentPath, type DeployedConfig, type Deployment } from "../../protocol/contracts/deployments.ts";
 import { protocolDomain, Role, signRegistration } from "../../protocol/eip712/index.ts";
 import { deploy } from "../deploy.ts";
@@ -129,6 +129,11 @@ export interface SetupOptions {
   operatorStake?: bigint;
   /** Interval mining: blocks keep coming without transactions (sampling seeds, timestamps). */
   blockIntervalMs?: number;
+  /**
+   * More model ids to bind in the ModelRegistry (the default model's profile always is), each to
+   * a profile hash; operators that lack that profile refuse to judge its batches.
+   */
+  models?: { model: string; profileHash: Hex; weightsHash: Hex }[];
 }
 
 function writeKey(dir: string, name: string, key: Hex): string {
@@ -162,6 +167,10 @@ export async function setupNetwork(rpcUrl: string, dir: string, options: SetupOp
     const r = await publicClient.waitForTransactionReceipt({ hash });
     if (r.status !== "success") throw new Error(`setup transaction ${hash} reverted`);
   };
+  for (const m of options.models ?? []) {
+    const models = deployment.contracts.modelRegistry;
+    await wait(await deployerWallet.writeContract({ address: models.address, abi: modelRegistryAbi, functionName: "setModelProfile", args: [m.model, m.profileHash, m.weightsHash, ""], account: deployment.deployer, chain: null }));
+  }
   const fundEth = (address: Address) => publicClient.request({ method: "hardhat_setBalance" as never, params: [address, "0x3635C9ADC5DEA00000"] as never });
   const mint = async (to: Address, amount: bigint) =>
     wait(await deployerWallet.writeContract({ address: token, abi: devStakeTokenAbi, functionName: "mint", args: [to, amount], account: deployment.deployer, chain: null }));

@@ -12,7 +12,7 @@ import type { ClosedBatch } from "../../prover/batch/index.ts";
 import { Role } from "../../protocol/eip712/index.ts";
 import type { Deployment } from "../../protocol/contracts/deployments.ts";
 import type { ChainConnection } from "../../runtime/chain.ts";
-import { deploySystem, testAccount, type System } from "../helpers/contracts.ts";
+import { deploySystem, testAccount, wait, type System } from "../helpers/contracts.ts";
 
 const connection = await network.create();
 
@@ -21,6 +21,7 @@ describe("prover chain committer (submitBatch, idempotent across crashes)", () =
 
   before(async () => {
     sys = await deploySystem(connection, "native", "committer");
+    await wait(sys.publicClient, await sys.modelRegistry.write.setModelProfile(["m", keccak256(toHex("profile of m")), keccak256(toHex("weights of m")), ""]));
   });
 
   function connect(account: PrivateKeyAccount): ChainConnection {
@@ -32,7 +33,7 @@ describe("prover chain committer (submitBatch, idempotent across crashes)", () =
       publicClient,
       walletClient: createWalletClient({ chain, transport: custom(connection.provider), account }),
       account,
-      deployment: { chainId: sys.chainId, blockNumber: 0, contracts: { batchManager: { address: sys.batchManager.address } } } as unknown as Deployment,
+      deployment: { chainId: sys.chainId, blockNumber: 0, contracts: { batchManager: { address: sys.batchManager.address }, modelRegistry: { address: sys.modelRegistry.address } } } as unknown as Deployment,
     };
   }
 

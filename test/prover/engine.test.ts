@@ -105,8 +105,9 @@ describe("prover/engine on the embedded default model", () => {
     const fed = generation.outputTokens.length - 1; // the last token is never fed back
     assert.equal(generation.proofs.length, 1 + Math.ceil(fed / 32));
     for (const proof of generation.proofs) assert.equal(proof.length, 258);
-    const verdict = await engine.verify(generation.promptTokens, generation.outputTokens, generation.proofs);
-    assert.equal(verdict.accepted, true);
+    const verdict = await engine.verify(generation.promptTokens, generation.outputTokens, generation.proofs, { sampling: generation.sampling });
+    assert.equal(verdict.accepted, true, verdict.failures.join("; "));
+    assert.equal(verdict.profileHash, engine.profile!.contentHash, "the default model is judged by its own profile");
     // The KV-cache decode and the verifier's single prefill compute the same hidden states up to float rounding.
     for (const chunk of verdict.evidence.chunks) assert.ok(chunk.expMismatches <= 2 && chunk.mantErrMean <= 1, JSON.stringify(chunk));
     assert.ok(generation.timings.prefillMs > 0 && generation.timings.decodeMs > 0 && generation.timings.proofMs > 0);
@@ -149,14 +150,14 @@ describe("prover/engine on the embedded default model", () => {
     // thresholds (see the README); a rewritten stretch of the reply cannot.
     const tampered = generation.outputTokens.slice();
     for (let i = 5; i < 21; i++) tampered[i] = (tampered[i]! + 1) % 256;
-    const wrongOutput = await engine.verify(generation.promptTokens, tampered, generation.proofs);
+    const wrongOutput = await engine.verify(generation.promptTokens, tampered, generation.proofs, { sampling: generation.sampling });
     assert.equal(wrongOutput.accepted, false);
     assert.equal(wrongOutput.evidence.chunks[0]!.expMismatches, 0, "the prefill chunk does not depend on the output");
     const otherPrompt = engine.tokenizer.chatPrompt([{ role: "user", content: "Something else entirely, quite different." }]);
-    const wrongPrompt = await engine.verify(otherPrompt, generation.outputTokens, generation.proofs);
+    const wrongPrompt = await engine.verify(otherPrompt, generation.outputTokens, generation.proofs, { sampling: generation.sampling });
     assert.equal(wrongPrompt.accepted, false);
     assert.ok(wrongPrompt.evidence.chunks[0]!.expMismatches > 38, "another prompt's prefill is another chunk");
-    const base64 = await engine.verify(generation.promptTokens, generation.outputTokens, generation.proofs.map((p) => Buffer.from(p).toString("base64")));
+    const base64 = await engine.verify(generation.promptTokens, generation.outputTokens, generation.proofs.map((p) => Buffer.from(p).toString("base64")), { sampling: generation.sampling });
     assert.equal(base64.accepted, true);
   });
 

@@ -31,6 +31,11 @@ function inferenceRecordFromJson(record: any): InferenceRecord {
   };
 }
 
+/** The sampling settings of a proof record as the data endpoint serves it (snake_case JSON). */
+export function recordSampling(record: { sampling: { temperature: number; top_p: number; sampler?: number }; seed: string }) {
+  return { sampler: (record.sampling.sampler ?? 1) as 1 | 2, temperature: record.sampling.temperature, topP: record.sampling.top_p, seed: BigInt(record.seed) };
+}
+
 /** Longest common prefix length: the first token where two generations differ. */
 function divergence(a: readonly number[], b: readonly number[]): number {
   let i = 0;
@@ -99,7 +104,7 @@ describe("prover server: OpenAI API on the real engine", () => {
     assert.equal(proof.toploc.proofs.length, 1 + Math.ceil((record.output_tokens.length - 1) / 32));
     assert.equal(proof.leaf_hash, hashInferenceLeaf(inferenceRecordFromJson(record)));
 
-    const verdict = await engine.verify(record.prompt_tokens, record.output_tokens, proof.toploc.proofs);
+    const verdict = await engine.verify(record.prompt_tokens, record.output_tokens, proof.toploc.proofs, { sampling: recordSampling(record) });
     assert.equal(verdict.accepted, true);
     // Negative control: the same proofs do not cover a different output.
     const forged = [...record.output_tokens];
@@ -183,7 +188,7 @@ describe("prover server: OpenAI API on the real engine", () => {
     assert.deepEqual(last.proof.toploc.proofs, (plain as any).proof.toploc.proofs);
     assert.notEqual(last.proof.record_id, (plain as any).proof.record_id);
     const record = (await getJson(server.address, `/v1/records/${last.proof.record_id}`)).json;
-    assert.equal((await engine.verify(record.prompt_tokens, record.output_tokens, last.proof.toploc.proofs)).accepted, true);
+    assert.equal((await engine.verify(record.prompt_tokens, record.output_tokens, last.proof.toploc.proofs, { sampling: recordSampling(record) })).accepted, true);
   });
 
   it("answers chat completions, streamed with include_usage and not, identically for one seed", async () => {
@@ -305,7 +310,7 @@ describe("prover server: batches, the data endpoint and restarts on the real eng
       const leafHash = hashInferenceLeaf(inferenceRecordFromJson(leaf.record));
       assert.equal(leafHash, leaf.leaf_hash);
       assert.equal(verifyMerkleProof(leaf.merkle_proof, batch.root, leafHash), true);
-      const verdict = await engine.verify(leaf.record.prompt_tokens, leaf.record.output_tokens, leaf.record.toploc.proofs);
+      const verdict = await engine.verify(leaf.record.prompt_tokens, leaf.record.output_tokens, leaf.record.toploc.proofs, { sampling: recordSampling(leaf.record) });
       assert.equal(verdict.accepted, true);
       // A record changed after the fact no longer opens the committed leaf.
       const tampered = inferenceRecordFromJson({ ...leaf.record, seed: String(BigInt(leaf.record.seed) + 1n) });
