@@ -5,7 +5,7 @@
  * fp16/bf16 graph input, output, value_info, Cast target, dtype attribute and constant becomes
  * float32, in subgraphs too; the arithmetic of the graph is otherwise unchanged.
  *
- * The weights are streamed, 8 MiB at a time, from the source (inline or external) into one
+ * The weights are streamed, 4 MiB at a time, from the source (inline or external) into one
  * external data file next to the rewritten graph, each tensor at a 4 KiB-aligned offset so that
  * onnxruntime can map it instead of copying it. The result lives in the model cache under the
  * source's weights hash and is reused while its marker file says it is complete.
@@ -20,7 +20,7 @@ import type { ScannedModel } from "./scan.ts";
 export const UPCAST_FORMAT = "vb-fp32-upcast/2";
 const WEIGHTS_FILE = "model.fp32.bin";
 const ALIGN = 4096;
-const PIECE = 8 << 20;
+const PIECE = 4 << 20;
 /** Tensors smaller than this are written inline. */
 const INLINE_BELOW = 4096;
 const DATA_LOCATION_EXTERNAL = 1;
