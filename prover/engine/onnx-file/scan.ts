@@ -156,8 +156,7 @@ async function rawField(cursor: FileCursor, f: Field): Promise<Buffer> {
   return f.wire === 2 ? Buffer.concat([tag, Buffer.from(varintBytes(f.length)), body]) : Buffer.concat([tag, body]);
 }
 
-async function scanTensor(cursor: FileCursor, end: number, messageLength: number): Promise<{ stub: Buffer; info: Omit<InitializerInfo, "name"> & { name: string } }> {
-  const start = cursor.position;
+async function scanTensor(cursor: FileCursor, end: number, messageLength: number): Promise<{ stub: Buffer; info: InitializerInfo }> {
   const kept: Buffer[] = [];
   let name = "";
   let dataType = 0;
@@ -176,8 +175,9 @@ async function scanTensor(cursor: FileCursor, end: number, messageLength: number
     const bytes = await rawField(cursor, f);
     kept.push(bytes);
     if (f.field === TENSOR_NAME && f.wire === 2) name = bytes.subarray(bytes.length - f.length).toString("utf8");
-    if (f.field === TENSOR_DATA_TYPE && f.wire === 0) dataType = readVarint(bytes, varintBytes(f.field * 8).length);
-    if (f.field === TENSOR_DATA_LOCATION && f.wire === 0) location = readVarint(bytes, 1);
+    const tagLength = varintBytes(f.field * 8 + f.wire).length;
+    if (f.field === TENSOR_DATA_TYPE && f.wire === 0) dataType = readVarint(bytes, tagLength);
+    if (f.field === TENSOR_DATA_LOCATION && f.wire === 0) location = readVarint(bytes, tagLength);
     if (f.field === TENSOR_DIMS) dims.push(...readDims(bytes, f));
     if (f.field === TENSOR_EXTERNAL_DATA && f.wire === 2) {
       const [key, value] = readStringPair(bytes.subarray(bytes.length - f.length));
@@ -201,7 +201,6 @@ async function scanTensor(cursor: FileCursor, end: number, messageLength: number
   } else {
     data = { kind: "empty" };
   }
-  void start;
   return { stub: Buffer.concat(kept), info: { name, dataType, dims, data } };
 }
 
