@@ -22,6 +22,16 @@ const config: HardhatUserConfig = {
   networks: {
     // `npm run chain` listens on 127.0.0.1; "localhost" could resolve to ::1 first.
     localhost: { type: "http", chainType: "l1", url: "http://127.0.0.1:8545" },
+    // The chain of `npm start` (`hardhat --network replayable node`): transactions are mined in
+    // arrival order, so that replaying its journal (scripts/network/chain-journal.ts) into a
+    // fresh node rebuilds the same blocks; VB_CHAIN_GENESIS_TIME (unix seconds) gives the
+    // replaying node the original genesis timestamp.
+    replayable: {
+      type: "edr-simulated",
+      chainType: "l1",
+      mining: { mempool: { order: "fifo" } },
+      ...(process.env.VB_CHAIN_GENESIS_TIME ? { initialDate: new Date(Number(process.env.VB_CHAIN_GENESIS_TIME) * 1000) } : {}),
+    },
   },
   paths: {
     tests: {

@@ -10,6 +10,7 @@ import {
   loadNodeConfig,
   schemaParts,
   type ChainConfig,
+  type ConfigSpec,
   type KeyConfig,
   type LoadInput,
   type LogLevel,
@@ -60,12 +61,25 @@ const SCHEMA = {
   },
 } as const;
 
+/** Where the aggregator's configuration comes from besides its file: environment variables and flags. */
+export const AGGREGATOR_CONFIG_SPEC: Omit<ConfigSpec, "defaults"> = {
+  envPrefix: "AGGREGATOR",
+  schema: SCHEMA,
+  env: {
+    ...nodeEnvVars("AGGREGATOR"),
+    AGGREGATOR_KEY_FILE: ["account.keyFile", "string"],
+    AGGREGATOR_KEYSTORE: ["account.keystore", "string"],
+    AGGREGATOR_GRACE_MS: ["graceMs", "integer"],
+    AGGREGATOR_FINALIZE: ["finalize", "boolean"],
+  },
+  flags: NODE_FLAGS,
+};
+
 export function loadAggregatorConfig(input: LoadInput = {}): AggregatorConfig {
   const env = input.env ?? {};
   return loadNodeConfig<AggregatorConfig>(
     {
-      envPrefix: "AGGREGATOR",
-      schema: SCHEMA,
+      ...AGGREGATOR_CONFIG_SPEC,
       defaults: {
         chain: { ...NODE_DEFAULTS.chain },
         dataDir: defaultDataDir("aggregator", env),
@@ -76,14 +90,6 @@ export function loadAggregatorConfig(input: LoadInput = {}): AggregatorConfig {
         finalize: true,
         logLevel: "info",
       },
-      env: {
-        ...nodeEnvVars("AGGREGATOR"),
-        AGGREGATOR_KEY_FILE: ["account.keyFile", "string"],
-        AGGREGATOR_KEYSTORE: ["account.keystore", "string"],
-        AGGREGATOR_GRACE_MS: ["graceMs", "integer"],
-        AGGREGATOR_FINALIZE: ["finalize", "boolean"],
-      },
-      flags: NODE_FLAGS,
     },
     input,
   );

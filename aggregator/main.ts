@@ -6,11 +6,21 @@ import { pathToFileURL } from "node:url";
 import { NodeConfigError } from "../runtime/config.ts";
 import { ChainSetupError } from "../runtime/chain.ts";
 import { KeyLoadError } from "../runtime/keys.ts";
-import { loadAggregatorConfig, type AggregatorConfig } from "./config.ts";
+import { AGGREGATOR_CONFIG_SPEC, loadAggregatorConfig, type AggregatorConfig } from "./config.ts";
+import { nodeCommand, wantsHelp } from "../runtime/cli.ts";
 import { AggregatorNode } from "./node.ts";
 import { stopOnSignals } from "../runtime/process.ts";
 
 async function main(): Promise<void> {
+  if (wantsHelp(process.argv.slice(2))) {
+    nodeCommand({
+      name: "npm run aggregator --",
+      summary: "Gathers operators' signed attestations and dispute votes (libp2p gossipsub, HTTP fallback) and submits them on chain at stake-weighted quorum; finalizes, expires and slashes equivocation.",
+      spec: AGGREGATOR_CONFIG_SPEC,
+      epilogue: "Endpoints: POST /v1/attestations, POST /v1/votes, GET /v1/status, /healthz, /readyz, /metrics. See aggregator/README.md.",
+    }).outputHelp();
+    process.exit(0);
+  }
   let config: AggregatorConfig;
   try {
     config = loadAggregatorConfig({ argv: process.argv.slice(2), env: process.env });

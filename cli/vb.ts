@@ -16,11 +16,16 @@
  *   schema         print the envelope JSON Schema
  *   calibrate      measure a model's honest band and its cheats; write its verification profile
  *   check-proofs   judge proofs made elsewhere (a cases file) with a profile, per variant
- * Exit codes: 0 success, 1 failure (or a regression with --strict), 2 usage error, 3 unverified.
+ *   receipt ID     is a response a leaf of an attested on-chain batch (protocol/receipt.ts)
+ *   root ROOT      the on-chain batch that committed a Merkle root
+ * Exit codes: 0 success, 1 failure (or a regression with --strict), 2 usage error, 3 unverified;
+ * receipt and root: 3 pending, 4 disputed, 5 slashed, 6 expired, 7 not included.
  */
 import { diffMain } from "./commands/diff.ts";
 import { fetchMain } from "./commands/fetch.ts";
 import { keygenMain } from "./commands/keygen.ts";
+import { receiptMain } from "./commands/receipt.ts";
+import { rootMain } from "./commands/root.ts";
 import { replayMain } from "./commands/replay.ts";
 import { reportMain } from "./commands/report.ts";
 import { runMain } from "./commands/run.ts";
@@ -50,7 +55,12 @@ const USAGE = `usage: vb <command> [options]    (vb <command> --help lists a com
   calibrate [--model M.onnx] [--tokenizer T] --out profile.json
                       a model's verification profile: honest band, cheats, thresholds
   check-proofs --model M.onnx --profile profile.json --cases CASES.json [--json]
-                      judge proofs made elsewhere with a profile; accepted / total per variant`;
+                      judge proofs made elsewhere with a profile; accepted / total per variant
+  receipt RECORD_ID|RESPONSE.json --prover URL --rpc-url URL [--deployment FILE] [--json]
+                      is this response a leaf of an attested on-chain batch? (exit 0 yes; 3 pending,
+                      4 disputed, 5 slashed, 6 expired, 7 not included)
+  root ROOT --rpc-url URL [--deployment FILE] [--json]
+                      the on-chain batch that committed a Merkle root`;
 
 const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   run: runMain,
@@ -64,6 +74,8 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   schema: schemaMain,
   calibrate: calibrateMain,
   "check-proofs": checkProofsMain,
+  receipt: receiptMain,
+  root: rootMain,
 };
 
 export async function main(argv: string[]): Promise<number> {

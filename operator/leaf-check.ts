@@ -23,9 +23,9 @@ import {
   type InferenceLeafFields,
   type InferenceRecord,
 } from "../protocol/merkle/index.ts";
+import { parseLeafResponse } from "../protocol/merkle/leaf-response.ts";
 import type { Engine, RequestVerdict, VerificationProfile } from "../prover/engine/index.ts";
 import { checkSamplerVersion } from "../protocol/sampler/index.ts";
-import { FieldError } from "../protocol/errors.ts";
 
 export type LeafOutcome = "valid" | "fraud" | "unavailable" | "unsupported";
 
@@ -72,59 +72,8 @@ export interface LeafJudgement {
   divergence: number;
 }
 
-export class LeafFormatError extends FieldError {
-  override name = "LeafFormatError";
-}
-
-const HEX32 = /^0x[0-9a-fA-F]{64}$/;
-
-/** Parses the data endpoint's leaf response; throws LeafFormatError naming the bad field. */
-export function parseLeafResponse(json: unknown): { record: InferenceRecord; merkleProof: Hex[] } {
-  const body = object(json, "leaf");
-  const proof = body.merkle_proof;
-  if (!Array.isArray(proof) || proof.some((p) => typeof p !== "string" || !HEX32.test(p))) fail("merkle_proof", "must be an array of bytes32 hex");
-  const r = object(body.record, "record");
-  if (typeof r.model !== "string" || r.model === "") fail("record.model", "must be a non-empty string");
-  const tokens = (value: unknown, field: string): number[] => {
-    if (!Array.isArray(value) || value.some((t) => !Number.isInteger(t) || t < 0 || t > 0xffffffff)) fail(field, "must be an array of uint32");
-    return value as number[];
-  };
-  const sampling = object(r.sampling, "record.sampling");
-  const toploc = object(r.toploc, "record.toploc");
-  if (typeof r.seed !== "string" || !/^[0-9]{1,20}$/.test(r.seed)) fail("record.seed", "must be a decimal string");
-  const proofs = toploc.proofs;
-  if (!Array.isArray(proofs) || proofs.length === 0 || proofs.some((p) => typeof p !== "string")) fail("record.toploc.proofs", "must be a non-empty array of base64 strings");
-  const num = (value: unknown, field: string): number => {
-    if (typeof value !== "number" || !Number.isFinite(value)) fail(field, "must be a number");
-    return value as number;
-  };
-  return {
-    merkleProof: proof as Hex[],
-    record: {
-      model: r.model as string,
-      promptTokens: tokens(r.prompt_tokens, "record.prompt_tokens"),
-      outputTokens: tokens(r.output_tokens, "record.output_tokens"),
-      sampling: {
-        temperature: num(sampling.temperature, "record.sampling.temperature"),
-        topP: num(sampling.top_p, "record.sampling.top_p"),
-        maxTokens: num(sampling.max_tokens, "record.sampling.max_tokens"),
-        // Version 1 leaves hash without the version, so it is left out for them.
-        ...(sampling.sampler === undefined || sampling.sampler === 1 ? {} : { sampler: num(sampling.sampler, "record.sampling.sampler") }),
-      },
-      seed: BigInt(r.seed as string),
-      proofs: (proofs as string[]).map((p) => new Uint8Array(Buffer.from(p, "base64"))),
-      proofParams: { topk: num(toploc.topk, "record.toploc.topk"), decodeBatchSize: num(toploc.decode_batch_size, "record.toploc.decode_batch_size") },
-    },
-  };
-}
-
-function object(value: unknown, field: string): Record<string, unknown> {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) fail(field, "must be an object");
-  return value as Record<string, unknown>;
-}
-function fail(field: string, problem: string): never {
-  throw new LeafFormatError(`${field} ${problem}`, field);
-}
+// The leaf response's parser is shared with `vb receipt` and the explorer's browser check.
+export { LeafFormatError, parseLeafResponse } from "../protocol/merkle/leaf-response.ts";
 
 /** The URL of leaf `index` under a batch's data URI. */
 export function leafUrl(dataURI: string, index: number): string {

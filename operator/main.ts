@@ -1,6 +1,8 @@
 /**
- * `npm run operator`: loads the configuration (file + OPERATOR_* environment + flags), starts the
- * node, and stops it cleanly on SIGINT/SIGTERM. A bad configuration exits 2 naming the field.
+ * `npm run operator`: with no command (or `run`), loads the configuration (file + OPERATOR_*
+ * environment + flags), starts the node, and stops it cleanly on SIGINT/SIGTERM; a bad
+ * configuration exits 2 naming the field. The other commands (keys, status, register, deregister,
+ * withdraw) are operator/cli/program.ts; `--help` on any of them says more.
  */
 import { pathToFileURL } from "node:url";
 import { NodeConfigError } from "../runtime/config.ts";
@@ -9,12 +11,13 @@ import { KeyLoadError } from "../runtime/keys.ts";
 import { loadOperatorConfig, type OperatorConfig } from "./config.ts";
 import { OperatorError, OperatorNode, type OperatorOptions } from "./node.ts";
 import { stopOnSignals } from "../runtime/process.ts";
+import { runOperatorCli } from "./cli/program.ts";
 
 /** The process entry; `options` lets test harnesses start a node with a check hook. */
-export async function runOperatorMain(options: Omit<OperatorOptions, "env"> = {}): Promise<void> {
+export async function runOperatorMain(options: Omit<OperatorOptions, "env"> = {}, argv: readonly string[] = process.argv.slice(2)): Promise<void> {
   let config: OperatorConfig;
   try {
-    config = loadOperatorConfig({ argv: process.argv.slice(2), env: process.env });
+    config = loadOperatorConfig({ argv, env: process.env });
   } catch (error) {
     if (error instanceof NodeConfigError) {
       process.stderr.write(`operator: invalid configuration: ${error.message}\n`);
@@ -37,8 +40,15 @@ export async function runOperatorMain(options: Omit<OperatorOptions, "env"> = {}
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
-  runOperatorMain().catch((error: unknown) => {
-    process.stderr.write(`operator: failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`);
-    process.exit(1);
-  });
+  let node = false;
+  const run = (argv: string[]) => {
+    node = true;
+    return runOperatorMain({}, argv).catch((error: unknown) => {
+      process.stderr.write(`operator: failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`);
+      process.exit(1);
+    });
+  };
+  const code = await runOperatorCli(process.argv.slice(2), run);
+  // A command is done; the node runs until a signal.
+  if (!node || code !== 0) process.exit(code);
 }

@@ -26,6 +26,11 @@ export interface ModelConfig {
   device?: "cpu" | "cuda";
   /** The weights hash the model must have; another stops the start. */
   weightsHash?: string;
+  /**
+   * Weights other than those the ModelRegistry binds to the model id: "refuse" to start (the
+   * default) or only "warn" (a deliberately dishonest prover in a demo or a test).
+   */
+  registryCheck?: "refuse" | "warn";
   /** An ONNX causal LM; absent: the embedded default model. */
   path?: string;
   /** A Hugging Face tokenizer.json for `path`. */
@@ -127,6 +132,7 @@ const CONFIG_SCHEMA = {
         file: nonEmpty,
         device: { enum: ["cpu", "cuda"] },
         weightsHash: { type: "string", pattern: "^(0x)?[0-9a-fA-F]{64}$" },
+        registryCheck: { enum: ["refuse", "warn"] },
         path: nonEmpty,
         tokenizerPath: nonEmpty,
         activationTensor: nonEmpty,
@@ -159,6 +165,7 @@ export const ENV_VARS: Readonly<Record<string, readonly [string, EnvKind]>> = Ob
   PROVER_MODEL_FILE: ["model.file", "string"],
   PROVER_DEVICE: ["model.device", "string"],
   PROVER_WEIGHTS_HASH: ["model.weightsHash", "string"],
+  PROVER_REGISTRY_CHECK: ["model.registryCheck", "string"],
   PROVER_MODEL_PATH: ["model.path", "string"],
   PROVER_TOKENIZER_PATH: ["model.tokenizerPath", "string"],
   PROVER_ACTIVATION_TENSOR: ["model.activationTensor", "string"],
@@ -174,7 +181,7 @@ export const ENV_VARS: Readonly<Record<string, readonly [string, EnvKind]>> = Ob
 });
 
 /** Command-line flag -> config field (all take a value). */
-const FLAGS: Readonly<Record<string, readonly [string, EnvKind]>> = {
+export const PROVER_FLAGS: Readonly<Record<string, readonly [string, EnvKind]>> = {
   host: ["host", "string"],
   port: ["port", "integer"],
   "data-dir": ["dataDir", "string"],
@@ -183,6 +190,7 @@ const FLAGS: Readonly<Record<string, readonly [string, EnvKind]>> = {
   "model-file": ["model.file", "string"],
   device: ["model.device", "string"],
   "weights-hash": ["model.weightsHash", "string"],
+  "registry-check": ["model.registryCheck", "string"],
   model: ["model.path", "string"],
   tokenizer: ["model.tokenizerPath", "string"],
   "activation-tensor": ["model.activationTensor", "string"],
@@ -202,7 +210,7 @@ export function loadConfig(input: LoadConfigInput = {}): ProverConfig {
     schema: CONFIG_SCHEMA,
     defaults: { ...structuredClone(DEFAULT_CONFIG), dataDir: defaultDataDir(input.env ?? {}) },
     env: ENV_VARS,
-    flags: FLAGS,
+    flags: PROVER_FLAGS,
   };
   const config = loadNodeConfig<ProverConfig>(spec, input);
   if (config.model.dir !== undefined && (config.model.path !== undefined || config.model.tokenizerPath !== undefined)) {

@@ -11,8 +11,11 @@ import { pathToFileURL } from "node:url";
 import type { FastifyInstance } from "fastify";
 import { connectChain, loadKey, readDeploymentFile } from "../runtime/chain.ts";
 import { ChainCommitter } from "./batch/chain-committer.ts";
-import { Batcher, type BatchCommitter } from "./batch/index.ts";
-import { ConfigError, loadConfig, type ProverConfig } from "./config.ts";
+import { Batcher, RecordOnlyCommitter, type BatchCommitter } from "./batch/index.ts";
+import { OnchainBatchStates } from "./batch/onchain-state.ts";
+import { createProverMetrics, meteredCommitter } from "./server/metrics.ts";
+import { ConfigError, ENV_VARS, loadConfig, PROVER_FLAGS, type ProverConfig } from "./config.ts";
+import { nodeCommand, wantsHelp } from "../runtime/cli.ts";
 import { Engine, WeightsHashMismatchError } from "./engine/index.ts";
 import { buildProverApp } from "./server/index.ts";
 import { ProofStore } from "./store/index.ts";
@@ -31,18 +34,30 @@ export interface RunningProver {
 export interface StartOptions {
   /** Replaces the committer the configuration implies (chain, or record-only). */
   committer?: BatchCommitter;
+  /** Where the batch list reads on-chain states (with a chain configured). */
+  onchainStates?: OnchainBatchStates;
   /** The weights hash registered on chain for the model, when there is one: another refuses to serve. */
   registeredWeightsHash?: (modelId: string) => Promise<string | undefined>;
   /** Progress of loading the model (hashing, upcasting). */
   onProgress?: (message: string) => void;
 }
 
-/** The chain committer for `config.chain`, or undefined (record-only) when it is not set. */
-export async function configuredCommitter(config: ProverConfig, env: Readonly<Record<string, string | undefined>> = process.env): Promise<BatchCommitter | undefined> {
-  if (!config.chain) return undefined;
+/** The chain committer and on-chain state reader for `config.chain`, or {} (record-only) when it is not set. */
+export async function configuredChain(config: ProverConfig, env: Readonly<Record<string, string | undefined>> = process.env): Promise<StartOptions> {
+  if (!config.chain) return {};
   const account = await loadKey(config.account, "account", env);
   const conn = await connectChain(config.chain.rpcUrl, readDeploymentFile(config.chain.deployment, "chain.deployment"), account);
-  return new ChainCommitter(conn);
+  const committer = new ChainCommitter(conn);
+  return {
+    committer,
+    onchainStates: new OnchainBatchStates(conn.publicClient, conn.deployment.contracts.batchManager.address),
+    registeredWeightsHash: (modelId) => registeredWeights(committer, modelId),
+  };
+}
+
+/** The chain committer for `config.chain`, or undefined (record-only) when it is not set. */
+export async function configuredCommitter(config: ProverConfig, env: Readonly<Record<string, string | undefined>> = process.env): Promise<BatchCommitter | undefined> {
+  return (await configuredChain(config, env)).committer;
 }
 
 /** The weights hash the ModelRegistry binds to `modelId` (64 hex digits), or undefined when it binds none. */
@@ -72,7 +87,7 @@ export async function startProver(config: ProverConfig, options: StartOptions = 
   };
   try {
     const registered = await options.registeredWeightsHash?.(engine.info.modelId);
-    if (registered !== undefined && registered !== engine.info.weightsHash) {
+    if (registered !== undefined && registered !== engine.info.weightsHash && config.model.registryCheck !== "warn") {
       throw new WeightsHashMismatchError(
         `${engine.info.modelId} is registered with weights ${registered}, but ${config.model.dir ?? config.model.path ?? "the default model"} hashes to ${engine.info.weightsHash}; nothing is served`,
         "model",
@@ -81,9 +96,10 @@ export async function startProver(config: ProverConfig, options: StartOptions = 
     const store = await ProofStore.open(join(resolve(config.dataDir), "store"), { sync: config.syncWrites });
     cleanups.push(() => store.close());
     let address = "";
+    const metrics = createProverMetrics();
     const batcher = new Batcher(store, {
       ...config.batch,
-      ...(options.committer ? { committer: options.committer } : {}),
+      committer: meteredCommitter(options.committer ?? new RecordOnlyCommitter(), metrics),
       publicUrl: () => config.publicUrl ?? address,
       onError: (error, context) => app.log.error({ err: error }, context),
     });
@@ -96,6 +112,8 @@ export async function startProver(config: ProverConfig, options: StartOptions = 
       concurrency: config.queue.concurrency,
       maxWaiting: config.queue.maxWaiting,
       defaultMaxTokens: config.generation.defaultMaxTokens,
+      metrics,
+      ...(options.onchainStates ? { onchainStates: options.onchainStates } : {}),
       logger: config.logLevel === "silent" ? false : { level: config.logLevel },
     });
     cleanups.push(() => app.close());
@@ -130,19 +148,29 @@ async function warnAboutRegistration(committer: ChainCommitter, info: { modelId:
   }
 }
 
+/** `npm run prover -- --help`. */
+export function proverCommand() {
+  return nodeCommand({
+    name: "npm run prover --",
+    summary: "An OpenAI-compatible server with a TOPLOC proof on every response; batches its records into Merkle roots and, with a chain configured, commits them on chain.",
+    spec: { envPrefix: "PROVER", env: ENV_VARS, flags: PROVER_FLAGS },
+    epilogue: "Endpoints: /v1/models, /v1/completions, /v1/chat/completions, /v1/batches[/:id[/leaves/:index]], /v1/records/:id, /health, /healthz, /readyz, /metrics.\nExample: npm run prover -- --rpc-url http://127.0.0.1:8545 --deployment deployments/31337.json --key-file prover.key",
+  });
+}
+
 /** Entry point of `npm run prover` (and of test provers that patch the engine first). */
 export async function runProverMain(): Promise<void> {
+  if (wantsHelp(process.argv.slice(2))) {
+    proverCommand().outputHelp();
+    process.exit(0);
+  }
   let prover: RunningProver;
   let committer: BatchCommitter | undefined;
   try {
     const config = loadConfig({ argv: process.argv.slice(2), env: process.env });
-    committer = await configuredCommitter(config);
-    const chain = committer instanceof ChainCommitter ? committer : undefined;
-    prover = await startProver(config, {
-      ...(committer ? { committer } : {}),
-      ...(chain ? { registeredWeightsHash: (modelId: string) => registeredWeights(chain, modelId) } : {}),
-      onProgress: (message) => process.stderr.write(`prover: ${message}\n`),
-    });
+    const chain = await configuredChain(config);
+    committer = chain.committer;
+    prover = await startProver(config, { ...chain, onProgress: (message) => process.stderr.write(`prover: ${message}\n`) });
   } catch (error) {
     const invalid = error instanceof ConfigError;
     process.stderr.write(`prover: ${invalid ? "invalid configuration" : "failed to start"}: ${error instanceof Error ? error.message : String(error)}\n`);

@@ -1,12 +1,12 @@
 /**
- * npm start — the TOPLOC demo with embedded defaults.
+ * npm run demo:toploc — the TOPLOC demo with embedded defaults.
  *
  * Simulates one proven inference: synthetic final hidden states for a prompt and its decode
  * steps, TOPLOC proofs for every chunk (prefill, then every 32 decode tokens), and three
  * verifications: an exact recomputation, a recomputation on "other hardware" (small bf16
  * rounding noise), and a recomputation by a different model. Prints a per-chunk table.
  *
- * Options: --hidden 4096 --prompt-tokens 48 --decode-tokens 96 --seed 1
+ * Options (npm run demo:toploc -- ...): --hidden 4096 --prompt-tokens 48 --decode-tokens 96 --seed 1
  */
 import { parseArgs } from "node:util";
 import {

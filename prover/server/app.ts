@@ -1,6 +1,6 @@
 /**
- * The prover's HTTP server: fastify with the OpenAI-compatible routes and the data endpoint,
- * each a plugin. The app is returned unstarted; main.ts (or a test) calls listen().
+ * The prover's HTTP server: fastify with the OpenAI-compatible routes, the data endpoint and
+ * the operations endpoints (/metrics, /healthz, /readyz), each a plugin. The app is returned unstarted; main.ts (or a test) calls listen().
  */
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
 import type { Batcher } from "../batch/index.ts";
@@ -14,6 +14,9 @@ import { completionRoutes } from "./routes/completions.ts";
 import { dataRoutes } from "./routes/data.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { modelRoutes } from "./routes/models.ts";
+import { createProverMetrics, installProverMetrics, meteredEngine, type ProverMetrics } from "./metrics.ts";
+import type { OnchainBatchStates } from "../batch/onchain-state.ts";
+import { opsRoutes } from "../../runtime/observability.ts";
 
 export interface ProverAppOptions {
   engine: InferenceEngine;
@@ -27,6 +30,10 @@ export interface ProverAppOptions {
   /** max_tokens when a request gives none (default 256, capped by the context left). */
   defaultMaxTokens?: number;
   logger?: FastifyServerOptions["logger"];
+  /** Metrics served at /metrics (default: a fresh registry). */
+  metrics?: ProverMetrics;
+  /** Where the batch list reads each committed batch's on-chain state (absent: no chain). */
+  onchainStates?: OnchainBatchStates;
 }
 
 export const DEFAULT_BODY_LIMIT = 1 << 20;
@@ -43,8 +50,10 @@ export async function buildProverApp(options: ProverAppOptions): Promise<Fastify
   // JSON only: fastify's default text/plain parser would hand a string to the JSON schemas.
   app.removeContentTypeParser("text/plain");
   const queue = new EngineQueue(options.concurrency ?? 1, options.maxWaiting ?? 16);
+  const metrics = options.metrics ?? createProverMetrics();
+  installProverMetrics(app, metrics, options.store, queue);
   const deps: ServiceDeps = {
-    engine: options.engine,
+    engine: meteredEngine(options.engine, metrics),
     store: options.store,
     queue,
     ...(options.batcher ? { batcher: options.batcher } : {}),
@@ -54,7 +63,8 @@ export async function buildProverApp(options: ProverAppOptions): Promise<Fastify
   await app.register(modelRoutes, { info: options.engine.info, created: Math.floor(Date.now() / 1000) });
   await app.register(completionRoutes, { deps, policy });
   await app.register(chatRoutes, { deps, policy });
-  await app.register(dataRoutes, { store: options.store });
+  await app.register(dataRoutes, { store: options.store, ...(options.onchainStates ? { onchainStates: options.onchainStates } : {}) });
   await app.register(healthRoutes, { store: options.store, queue });
+  await app.register(opsRoutes, { registry: metrics.registry });
   return app;
 }

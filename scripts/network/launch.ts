@@ -93,9 +93,26 @@ export function spawnTs(name: string, script: string, args: string[], env: Recor
   return new NodeProcess(name, child, path.join(logDir, `${name}.log`));
 }
 
-export async function startHardhatNode(logDir: string, port?: number): Promise<{ rpcUrl: string; node: NodeProcess }> {
+export interface HardhatNodeOptions {
+  /** A network of hardhat.config.ts to serve (e.g. "replayable"); default Hardhat's own "node". */
+  network?: string;
+  env?: Record<string, string>;
+  /**
+   * In a process group of its own, so that a Ctrl-C in the terminal does not reach it: the
+   * caller stops it last, after the nodes that use it (npm start journals the chain meanwhile).
+   */
+  detached?: boolean;
+}
+
+export async function startHardhatNode(logDir: string, port?: number, options: HardhatNodeOptions = {}): Promise<{ rpcUrl: string; node: NodeProcess }> {
   const p = port ?? (await freePort());
-  const child = spawn(process.execPath, [HARDHAT_CLI, "node", "--hostname", "127.0.0.1", "--port", String(p)], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+  const network = options.network ? ["--network", options.network] : [];
+  const child = spawn(process.execPath, [HARDHAT_CLI, ...network, "node", "--hostname", "127.0.0.1", "--port", String(p)], {
+    cwd: ROOT,
+    env: { ...process.env, ...options.env },
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: options.detached ?? false,
+  });
   const node = new NodeProcess("hardhat", child, path.join(logDir, "hardhat.log"));
   await node.waitFor(/Started HTTP and WebSocket JSON-RPC server|JSON-RPC server at/i, 60_000);
   return { rpcUrl: `http://127.0.0.1:${p}`, node };
@@ -171,7 +188,9 @@ export async function setupNetwork(rpcUrl: string, dir: string, options: SetupOp
     const models = deployment.contracts.modelRegistry;
     await wait(await deployerWallet.writeContract({ address: models.address, abi: modelRegistryAbi, functionName: "setModelProfile", args: [m.model, m.profileHash, m.weightsHash, ""], account: deployment.deployer, chain: null }));
   }
-  const fundEth = (address: Address) => publicClient.request({ method: "hardhat_setBalance" as never, params: [address, "0x3635C9ADC5DEA00000"] as never });
+  // A transfer rather than hardhat_setBalance: every change of state is a transaction, so a
+  // journal of the chain's transactions rebuilds it (scripts/network/chain-journal.ts).
+  const fundEth = async (to: Address) => wait(await deployerWallet.sendTransaction({ to, value: parseEther("100"), account: deployment.deployer, chain: null }));
   const mint = async (to: Address, amount: bigint) =>
     wait(await deployerWallet.writeContract({ address: token, abi: devStakeTokenAbi, functionName: "mint", args: [to, amount], account: deployment.deployer, chain: null }));
 
@@ -202,6 +221,8 @@ export async function setupNetwork(rpcUrl: string, dir: string, options: SetupOp
 
 export interface ProverLaunch {
   index: number;
+  /** Port to listen on (batch data URIs name it, so a restarted network keeps it); default a free one. */
+  port?: number;
   /** Extra prover flags (e.g. --model, --model-id). */
   args?: string[];
   /** Entry point; default prover/main.ts (npm run prover). */
@@ -211,7 +232,7 @@ export interface ProverLaunch {
 
 export async function launchProver(setup: NetworkSetup, launch: ProverLaunch): Promise<{ proc: NodeProcess; url: string }> {
   const p = setup.provers[launch.index]!;
-  const port = await freePort();
+  const port = launch.port ?? (await freePort());
   const proc = spawnTs(p.name, launch.script ?? "prover/main.ts", ["--port", String(port), "--data-dir", path.join(setup.dir, p.name), ...(launch.args ?? [])], {
     PROVER_RPC_URL: setup.rpcUrl,
     PROVER_DEPLOYMENT: setup.deploymentFile,
@@ -245,6 +266,8 @@ export interface OperatorLaunch {
   script?: string;
   env?: Record<string, string>;
   samplingFraction?: number;
+  /** onnxruntime threads of its engine (default: onnxruntime's choice). */
+  threads?: number;
 }
 
 export async function launchOperator(setup: NetworkSetup, launch: OperatorLaunch): Promise<{ proc: NodeProcess; url: string }> {
@@ -256,6 +279,7 @@ export async function launchOperator(setup: NetworkSetup, launch: OperatorLaunch
     signer: { keyFile: op.signerKeyFile },
     dataDir: path.join(setup.dir, op.name),
     samplingFraction: launch.samplingFraction ?? 1,
+    ...(launch.threads !== undefined ? { model: { threads: launch.threads } } : {}),
     http: { host: "127.0.0.1", port: 0 },
     mesh: { listen: ["/ip4/127.0.0.1/tcp/0"], bootstrap: launch.bootstrap },
     aggregatorUrls: [launch.aggregatorUrl],
@@ -263,5 +287,30 @@ export async function launchOperator(setup: NetworkSetup, launch: OperatorLaunch
   }, null, 2));
   const proc = spawnTs(op.name, launch.script ?? "operator/main.ts", ["--config", configFile], { OPERATOR_LOG_LEVEL: "info", ...launch.env }, setup.dir);
   const match = await proc.waitFor(/operator: ready on (\S+)/, 90_000);
+  return { proc, url: match[1]! };
+}
+
+export interface ExplorerLaunch {
+  port: number;
+  /** Data endpoints the explorer reads (and offers in its check view). */
+  provers: string[];
+  /** "0xADDRESS=name" entries. */
+  labels?: string[];
+  statsLeaves?: number;
+}
+
+/** Starts `npm run explorer` over the network's chain; its config file is <dir>/explorer.json. */
+export async function launchExplorer(setup: NetworkSetup, launch: ExplorerLaunch): Promise<{ proc: NodeProcess; url: string }> {
+  const configFile = path.join(setup.dir, "explorer.json");
+  writeFileSync(configFile, JSON.stringify({
+    chain: { rpcUrl: setup.rpcUrl, deployment: setup.deploymentFile, pollIntervalMs: 1000, logRange: 2000 },
+    http: { host: "127.0.0.1", port: launch.port },
+    provers: launch.provers,
+    labels: launch.labels ?? [],
+    stats: { leavesPerBatch: launch.statsLeaves ?? 4, fetchTimeoutMs: 10_000, model: { threads: 1 } },
+    logLevel: "warn",
+  }, null, 2));
+  const proc = spawnTs("explorer", "explorer/main.ts", ["--config", configFile], {}, setup.dir);
+  const match = await proc.waitFor(/explorer: serving (\S+)/, 60_000);
   return { proc, url: match[1]! };
 }

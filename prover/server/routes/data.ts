@@ -1,20 +1,32 @@
 /**
  * The data endpoint operators read: closed batches, each leaf with its Merkle proof, and any
- * record by id (also before its batch closes).
+ * record by id (also before its batch closes). With a chain configured, each committed batch
+ * carries its on-chain state. The data is public by design (operators and users must be able to
+ * re-check it), so any web page may read it: the explorer's in-browser check does.
  */
 import type { FastifyPluginAsync } from "fastify";
-import type { ProofStore } from "../../store/index.ts";
+import type { ProofStore, StoredBatch } from "../../store/index.ts";
+import type { OnchainBatchStates } from "../../batch/onchain-state.ts";
 import { internalError, notFound } from "../errors.ts";
 import { batchJson, leafJson, recordJson } from "../data-wire.ts";
 import { batchIdParamsSchema, leafParamsSchema, listBatchesQuerySchema, recordParamsSchema } from "../schemas.ts";
 
 export interface DataRoutesOptions {
   store: ProofStore;
+  onchainStates?: OnchainBatchStates;
 }
 
 const DEFAULT_PAGE = 20;
 
-export const dataRoutes: FastifyPluginAsync<DataRoutesOptions> = async (app, { store }) => {
+export const dataRoutes: FastifyPluginAsync<DataRoutesOptions> = async (app, { store, onchainStates }) => {
+  // Simple GETs: a wildcard origin is all a browser needs (no credentials, no preflight).
+  app.addHook("onSend", async (_request, reply) => {
+    reply.header("access-control-allow-origin", "*");
+  });
+  const withOnchain = async (batch: StoredBatch) => {
+    const onchain = onchainStates ? await onchainStates.of(batch) : undefined;
+    return { ...batchJson(batch), onchain: onchain ? { batch_id: onchain.batchId, state: onchain.state, ...(onchain.error ? { error: onchain.error } : {}) } : null };
+  };
   const loadBatch = async (id: string) => {
     const batch = await store.getBatch(Number(id));
     if (batch === undefined) throw notFound(`No batch with id ${id}.`, "id", "batch_not_found");
@@ -30,13 +42,13 @@ export const dataRoutes: FastifyPluginAsync<DataRoutesOptions> = async (app, { s
       const newestFirst = request.query.order === "desc";
       // One extra tells whether another page follows.
       const page = await store.listBatches({ limit: limit + 1, newestFirst, ...(afterId !== undefined ? { afterId } : {}) });
-      const data = page.slice(0, limit).map(batchJson);
+      const data = await Promise.all(page.slice(0, limit).map(withOnchain));
       return { object: "list", data, has_more: page.length > limit, last_id: data.length ? page[data.length - 1]!.id : null };
     },
   );
 
   app.get<{ Params: { id: string } }>("/v1/batches/:id", { schema: { params: batchIdParamsSchema } }, async (request) =>
-    batchJson(await loadBatch(request.params.id)),
+    withOnchain(await loadBatch(request.params.id)),
   );
 
   app.get<{ Params: { id: string; index: string } }>(
