@@ -1,6 +1,6 @@
 /**
- * The float32 form of a half-precision (fp16 or bf16) model: what the CPU provider can run (it
- * lacks fp16 kernels for most of a decoder's ops on x64 and has none for bf16) and what the
+ * The float32 form of a half-precision (fp16 or bf16) model: what the CPU provider runs in full
+ * (its fp16 kernels cover only part of the operator set, bf16 hardly any) and what the
  * protocol's reference recomputation is. Every fp16/bf16 initializer is widened exactly, every
  * fp16/bf16 graph input, output, value_info, Cast target, dtype attribute and constant becomes
  * float32, in subgraphs too; the arithmetic of the graph is otherwise unchanged.
@@ -75,6 +75,20 @@ export interface UpcastSource {
   externalPaths: ReadonlyMap<string, string>;
 }
 
+/** Whether `dir` holds a finished upcast of this format (its marker, and a weights file of the size the marker says). */
+async function isComplete(dir: string): Promise<boolean> {
+  const marker = await readFile(join(dir, "complete.json"), "utf8").catch(() => undefined);
+  if (!marker) return false;
+  let info: { format?: string; weightsBytes?: number };
+  try {
+    info = JSON.parse(marker) as typeof info;
+  } catch {
+    return false;
+  }
+  const size = (await stat(join(dir, WEIGHTS_FILE)).catch(() => undefined))?.size;
+  return info.format === UPCAST_FORMAT && size === info.weightsBytes;
+}
+
 async function copyRange(source: FileHandle, offset: number, length: number, dataType: number, target: FileHandle, at: number): Promise<number> {
   const half = isHalfType(dataType);
   let written = 0;
@@ -96,13 +110,7 @@ async function copyRange(source: FileHandle, offset: number, length: number, dat
  */
 export async function writeUpcastModel(source: UpcastSource, dir: string, extraOutput?: string): Promise<string> {
   const modelPath = join(dir, "model.onnx");
-  const marker = join(dir, "complete.json");
-  const existing = await readFile(marker, "utf8").catch(() => undefined);
-  if (existing) {
-    const info = JSON.parse(existing) as { format?: string; weightsBytes?: number };
-    const size = (await stat(join(dir, WEIGHTS_FILE)).catch(() => undefined))?.size;
-    if (info.format === UPCAST_FORMAT && size === info.weightsBytes) return modelPath;
-  }
+  if (await isComplete(dir)) return modelPath;
   const staging = `${dir}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
   await mkdir(staging, { recursive: true });
   try {
@@ -164,8 +172,19 @@ export async function writeUpcastModel(source: UpcastSource, dir: string, extraO
     await writeFile(join(staging, "model.onnx"), onnx.ModelProto.encode(model).finish());
     await writeFile(join(staging, "complete.json"), JSON.stringify({ format: UPCAST_FORMAT, weightsBytes: offset }));
     await mkdir(dirname(dir), { recursive: true });
-    await rm(dir, { recursive: true, force: true });
-    await rename(staging, dir);
+    try {
+      await rename(staging, dir);
+    } catch (error) {
+      // Another process finished the same upcast first (only complete folders are renamed into
+      // place, so a complete one is as good as ours); anything else there is a leftover.
+      if (await isComplete(dir)) {
+        await rm(staging, { recursive: true, force: true });
+        return modelPath;
+      }
+      if (!["ENOTEMPTY", "EEXIST"].includes((error as NodeJS.ErrnoException).code ?? "")) throw error;
+      await rm(dir, { recursive: true, force: true });
+      await rename(staging, dir);
+    }
   } catch (error) {
     await rm(staging, { recursive: true, force: true });
     throw error;
