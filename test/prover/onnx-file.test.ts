@@ -20,7 +20,7 @@ describe("prover/engine/onnx-file", () => {
     const scanned = await scanOnnxFile(path);
     const full = onnx.ModelProto.decode(bytes);
     const stripped = onnx.ModelProto.decode(bytes);
-    for (const tensor of stripped.graph!.initializer!) tensor.rawData = new Uint8Array(0);
+    for (const tensor of stripped.graph!.initializer!) delete (tensor as { rawData?: Uint8Array }).rawData;
     assert.deepEqual(onnx.ModelProto.toObject(scanned.model), onnx.ModelProto.toObject(stripped), "everything but the payloads, field for field");
     assert.ok(scanned.structure.length < bytes.length / 50, `structure ${scanned.structure.length} bytes of ${bytes.length}`);
     assert.equal(scanned.initializers.length, full.graph!.initializer!.length);
