@@ -14,6 +14,8 @@ import { loadConfig } from "../../prover/config.ts";
 import { Engine, WeightsHashMismatchError } from "../../prover/engine/index.ts";
 import { startProver, type RunningProver } from "../../prover/main.ts";
 import { writeHfModelFolder } from "../../prover/model/hf-folder.ts";
+import { LeafChecker } from "../../operator/leaf-check.ts";
+import { hashModelId } from "../../protocol/merkle/index.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const FIXTURES = JSON.parse(readFileSync(join(ROOT, "test/fixtures/hf/tokenizer_cases.json"), "utf8")) as {
@@ -49,7 +51,7 @@ describe("serving a generated Hugging Face folder (fp16 external weights, Senten
     await writeHfModelFolder({ dir: modelDir, tokenizerDir: join(ROOT, "test/fixtures/hf/tokenizers/sp-bpe-metaspace"), dtype: "float16", shards: 2 });
     const config = loadConfig({
       argv: ["--model-dir", modelDir, "--port", "0", "--data-dir", join(scratch, "data"), "--log-level", "silent"],
-      env: { PROVER_MODEL_CACHE_DIR: join(scratch, "prover-cache"), PROVER_SYNC_WRITES: "false" },
+      env: { PROVER_MODEL_CACHE_DIR: join(scratch, "prover-cache"), PROVER_SYNC_WRITES: "false", PROVER_BATCH_MAX_RECORDS: "3" },
     });
     prover = await startProver(config);
     // The operator's side: its own cache, float32 recomputation.
@@ -118,6 +120,18 @@ describe("serving a generated Hugging Face folder (fp16 external weights, Senten
     const r = await record(response.headers.get("x-proof-record"));
     assert.deepEqual(r.prompt_tokens, reference.ids_with_special_tokens);
     assert.equal((await verify(r)).accepted, true);
+  });
+
+  it("the operator's leaf check opens the batch of those three responses and finds every leaf valid", async () => {
+    const listed = await (await fetch(`${prover.address}/v1/batches`)).json() as { data: { root: `0x${string}`; leaf_count: number; data_uri: string }[] };
+    assert.equal(listed.data.length, 1);
+    const batch = listed.data[0]!;
+    assert.equal(batch.leaf_count, 3);
+    const checker = new LeafChecker(verifier, 10_000);
+    for (let index = 0; index < 3; index++) {
+      const result = await checker.check({ batchId: 1n, root: batch.root, modelId: hashModelId("tiny-chat-fp16"), leafCount: 3, dataURI: batch.data_uri }, index);
+      assert.equal(result.outcome, "valid", result.reason);
+    }
   });
 
   it("a conversation the template refuses is a 400 carrying the template's message", async () => {
