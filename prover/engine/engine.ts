@@ -4,7 +4,7 @@ import { judgeByReference, judgeRequest, requestEvidence, type RequestEvidence, 
 import { ensureDefaultModel } from "../model/ensure.ts";
 import { DEFAULT_MODEL_MANIFEST } from "../model/manifest.ts";
 import { defaultModelProfile } from "../model/profile.ts";
-import { DEVICES, type Device } from "./device.ts";
+import { assertCudaAvailable, DEVICES, type Device } from "./device.ts";
 import { ContextLengthError, GenerationAbortedError, InvalidOptionError, InvalidRequestError, ProfileMismatchError, UnsupportedModelError, WeightsHashMismatchError } from "./errors.ts";
 import { defaultCacheDir, prepareHookedModel, type Precision, type WeightsDtype } from "./hook.ts";
 import { readModelFolder, type ModelFolder } from "./model-folder.ts";
@@ -178,6 +178,7 @@ export class Engine {
     const isDefault = options.modelPath === undefined && folder === undefined;
     const modelPath = folder?.graphPath ?? options.modelPath ?? (await ensureDefaultModel(cacheDir));
     const device = options.device ?? "cpu";
+    if (device === "cuda") assertCudaAvailable(); // before hours of hashing and upcasting, not after
     const precision = options.precision ?? (device === "cuda" ? "native" : "float32");
     // The tokenizer first: a folder whose tokenizer or template is unusable fails before the weights are hashed.
     const tokenizer: Tokenizer = folder
