@@ -178,7 +178,7 @@ export class Engine {
     const isDefault = options.modelPath === undefined && folder === undefined;
     const modelPath = folder?.graphPath ?? options.modelPath ?? (await ensureDefaultModel(cacheDir));
     const device = options.device ?? "cpu";
-    if (device === "cuda") assertCudaAvailable(); // before hours of hashing and upcasting, not after
+    if (device === "cuda") assertCudaAvailable(); // before the weights are hashed, not after
     const precision = options.precision ?? (device === "cuda" ? "native" : "float32");
     // The tokenizer first: a folder whose tokenizer or template is unusable fails before the weights are hashed.
     const tokenizer: Tokenizer = folder
