@@ -8,6 +8,7 @@ import {
   NODE_FLAGS,
   nodeEnvVars,
   loadNodeConfig,
+  NodeConfigError,
   schemaParts,
   type ChainConfig,
   type ConfigSpec,
@@ -37,7 +38,20 @@ export interface OperatorConfig {
    * written by `vb calibrate`; a batch names the one bound to its model on chain). The default
    * model's own profile is always known.
    */
-  model: { path?: string; id?: string; cacheDir?: string; threads?: number; tokenizerPath?: string; profiles?: string[] };
+  model: {
+    /** A Hugging Face model folder (Optimum / transformers.js layout); excludes path and tokenizerPath. */
+    dir?: string;
+    /** The graph inside `dir` when it is not onnx/model.onnx or model.onnx. */
+    file?: string;
+    /** cpu (default) or cuda; either way the recomputation is float32, the protocol's reference. */
+    device?: "cpu" | "cuda";
+    path?: string;
+    id?: string;
+    cacheDir?: string;
+    threads?: number;
+    tokenizerPath?: string;
+    profiles?: string[];
+  };
   fetchTimeoutMs: number;
   /** How often attestations of batches still awaiting quorum are sent again. */
   resendIntervalMs: number;
@@ -64,6 +78,9 @@ const SCHEMA = {
       type: "object",
       additionalProperties: false,
       properties: {
+        dir: nonEmpty,
+        file: nonEmpty,
+        device: { enum: ["cpu", "cuda"] },
         path: nonEmpty,
         id: nonEmpty,
         cacheDir: nonEmpty,
@@ -94,17 +111,26 @@ export const OPERATOR_CONFIG_SPEC: Omit<ConfigSpec, "defaults"> = {
     OPERATOR_STAKE: ["stake", "string"],
     OPERATOR_SAMPLING_FRACTION: ["samplingFraction", "number"],
     OPERATOR_AGGREGATOR_URLS: ["aggregatorUrls", "list"],
+    OPERATOR_MODEL_DIR: ["model.dir", "string"],
+    OPERATOR_MODEL_FILE: ["model.file", "string"],
+    OPERATOR_DEVICE: ["model.device", "string"],
     OPERATOR_MODEL_PATH: ["model.path", "string"],
     OPERATOR_MODEL_ID: ["model.id", "string"],
     OPERATOR_MODEL_CACHE_DIR: ["model.cacheDir", "string"],
     OPERATOR_MODEL_PROFILES: ["model.profiles", "list"],
   },
-  flags: NODE_FLAGS,
+  flags: {
+    ...NODE_FLAGS,
+    "model-dir": ["model.dir", "string"],
+    "model-file": ["model.file", "string"],
+    "model-id": ["model.id", "string"],
+    device: ["model.device", "string"],
+  },
 };
 
 export function loadOperatorConfig(input: LoadInput = {}): OperatorConfig {
   const env = input.env ?? {};
-  return loadNodeConfig<OperatorConfig>(
+  const config = loadNodeConfig<OperatorConfig>(
     {
       ...OPERATOR_CONFIG_SPEC,
       defaults: {
@@ -123,4 +149,9 @@ export function loadOperatorConfig(input: LoadInput = {}): OperatorConfig {
     },
     input,
   );
+  if (config.model.dir !== undefined && (config.model.path !== undefined || config.model.tokenizerPath !== undefined)) {
+    throw new NodeConfigError("model.dir: a model folder brings its own graph and tokenizer; drop model.path / model.tokenizerPath", "model.dir");
+  }
+  if (config.model.file !== undefined && config.model.dir === undefined) throw new NodeConfigError("model.file: names a graph inside model.dir (--model-dir)", "model.file");
+  return config;
 }

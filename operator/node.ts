@@ -31,7 +31,8 @@ import { decodeGossipMessage, encodeGossipMessage, gossipTopic, loadOrCreatePeer
 import { sampleLeaves } from "../protocol/sampling.ts";
 import { loadProfile } from "../protocol/verification/load.ts";
 import type { VerificationProfile } from "../protocol/verification/index.ts";
-import { Engine } from "../prover/engine/index.ts";
+import { Engine, WeightsHashMismatchError } from "../prover/engine/index.ts";
+import { registeredWeightsHash } from "../runtime/model-registry.ts";
 import { connectChain, loadKey, readDeploymentFile, sleep, type ChainConnection } from "../runtime/chain.ts";
 import { createLogger, createMetricsRegistry, opsRoutes } from "../runtime/observability.ts";
 import type { OperatorConfig } from "./config.ts";
@@ -135,6 +136,11 @@ export class OperatorNode {
     const closers: (() => Promise<unknown>)[] = [];
     try {
       const engine = await Engine.load({
+        ...(config.model.dir ? { modelDir: config.model.dir } : {}),
+        ...(config.model.file ? { modelFile: config.model.file } : {}),
+        ...(config.model.device ? { device: config.model.device } : {}),
+        // A verifier recomputes in float32 (half-precision weights upcast), on any device.
+        precision: "float32",
         ...(config.model.path ? { modelPath: config.model.path } : {}),
         ...(config.model.id ? { modelId: config.model.id } : {}),
         ...(config.model.cacheDir ? { cacheDir: config.model.cacheDir } : {}),
@@ -142,6 +148,11 @@ export class OperatorNode {
         ...(config.model.threads !== undefined ? { threads: config.model.threads } : {}),
       });
       closers.push(() => engine.close());
+      for (const warning of engine.warnings) log.warn({ model: engine.info.modelId }, warning);
+      const registered = await registeredWeightsHash(conn.publicClient, deployment, engine.info.modelId);
+      if (registered !== undefined && registered !== engine.info.weightsHash) {
+        throw new WeightsHashMismatchError(`${engine.info.modelId} is registered with weights ${registered}, but this operator's model hashes to ${engine.info.weightsHash}; it would judge batches with the wrong weights`, "model");
+      }
       const state = new OperatorState(join(config.dataDir, "state"));
       await state.open();
       closers.push(() => state.close());

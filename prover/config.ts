@@ -18,6 +18,19 @@ import {
 } from "../runtime/config.ts";
 
 export interface ModelConfig {
+  /** A Hugging Face model folder (Optimum / transformers.js layout); excludes path and tokenizerPath. */
+  dir?: string;
+  /** The graph inside `dir` when it is not onnx/model.onnx or model.onnx. */
+  file?: string;
+  /** cpu (default) or cuda. */
+  device?: "cpu" | "cuda";
+  /** The weights hash the model must have; another stops the start. */
+  weightsHash?: string;
+  /**
+   * Weights other than those the ModelRegistry binds to the model id: "refuse" to start (the
+   * default) or only "warn" (a deliberately dishonest prover in a demo or a test).
+   */
+  registryCheck?: "refuse" | "warn";
   /** An ONNX causal LM; absent: the embedded default model. */
   path?: string;
   /** A Hugging Face tokenizer.json for `path`. */
@@ -115,6 +128,11 @@ const CONFIG_SCHEMA = {
       type: "object",
       additionalProperties: false,
       properties: {
+        dir: nonEmpty,
+        file: nonEmpty,
+        device: { enum: ["cpu", "cuda"] },
+        weightsHash: { type: "string", pattern: "^(0x)?[0-9a-fA-F]{64}$" },
+        registryCheck: { enum: ["refuse", "warn"] },
         path: nonEmpty,
         tokenizerPath: nonEmpty,
         activationTensor: nonEmpty,
@@ -143,6 +161,11 @@ export const ENV_VARS: Readonly<Record<string, readonly [string, EnvKind]>> = Ob
   PROVER_BATCH_MAX_RECORDS: ["batch.maxRecords", "integer"],
   PROVER_BATCH_MAX_AGE_MS: ["batch.maxAgeMs", "integer"],
   PROVER_BATCH_COMMIT_RETRY_MS: ["batch.commitRetryMs", "integer"],
+  PROVER_MODEL_DIR: ["model.dir", "string"],
+  PROVER_MODEL_FILE: ["model.file", "string"],
+  PROVER_DEVICE: ["model.device", "string"],
+  PROVER_WEIGHTS_HASH: ["model.weightsHash", "string"],
+  PROVER_REGISTRY_CHECK: ["model.registryCheck", "string"],
   PROVER_MODEL_PATH: ["model.path", "string"],
   PROVER_TOKENIZER_PATH: ["model.tokenizerPath", "string"],
   PROVER_ACTIVATION_TENSOR: ["model.activationTensor", "string"],
@@ -163,6 +186,11 @@ export const PROVER_FLAGS: Readonly<Record<string, readonly [string, EnvKind]>> 
   port: ["port", "integer"],
   "data-dir": ["dataDir", "string"],
   "public-url": ["publicUrl", "string"],
+  "model-dir": ["model.dir", "string"],
+  "model-file": ["model.file", "string"],
+  device: ["model.device", "string"],
+  "weights-hash": ["model.weightsHash", "string"],
+  "registry-check": ["model.registryCheck", "string"],
   model: ["model.path", "string"],
   tokenizer: ["model.tokenizerPath", "string"],
   "activation-tensor": ["model.activationTensor", "string"],
@@ -185,6 +213,10 @@ export function loadConfig(input: LoadConfigInput = {}): ProverConfig {
     flags: PROVER_FLAGS,
   };
   const config = loadNodeConfig<ProverConfig>(spec, input);
+  if (config.model.dir !== undefined && (config.model.path !== undefined || config.model.tokenizerPath !== undefined)) {
+    throw new ConfigError("model.dir: a model folder brings its own graph and tokenizer; drop model.path / model.tokenizerPath (--model, --tokenizer)", "model.dir");
+  }
+  if (config.model.file !== undefined && config.model.dir === undefined) throw new ConfigError("model.file: names a graph inside model.dir (--model-dir)", "model.file");
   if (config.chain && !config.account) {
     throw new ConfigError("account: committing on chain needs the prover's registered account (keyFile, or keystore with passwordFile/passwordEnv)", "account");
   }

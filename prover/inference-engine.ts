@@ -20,6 +20,10 @@ export interface TokenizerLike {
   encode(text: string): number[];
   decode(tokens: readonly number[]): string;
   chatPrompt(messages: { role: string; content: string }[]): number[];
+  /** A raw prompt with the special tokens the tokenizer adds (absent: BOS, when known, then encode). */
+  promptTokens?(text: string): number[];
+  /** Incremental detokenization for streaming (absent: the whole output is decoded at each token). */
+  streamDecoder?(): { push(tokens: readonly number[]): string; flush(): string };
 }
 
 export interface GenerateRequestLike {

@@ -16,7 +16,7 @@ import { OnchainBatchStates } from "./batch/onchain-state.ts";
 import { createProverMetrics, meteredCommitter } from "./server/metrics.ts";
 import { ConfigError, ENV_VARS, loadConfig, PROVER_FLAGS, type ProverConfig } from "./config.ts";
 import { nodeCommand, wantsHelp } from "../runtime/cli.ts";
-import { Engine } from "./engine/index.ts";
+import { Engine, WeightsHashMismatchError } from "./engine/index.ts";
 import { buildProverApp } from "./server/index.ts";
 import { ProofStore } from "./store/index.ts";
 import { stopOnSignals } from "../runtime/process.ts";
@@ -36,6 +36,10 @@ export interface StartOptions {
   committer?: BatchCommitter;
   /** Where the batch list reads on-chain states (with a chain configured). */
   onchainStates?: OnchainBatchStates;
+  /** The weights hash registered on chain for the model, when there is one: another refuses to serve. */
+  registeredWeightsHash?: (modelId: string) => Promise<string | undefined>;
+  /** Progress of loading the model (hashing, upcasting). */
+  onProgress?: (message: string) => void;
 }
 
 /** The chain committer and on-chain state reader for `config.chain`, or {} (record-only) when it is not set. */
@@ -43,7 +47,12 @@ export async function configuredChain(config: ProverConfig, env: Readonly<Record
   if (!config.chain) return {};
   const account = await loadKey(config.account, "account", env);
   const conn = await connectChain(config.chain.rpcUrl, readDeploymentFile(config.chain.deployment, "chain.deployment"), account);
-  return { committer: new ChainCommitter(conn), onchainStates: new OnchainBatchStates(conn.publicClient, conn.deployment.contracts.batchManager.address) };
+  const committer = new ChainCommitter(conn);
+  return {
+    committer,
+    onchainStates: new OnchainBatchStates(conn.publicClient, conn.deployment.contracts.batchManager.address),
+    registeredWeightsHash: (modelId) => registeredWeights(committer, modelId),
+  };
 }
 
 /** The chain committer for `config.chain`, or undefined (record-only) when it is not set. */
@@ -51,8 +60,19 @@ export async function configuredCommitter(config: ProverConfig, env: Readonly<Re
   return (await configuredChain(config, env)).committer;
 }
 
+/** The weights hash the ModelRegistry binds to `modelId` (64 hex digits), or undefined when it binds none. */
+async function registeredWeights(committer: ChainCommitter, modelId: string): Promise<string | undefined> {
+  const bound = await committer.registeredModel(modelId);
+  return /^0x0{64}$/.test(bound.weightsHash) ? undefined : bound.weightsHash.slice(2).toLowerCase();
+}
+
 export async function startProver(config: ProverConfig, options: StartOptions = {}): Promise<RunningProver> {
   const engine = await Engine.load({
+    ...(config.model.dir !== undefined ? { modelDir: config.model.dir } : {}),
+    ...(config.model.file !== undefined ? { modelFile: config.model.file } : {}),
+    ...(config.model.device !== undefined ? { device: config.model.device } : {}),
+    ...(config.model.weightsHash !== undefined ? { expectedWeightsHash: config.model.weightsHash } : {}),
+    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     ...(config.model.path !== undefined ? { modelPath: config.model.path } : {}),
     ...(config.model.tokenizerPath !== undefined ? { tokenizerPath: config.model.tokenizerPath } : {}),
     ...(config.model.activationTensor !== undefined ? { activationTensor: config.model.activationTensor } : {}),
@@ -66,6 +86,13 @@ export async function startProver(config: ProverConfig, options: StartOptions = 
     for (const step of cleanups.splice(0).reverse()) await step();
   };
   try {
+    const registered = await options.registeredWeightsHash?.(engine.info.modelId);
+    if (registered !== undefined && registered !== engine.info.weightsHash && config.model.registryCheck !== "warn") {
+      throw new WeightsHashMismatchError(
+        `${engine.info.modelId} is registered with weights ${registered}, but ${config.model.dir ?? config.model.path ?? "the default model"} hashes to ${engine.info.weightsHash}; nothing is served`,
+        "model",
+      );
+    }
     const store = await ProofStore.open(join(resolve(config.dataDir), "store"), { sync: config.syncWrites });
     cleanups.push(() => store.close());
     let address = "";
@@ -90,9 +117,10 @@ export async function startProver(config: ProverConfig, options: StartOptions = 
       logger: config.logLevel === "silent" ? false : { level: config.logLevel },
     });
     cleanups.push(() => app.close());
+    for (const warning of engine.warnings) app.log.warn({ model: engine.info.modelId }, warning);
     address = await app.listen({ host: config.host, port: config.port });
     await batcher.start();
-    app.log.info({ model: engine.info.modelId, weightsHash: engine.info.weightsHash, address }, "prover ready");
+    app.log.info({ model: engine.info.modelId, weightsHash: engine.info.weightsHash, dtype: engine.info.dtype, computeDtype: engine.info.computeDtype, device: engine.info.device, address }, "prover ready");
     return { address, app, engine, store, batcher, close: cleanUp };
   } catch (error) {
     await cleanUp();
@@ -142,7 +170,7 @@ export async function runProverMain(): Promise<void> {
     const config = loadConfig({ argv: process.argv.slice(2), env: process.env });
     const chain = await configuredChain(config);
     committer = chain.committer;
-    prover = await startProver(config, chain);
+    prover = await startProver(config, { ...chain, onProgress: (message) => process.stderr.write(`prover: ${message}\n`) });
   } catch (error) {
     const invalid = error instanceof ConfigError;
     process.stderr.write(`prover: ${invalid ? "invalid configuration" : "failed to start"}: ${error instanceof Error ? error.message : String(error)}\n`);

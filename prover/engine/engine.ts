@@ -4,20 +4,29 @@ import { judgeByReference, judgeRequest, requestEvidence, type RequestEvidence, 
 import { ensureDefaultModel } from "../model/ensure.ts";
 import { DEFAULT_MODEL_MANIFEST } from "../model/manifest.ts";
 import { defaultModelProfile } from "../model/profile.ts";
-import { ContextLengthError, GenerationAbortedError, InvalidOptionError, InvalidRequestError, ProfileMismatchError, UnsupportedModelError } from "./errors.ts";
-import { defaultCacheDir, prepareHookedModel } from "./hook.ts";
+import { assertCudaAvailable, DEVICES, type Device } from "./device.ts";
+import { ContextLengthError, GenerationAbortedError, InvalidOptionError, InvalidRequestError, ProfileMismatchError, UnsupportedModelError, WeightsHashMismatchError } from "./errors.ts";
+import { defaultCacheDir, prepareHookedModel, type Precision, type WeightsDtype } from "./hook.ts";
+import { readModelFolder, type ModelFolder } from "./model-folder.ts";
 import { ProofAccumulator } from "./proving.ts";
 import { checkGenerateRequest, checkTokens, type GenerateRequest } from "./request.ts";
 import { ModelRunner, type GraphOptimization } from "./runner.ts";
 import { CURRENT_SAMPLER_VERSION, TokenSampler, type SamplerVersion, type SamplingSettings } from "../../protocol/sampler/index.ts";
-import { ByteTokenizer, type Tokenizer } from "./tokenizer.ts";
-import { HfByteLevelTokenizer, loadHfTokenizer } from "./tokenizer-hf.ts";
+import { ByteTokenizer, type Tokenizer } from "./text/tokenizer.ts";
+import { HfTokenizer, loadHfTokenizer } from "./text/hf-tokenizer.ts";
 
 export interface EngineInfo {
   modelId: string;
-  /** sha256 hex of the ONNX file the engine was given (graph and weights). */
+  /**
+   * The weights hash (protocol/weights): sha256 hex of a single-file model, or of the manifest
+   * of its graph and external data files. Profiles and the ModelRegistry bind to it.
+   */
   weightsHash: string;
-  dtype: "float32";
+  /** The float type the weights are stored in. */
+  dtype: WeightsDtype;
+  /** What the graph computes in: float32 (the protocol's reference; half-precision weights upcast) or the stored type (native, e.g. on CUDA). */
+  computeDtype: "float32" | "float16" | "bfloat16" | "mixed";
+  device: Device;
   hiddenSize: number;
   vocabSize: number;
   /** Graph tensor whose values are proven: the input of the vocabulary projection. */
@@ -27,6 +36,8 @@ export interface EngineInfo {
   toploc: ToplocParams;
   bosTokenId?: number;
   eosTokenId?: number;
+  /** Generation stops at any of these (EOS and generation_config.json's eos_token_id). */
+  stopTokenIds: readonly number[];
 }
 
 export interface Generation {
@@ -45,6 +56,14 @@ export interface Generation {
 }
 
 export interface LoadOptions {
+  /**
+   * A Hugging Face model folder (Optimum / transformers.js layout: config.json, tokenizer.json,
+   * tokenizer_config.json, generation_config.json, onnx/model.onnx or model.onnx with its
+   * external data). Excludes modelPath and tokenizerPath.
+   */
+  modelDir?: string;
+  /** The graph inside modelDir, when it is not onnx/model.onnx or model.onnx (e.g. onnx/model_fp16.onnx). */
+  modelFile?: string;
   /** An ONNX causal LM; default: the embedded default model (generated into cacheDir on first use). */
   modelPath?: string;
   /** A Hugging Face tokenizer.json; default: byte-level (the default model's own tokenizer). */
@@ -63,6 +82,17 @@ export interface LoadOptions {
   graphOptimization?: GraphOptimization;
   /** The calibrated profile verify() judges by when not told otherwise; must be this model's. Default: the default model's own profile, none for other models. */
   profile?: VerificationProfile | null;
+  /** Execution provider (default cpu); cuda needs onnxruntime-node's CUDA binaries. */
+  device?: Device;
+  /**
+   * How half-precision weights are computed with: "float32" (upcast, the protocol's reference
+   * and what a verifier must use) or "native" (as stored). Default: float32 on cpu, native on cuda.
+   */
+  precision?: Precision;
+  /** The weights hash the model must have (the one registered for it); another is a WeightsHashMismatchError and nothing loads. */
+  expectedWeightsHash?: string;
+  /** Progress of long steps (hashing, upcasting). */
+  onProgress?: (message: string) => void;
 }
 
 export interface VerifyOptions {
@@ -97,11 +127,20 @@ export const FALLBACK_MAX_CONTEXT = 2048;
 
 function checkOptions(options: LoadOptions): void {
   if (options === null || typeof options !== "object") throw new InvalidOptionError("options must be an object", "options");
-  for (const field of ["modelPath", "tokenizerPath", "activationTensor", "cacheDir", "modelId"] as const) {
+  for (const field of ["modelDir", "modelFile", "modelPath", "tokenizerPath", "activationTensor", "cacheDir", "modelId", "expectedWeightsHash"] as const) {
     const value = options[field];
     if (value !== undefined && (typeof value !== "string" || value.length === 0)) {
       throw new InvalidOptionError(`${field} must be a non-empty string, got ${JSON.stringify(value)}`, field);
     }
+  }
+  if (options.modelDir !== undefined && (options.modelPath !== undefined || options.tokenizerPath !== undefined)) {
+    throw new InvalidOptionError("modelDir replaces modelPath and tokenizerPath: give one or the other", "modelDir");
+  }
+  if (options.modelFile !== undefined && options.modelDir === undefined) throw new InvalidOptionError("modelFile names a file inside modelDir", "modelFile");
+  if (options.device !== undefined && !DEVICES.includes(options.device)) throw new InvalidOptionError(`device must be cpu or cuda, got ${JSON.stringify(options.device)}`, "device");
+  if (options.precision !== undefined && !["float32", "native"].includes(options.precision)) throw new InvalidOptionError(`precision must be float32 or native, got ${JSON.stringify(options.precision)}`, "precision");
+  if (options.expectedWeightsHash !== undefined && !/^(0x)?[0-9a-f]{64}$/i.test(options.expectedWeightsHash)) {
+    throw new InvalidOptionError(`expectedWeightsHash must be 64 hex digits, got ${JSON.stringify(options.expectedWeightsHash)}`, "expectedWeightsHash");
   }
   if (options.graphOptimization !== undefined && !["disabled", "basic", "extended", "all"].includes(options.graphOptimization)) {
     throw new InvalidOptionError(`graphOptimization must be disabled, basic, extended or all, got ${JSON.stringify(options.graphOptimization)}`, "graphOptimization");
@@ -128,22 +167,51 @@ export class Engine {
     readonly tokenizer: Tokenizer,
     /** The profile verify() uses by default. */
     readonly profile?: VerificationProfile,
+    /** What the server should warn about at start (no chat template, no generation config). */
+    readonly warnings: readonly string[] = [],
   ) {}
 
   static async load(options: LoadOptions = {}): Promise<Engine> {
     checkOptions(options);
     const cacheDir = options.cacheDir ?? defaultCacheDir();
-    const isDefault = options.modelPath === undefined;
-    const modelPath = options.modelPath ?? (await ensureDefaultModel(cacheDir));
-    const activation = options.activationTensor ?? (isDefault ? DEFAULT_MODEL_MANIFEST.activationTensor : undefined);
-    const hooked = await prepareHookedModel(modelPath, cacheDir, activation);
-    const runner = await ModelRunner.open(hooked, { intraOpThreads: options.threads, graphOptimization: options.graphOptimization });
-    try {
-      const tokenizer = options.tokenizerPath
+    const folder: ModelFolder | undefined = options.modelDir !== undefined ? await readModelFolder(options.modelDir, options.modelFile !== undefined ? { modelFile: options.modelFile } : {}) : undefined;
+    const isDefault = options.modelPath === undefined && folder === undefined;
+    const modelPath = folder?.graphPath ?? options.modelPath ?? (await ensureDefaultModel(cacheDir));
+    const device = options.device ?? "cpu";
+    if (device === "cuda") assertCudaAvailable(); // before the weights are hashed, not after
+    const precision = options.precision ?? (device === "cuda" ? "native" : "float32");
+    // The tokenizer first: a folder whose tokenizer or template is unusable fails before the weights are hashed.
+    const tokenizer: Tokenizer = folder
+      ? await HfTokenizer.load({
+          tokenizerPath: folder.tokenizerPath,
+          ...(folder.tokenizerConfigPath ? { configPath: folder.tokenizerConfigPath } : {}),
+          ...(folder.chatTemplatePath ? { chatTemplatePath: folder.chatTemplatePath } : {}),
+          generationEosIds: folder.eosTokenIds,
+        })
+      : options.tokenizerPath
         ? await loadHfTokenizer(options.tokenizerPath)
         : isDefault
           ? new ByteTokenizer()
           : new ByteTokenizer({ special: false });
+    const activation = options.activationTensor ?? (isDefault ? DEFAULT_MODEL_MANIFEST.activationTensor : undefined);
+    const hooked = await prepareHookedModel(modelPath, cacheDir, {
+      ...(activation !== undefined ? { activationTensor: activation } : {}),
+      precision,
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    });
+    const expected = options.expectedWeightsHash?.replace(/^0x/i, "").toLowerCase();
+    if (expected !== undefined && expected !== hooked.sourceHash) {
+      const files = [modelPath, ...hooked.externalFiles.map((f) => f.path)].join(", ");
+      throw new WeightsHashMismatchError(`the weights (${files}) hash to ${hooked.sourceHash}, not the expected ${expected}`, folder ? "modelDir" : "modelPath");
+    }
+    const architecture = folder?.architecture;
+    const runner = await ModelRunner.open(hooked, {
+      intraOpThreads: options.threads,
+      graphOptimization: options.graphOptimization,
+      device,
+      ...(architecture?.kvHeads && architecture.headDim ? { pastShape: { kvHeads: architecture.kvHeads, headDim: architecture.headDim } } : {}),
+    });
+    try {
       if (runner.hiddenSize < DEFAULT_TOPLOC_PARAMS.topk) {
         // A chunk of one decode row would hold fewer values than a proof covers.
         throw new UnsupportedModelError(
@@ -151,17 +219,18 @@ export class Engine {
           "activationTensor",
         );
       }
-      if (tokenizer instanceof HfByteLevelTokenizer && tokenizer.maxTokenId >= runner.vocabSize) {
-        throw new InvalidOptionError(
-          `tokenizerPath has token id ${tokenizer.maxTokenId} but the model's vocabulary has ${runner.vocabSize} entries`,
-          "tokenizerPath",
-        );
+      if (tokenizer.maxTokenId >= runner.vocabSize) {
+        const field = folder ? "tokenizer.json" : "tokenizerPath";
+        throw new InvalidOptionError(`${field} has token id ${tokenizer.maxTokenId} but the model's vocabulary has ${runner.vocabSize} entries`, field);
       }
-      const maxContext = options.maxContext ?? hooked.summary.maxContext ?? FALLBACK_MAX_CONTEXT;
+      const declaredContext = architecture?.maxPositionEmbeddings !== undefined ? Math.min(architecture.maxPositionEmbeddings, 1 << 20) : undefined;
+      const maxContext = options.maxContext ?? hooked.summary.maxContext ?? declaredContext ?? FALLBACK_MAX_CONTEXT;
       const info: EngineInfo = {
-        modelId: options.modelId ?? (isDefault ? DEFAULT_MODEL_MANIFEST.modelId : basename(modelPath).replace(/\.onnx$/i, "")),
+        modelId: options.modelId ?? (isDefault ? DEFAULT_MODEL_MANIFEST.modelId : (folder?.modelId ?? basename(modelPath).replace(/\.onnx$/i, ""))),
         weightsHash: hooked.sourceHash,
-        dtype: "float32",
+        dtype: hooked.weightsDtype,
+        computeDtype: hooked.upcast || precision === "float32" ? "float32" : hooked.weightsDtype,
+        device,
         hiddenSize: runner.hiddenSize,
         vocabSize: runner.vocabSize,
         activationTensor: hooked.activationTensor,
@@ -170,10 +239,15 @@ export class Engine {
         toploc: Object.freeze({ ...DEFAULT_TOPLOC_PARAMS }),
         ...(tokenizer.bosTokenId !== undefined ? { bosTokenId: tokenizer.bosTokenId } : {}),
         ...(tokenizer.eosTokenId !== undefined ? { eosTokenId: tokenizer.eosTokenId } : {}),
+        stopTokenIds: Object.freeze([...tokenizer.stopTokenIds]),
       };
+      const warnings = [
+        ...(tokenizer instanceof HfTokenizer ? tokenizer.warnings : []),
+        ...(folder?.missingOptional.includes("generation_config.json") ? ["generation_config.json is missing: generation stops on the tokenizer's EOS only"] : []),
+      ];
       // null: no profile (calibration, which makes one); undefined: the default model's own.
       const profile = options.profile === null ? undefined : (options.profile ?? (isDefault ? defaultModelProfile() : undefined));
-      const engine = new Engine(runner, Object.freeze(info), tokenizer, profile);
+      const engine = new Engine(runner, Object.freeze(info), tokenizer, profile, Object.freeze(warnings));
       if (profile) engine.checkProfile(profile);
       return engine;
     } catch (error) {
@@ -211,7 +285,7 @@ export class Engine {
     const prover = request.prove === false ? undefined : new ProofAccumulator(this.info.hiddenSize, toploc);
     const sampler = request.sampler ?? CURRENT_SAMPLER_VERSION;
     const tokens = new TokenSampler({ sampler, temperature, topP, seed });
-    const eos = this.info.eosTokenId;
+    const stopTokens = new Set(this.info.stopTokenIds);
     const sequence = this.runner.beginSequence();
 
     const prefillStart = performance.now();
@@ -226,7 +300,7 @@ export class Engine {
       const token = tokens.next(step.lastLogits);
       output.push(token);
       onToken?.(token, output.length - 1);
-      if (token === eos || shouldStop?.(output)) {
+      if (stopTokens.has(token) || shouldStop?.(output)) {
         finishReason = "stop";
         break;
       }

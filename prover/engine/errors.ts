@@ -63,3 +63,28 @@ export class EngineClosedError extends EngineError {
 export class ProfileMismatchError extends EngineError {
   override name = "ProfileMismatchError";
 }
+
+/** A model folder lacks a file it needs, or one of its JSON files cannot be used; `field` is the file. */
+export class ModelFolderError extends EngineError {
+  override name = "ModelFolderError";
+}
+
+/** External weights data that is missing, truncated, or outside the model folder. */
+export class ExternalDataError extends EngineError {
+  override name = "ExternalDataError";
+}
+
+/** The chat template does not parse, or fails to render a conversation (raise_exception, bad syntax). */
+export class ChatTemplateError extends EngineError {
+  override name = "ChatTemplateError";
+}
+
+/** The model's weights hash is not the one registered for its model id (or the one the caller expects). */
+export class WeightsHashMismatchError extends EngineError {
+  override name = "WeightsHashMismatchError";
+}
+
+/** The execution provider asked for (cuda) is not in the installed onnxruntime-node build, or cannot start. */
+export class DeviceUnavailableError extends EngineError {
+  override name = "DeviceUnavailableError";
+}

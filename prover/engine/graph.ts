@@ -11,7 +11,6 @@ const CONSTANT_OPERAND_OPS = new Set(["Add", "Sub", "Mul", "Div"]);
 const PROJECTION_OPS = new Set(["MatMul", "Gemm"]);
 
 const TENSOR_FLOAT = 1;
-const DATA_LOCATION_EXTERNAL = 1;
 
 /** One KV-cache input of a decoder export and its shape as declared in the graph. */
 export interface PastInput {
@@ -31,6 +30,8 @@ export interface GraphSummary {
   presentOutputs: string[];
   /** Every tensor name the graph defines (inputs, initializers, node outputs). */
   tensorNames: Set<string>;
+  /** Element type of the past_key_values inputs (float32, float16 or bfloat16); float32 without a cache. */
+  pastElemType: number;
   /** The context window from the model's `max_context` metadata, when it has one. */
   maxContext?: number;
 }
@@ -45,20 +46,13 @@ export function decodeModel(bytes: Uint8Array, field = "modelPath"): ModelProto 
 
 const PAST_INPUT = /^past_key_values\.(\d+)\.(key|value)$/;
 const PRESENT_OUTPUT = /^present\.(\d+)\.(key|value)$/;
-const KNOWN_INPUTS = new Set(["input_ids", "attention_mask", "position_ids"]);
+const KNOWN_INPUTS = new Set(["input_ids", "attention_mask", "position_ids", "num_logits_to_keep", "logits_to_keep"]);
+const FLOAT_TYPES = new Set([1, 10, 16]);
 
 /** Checks that the graph has the inputs and outputs of a causal LM export and summarises them. */
 export function summarizeGraph(model: ModelProto, field = "modelPath"): GraphSummary {
   const graph = model.graph;
   if (!graph) throw new UnsupportedModelError(`${field} has no graph`, field);
-  const external = (graph.initializer ?? []).find((t) => t.dataLocation === DATA_LOCATION_EXTERNAL || (t.externalData?.length ?? 0) > 0);
-  if (external) {
-    throw new UnsupportedModelError(
-      `${field} keeps weights in external data files (initializer ${JSON.stringify(external.name)}); ` +
-        "merge them into one .onnx file (onnx.save_model(..., save_as_external_data=False)) to use it here",
-      field,
-    );
-  }
   const initializers = new Set((graph.initializer ?? []).map((t) => t.name ?? ""));
   const inputs = (graph.input ?? []).map((v) => v.name ?? "").filter((name) => !initializers.has(name));
   const outputs = (graph.output ?? []).map((v) => v.name ?? "");
@@ -69,6 +63,7 @@ export function summarizeGraph(model: ModelProto, field = "modelPath"): GraphSum
     throw new UnsupportedModelError(`${field} has no output named logits (outputs: ${outputs.join(", ")})`, field);
   }
   const pastInputs: PastInput[] = [];
+  let pastElemType: number | undefined;
   for (const input of graph.input ?? []) {
     const name = input.name ?? "";
     if (initializers.has(name) || KNOWN_INPUTS.has(name)) continue;
@@ -77,9 +72,14 @@ export function summarizeGraph(model: ModelProto, field = "modelPath"): GraphSum
       throw new UnsupportedModelError(`${field} has an input this engine cannot feed: ${JSON.stringify(name)}`, field);
     }
     const dims = (input.type?.tensorType?.shape?.dim ?? []).map((d) => (d.dimParam ? d.dimParam : d.dimValue != null && Number(d.dimValue) > 0 ? Number(d.dimValue) : "?"));
-    if (input.type?.tensorType?.elemType !== TENSOR_FLOAT) {
-      throw new UnsupportedModelError(`${field}: ${name} is not float32; only float32 KV caches are supported`, field);
+    const elemType = input.type?.tensorType?.elemType ?? 0;
+    if (!FLOAT_TYPES.has(elemType)) {
+      throw new UnsupportedModelError(`${field}: ${name} has element type ${elemType}; KV caches must be float32, float16 or bfloat16`, field);
     }
+    if (pastElemType !== undefined && elemType !== pastElemType) {
+      throw new UnsupportedModelError(`${field}: past_key_values inputs mix element types ${pastElemType} and ${elemType}`, field);
+    }
+    pastElemType = elemType;
     pastInputs.push({ name, layer: Number(match[1]), kind: match[2] as "key" | "value", dims });
   }
   const presentOutputs = outputs.filter((name) => PRESENT_OUTPUT.test(name));
@@ -98,7 +98,7 @@ export function summarizeGraph(model: ModelProto, field = "modelPath"): GraphSum
   for (const node of graph.node ?? []) for (const out of node.output ?? []) tensorNames.add(out);
   const declared = Number((model.metadataProps ?? []).find((p) => p.key === "max_context")?.value);
   const maxContext = Number.isInteger(declared) && declared > 1 ? declared : undefined;
-  return { inputs, outputs, pastInputs, presentOutputs, tensorNames, ...(maxContext ? { maxContext } : {}) };
+  return { inputs, outputs, pastInputs, presentOutputs, tensorNames, pastElemType: pastElemType ?? TENSOR_FLOAT, ...(maxContext ? { maxContext } : {}) };
 }
 
 /** Tensors whose value does not depend on any graph input: initializers, Constant outputs, and anything computed only from those. */
@@ -162,9 +162,9 @@ export function findActivationTensor(model: ModelProto): string {
  * `graph.output = [tensorName]` adds the output without re-encoding (and possibly dropping
  * fields unknown to this schema version) anything in the original model.
  */
-export function withExtraOutput(modelBytes: Uint8Array, tensorName: string): Uint8Array {
+export function withExtraOutput(modelBytes: Uint8Array, tensorName: string, elemType = TENSOR_FLOAT): Uint8Array {
   const patch = onnx.ModelProto.encode({
-    graph: { output: [{ name: tensorName, type: { tensorType: { elemType: TENSOR_FLOAT } } }] },
+    graph: { output: [{ name: tensorName, type: { tensorType: { elemType } } }] },
   }).finish();
   const out = new Uint8Array(modelBytes.length + patch.length);
   out.set(modelBytes, 0);

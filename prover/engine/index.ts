@@ -1,8 +1,10 @@
 export { Engine, FALLBACK_MAX_CONTEXT, type EngineInfo, type Generation, type LoadOptions, type Recomputation, type VerifyOptions } from "./engine.ts";
 export type { GenerateRequest, Sampling } from "./request.ts";
 export { MAX_TEMPERATURE, MAX_UINT64 } from "./request.ts";
-export { ByteTokenizer, plainChatText, type Tokenizer } from "./tokenizer.ts";
-export { HfByteLevelTokenizer, loadHfTokenizer } from "./tokenizer-hf.ts";
+export { ByteTokenizer, plainChatText, type ChatMessage, type Tokenizer } from "./text/tokenizer.ts";
+export { HfTokenizer, loadHfTokenizer, type HfTokenizerSources } from "./text/hf-tokenizer.ts";
+export { ChatTemplate } from "./text/chat-template.ts";
+export { IncrementalDecoder, type StreamDecoder } from "./text/stream-decoder.ts";
 export { defaultCacheDir } from "./hook.ts";
 export * from "./errors.ts";
 export { DEFAULT_MODEL_MANIFEST, type ModelManifest } from "../model/manifest.ts";

@@ -1,7 +1,9 @@
 import * as ort from "onnxruntime-node";
+import { cudaFailure, executionProviders, type Device } from "./device.ts";
 import { ActivationTensorError, EngineClosedError, UnsupportedModelError } from "./errors.ts";
 import { LOGITS_OUTPUT, type PastInput } from "./graph.ts";
 import type { HookedModel } from "./hook.ts";
+import { halfBitsToFloat32 } from "./onnx-file/half.ts";
 
 /** One forward's results that decoding and proving need. */
 export interface ForwardOutput {
@@ -26,6 +28,22 @@ export interface RunnerOptions {
   intraOpThreads?: number;
   /** onnxruntime's graph optimisation level; default "all". */
   graphOptimization?: GraphOptimization;
+  /** Execution provider; default cpu. */
+  device?: Device;
+  /** KV heads and head size (config.json) for caches whose graph leaves them symbolic. */
+  pastShape?: { kvHeads: number; headDim: number };
+}
+
+/** A float tensor's values as float32 (a native half-precision graph returns float16). */
+function floats(tensor: ort.Tensor): Float32Array {
+  if (tensor.type === "float32") return tensor.data as Float32Array;
+  if (tensor.type === "float16") {
+    const bits = tensor.data as Uint16Array;
+    const out = new Float32Array(bits.length);
+    for (let i = 0; i < bits.length; i++) out[i] = halfBitsToFloat32(bits[i]!);
+    return out;
+  }
+  throw new UnsupportedModelError(`a graph output is ${tensor.type}; expected float32 or float16`, "modelPath");
 }
 
 function int64(values: ArrayLike<number>): BigInt64Array {
@@ -44,8 +62,15 @@ function ones64(count: number): BigInt64Array {
   return new BigInt64Array(count).fill(1n);
 }
 
-/** Shape of an empty KV cache for batch 1: the batch dim is 1, the past-length dim 0. */
-function emptyPastDims(past: PastInput): number[] {
+/**
+ * Shape of an empty KV cache for batch 1: the batch dim is 1, the past-length dim 0. Exports
+ * usually fix heads and head size; where they are symbolic too, a 4-D [batch, kv_heads,
+ * past_length, head_dim] cache takes them from config.json.
+ */
+function emptyPastDims(past: PastInput, pastShape?: { kvHeads: number; headDim: number }): number[] {
+  if (pastShape && past.dims.length === 4 && past.dims.filter((d) => typeof d !== "number").length > 2) {
+    return [1, typeof past.dims[1] === "number" ? past.dims[1] : pastShape.kvHeads, 0, typeof past.dims[3] === "number" ? past.dims[3] : pastShape.headDim];
+  }
   let unknown = 0;
   const dims = past.dims.map((d, i) => {
     if (typeof d === "number") return d;
@@ -80,21 +105,39 @@ export class ModelRunner {
   }
 
   static async open(model: HookedModel, options: RunnerOptions = {}): Promise<ModelRunner> {
+    const device = options.device ?? "cpu";
+    const providers = executionProviders(device);
+    const sessionOptions: ort.InferenceSession.SessionOptions = {
+      executionProviders: providers,
+      graphOptimizationLevel: options.graphOptimization ?? "all",
+      executionMode: "sequential",
+      intraOpNumThreads: options.intraOpThreads ?? 0,
+      logSeverityLevel: 3,
+    };
     let session: ort.InferenceSession;
     try {
-      session = await ort.InferenceSession.create(model.path, {
-        executionProviders: ["cpu"],
-        graphOptimizationLevel: options.graphOptimization ?? "all",
-        executionMode: "sequential",
-        intraOpNumThreads: options.intraOpThreads ?? 0,
-        logSeverityLevel: 3,
-      });
+      if ("bytes" in model.source) {
+        // A graph given as bytes reads its external data from the source folder (onnxruntime's config entry for models loaded from memory).
+        session = await ort.InferenceSession.create(model.source.bytes, {
+          ...sessionOptions,
+          extra: { session: { model_external_initializers_file_folder_path: model.source.externalFolder } },
+        });
+      } else {
+        session = await ort.InferenceSession.create(model.source.path, sessionOptions);
+      }
     } catch (error) {
+      if (device === "cuda") throw cudaFailure(error as Error);
       throw new UnsupportedModelError(`onnxruntime cannot load the model: ${(error as Error).message}`, "modelPath");
+    }
+    const pastType = model.summary.pastElemType;
+    if (pastType === 16 && model.summary.pastInputs.length > 0) {
+      await session.release();
+      throw new UnsupportedModelError("a bfloat16 KV cache runs only in float32 here (precision float32): onnxruntime-node has no bfloat16 tensors", "precision");
     }
     const emptyPast = new Map<string, ort.Tensor>();
     for (const past of model.summary.pastInputs) {
-      emptyPast.set(past.name, new ort.Tensor("float32", new Float32Array(0), emptyPastDims(past)));
+      const dims = emptyPastDims(past, options.pastShape);
+      emptyPast.set(past.name, pastType === 10 ? new ort.Tensor("float16", new Uint16Array(0), dims) : new ort.Tensor("float32", new Float32Array(0), dims));
     }
     const inputs = new Set(model.summary.inputs);
     // Probe with two tokens: the sizes of the activation and the logits come from the model
@@ -115,10 +158,10 @@ export class ModelRunner {
       await session.release();
       throw error;
     };
-    if (logits.type !== "float32") {
-      return refuse(new UnsupportedModelError(`logits are ${logits.type}; only float32 models are supported`, "modelPath"));
+    if (logits.type !== "float32" && logits.type !== "float16") {
+      return refuse(new UnsupportedModelError(`logits are ${logits.type}; expected float32 or float16`, "modelPath"));
     }
-    if (hidden.type !== "float32" || hidden.size !== 2 * hiddenSize || hiddenSize < 1) {
+    if ((hidden.type !== "float32" && hidden.type !== "float16") || hidden.size !== 2 * hiddenSize || hiddenSize < 1) {
       return refuse(
         new ActivationTensorError(
           `activation tensor ${JSON.stringify(model.activationTensor)} is ${hidden.type} [${hidden.dims.join(", ")}] for two tokens; ` +
@@ -136,14 +179,16 @@ export class ModelRunner {
     const feeds: Record<string, ort.Tensor> = { input_ids: new ort.Tensor("int64", int64(tokens), [1, count]) };
     if (this.inputs.has("attention_mask")) feeds.attention_mask = new ort.Tensor("int64", ones64(start + count), [1, start + count]);
     if (this.inputs.has("position_ids")) feeds.position_ids = new ort.Tensor("int64", range64(start, count), [1, count]);
+    // transformers' logits_to_keep: 0 keeps the logits of every position.
+    for (const name of ["num_logits_to_keep", "logits_to_keep"]) if (this.inputs.has(name)) feeds[name] = new ort.Tensor("int64", new BigInt64Array(1), []);
     for (const [name, tensor] of past) feeds[name] = tensor;
     return this.session.run(feeds);
   }
 
   /** Hidden rows (rows x hiddenSize) and last-row logits of one output set. */
   private extract(result: ort.InferenceSession.ReturnType, rows: number): ForwardOutput {
-    const logits = result[LOGITS_OUTPUT]!.data as Float32Array;
-    const hidden = result[this.activationTensor]!.data as Float32Array;
+    const logits = floats(result[LOGITS_OUTPUT]!);
+    const hidden = floats(result[this.activationTensor]!);
     if (hidden.length !== rows * this.hiddenSize) {
       throw new ActivationTensorError(
         `activation tensor ${JSON.stringify(this.activationTensor)} has ${hidden.length} values for ${rows} tokens; expected ${rows * this.hiddenSize}`,

@@ -1,5 +1,5 @@
 import { Xoshiro128 } from "../engine/prng.ts";
-import { BYTE_BOS_TOKEN_ID, BYTE_EOS_TOKEN_ID, BYTE_VOCAB_SIZE } from "../engine/tokenizer.ts";
+import { BYTE_BOS_TOKEN_ID, BYTE_EOS_TOKEN_ID, BYTE_VOCAB_SIZE } from "../engine/text/tokenizer.ts";
 import { ELEM, GraphBuilder } from "./graph-builder.ts";
 
 /** Shape and seed of the embedded default model. Changing any of these changes its weights hash. */
@@ -23,24 +23,62 @@ export const DEFAULT_MODEL_CONFIG = Object.freeze({
 });
 
 /**
- * Builds the default model: a Llama-style decoder (token embedding, pre-RMSNorm blocks with rotary
- * multi-head attention and a SiLU-gated MLP, final RMSNorm, lm_head) with a KV cache, exported
- * the way Hugging Face exports are (input_ids, attention_mask, position_ids,
- * past_key_values.N.key/value -> logits, present.N.key/value).
- *
- * Weights are uniform draws from xoshiro128** with a fixed seed, exact multiples of 2^-31 scaled
- * by powers of two, so the file is byte-identical everywhere (no transcendental function is
- * evaluated in JavaScript; rotary angles are computed inside the graph). The scales keep the
- * residual stream lively enough that greedy decoding does not collapse onto one token.
+ * Builds the default model: buildLlamaDecoder with DEFAULT_MODEL_CONFIG and a fixed logit bias
+ * towards printable ASCII, so that the untrained model's replies are readable characters rather
+ * than stray bytes (and so that the hook is exercised through a bias Add).
  */
 export function buildDefaultModel(options: { kvCache?: boolean; seed?: number } = {}): Uint8Array {
   // kvCache false builds the same weights without past/present tensors (the other export shape),
   // for tests that compare both decoding paths; another seed builds an impostor with the same
   // architecture and vocabulary but other weights (a model swap only TOPLOC can tell apart).
   // Only the defaults are the pinned model.
-  const kvCache = options.kvCache !== false;
   const c = DEFAULT_MODEL_CONFIG;
-  const rng = new Xoshiro128(options.seed ?? c.seed);
+  const logitBias = new Float32Array(c.vocabSize).fill(-4);
+  for (let b = 0x20; b <= 0x7e; b++) logitBias[b] = 3;
+  logitBias[0x0a] = 1;
+  logitBias[c.eosTokenId] = -1;
+  return buildLlamaDecoder({ ...c, seed: options.seed ?? c.seed, logitBias }, options);
+}
+
+/** Shape, weights seed and extras of a Llama-style decoder built by buildLlamaDecoder. */
+export interface LlamaDecoderConfig {
+  modelId: string;
+  seed: number;
+  vocabSize: number;
+  hiddenSize: number;
+  layers: number;
+  heads: number;
+  /** Key/value heads (grouped-query attention when fewer than heads); default heads. */
+  kvHeads?: number;
+  headDim: number;
+  intermediateSize: number;
+  maxContext: number;
+  ropeTheta: number;
+  rmsNormEps: number;
+  activationTensor: string;
+  opset: number;
+  /** A fixed bias added to the logits (the default model's lean towards printable bytes). */
+  logitBias?: Float32Array;
+}
+
+/**
+ * Builds a Llama-style decoder (token embedding, pre-RMSNorm blocks with rotary attention and a
+ * SiLU-gated MLP, final RMSNorm, lm_head) with a KV cache, exported the way Hugging Face exports
+ * are (input_ids, attention_mask, position_ids, past_key_values.N.key/value -> logits,
+ * present.N.key/value). With kvHeads < heads the cache holds kvHeads heads and each is repeated
+ * for its group of query heads, as transformers' repeat_kv does.
+ *
+ * Weights are uniform draws from xoshiro128** with the seed, exact multiples of 2^-31 scaled by
+ * powers of two, so the file is byte-identical everywhere (no transcendental function is
+ * evaluated in JavaScript; rotary angles are computed inside the graph). The scales keep the
+ * residual stream lively enough that greedy decoding does not collapse onto one token.
+ */
+export function buildLlamaDecoder(c: LlamaDecoderConfig, options: { kvCache?: boolean } = {}): Uint8Array {
+  const kvCache = options.kvCache !== false;
+  const rng = new Xoshiro128(c.seed);
+  const kvHeads = c.kvHeads ?? c.heads;
+  const groups = c.heads / kvHeads;
+  if (!Number.isInteger(groups) || groups < 1) throw new RangeError(`heads (${c.heads}) must be a multiple of kvHeads (${kvHeads})`);
   const g = new GraphBuilder();
   const uniform = (count: number, scale: number): Float32Array => {
     const out = new Float32Array(count);
@@ -57,8 +95,8 @@ export function buildDefaultModel(options: { kvCache?: boolean; seed?: number } 
   const pastNames: string[][] = [];
   for (let l = 0; kvCache && l < c.layers; l++) {
     pastNames.push([
-      g.input(`past_key_values.${l}.key`, ELEM.FLOAT, ["batch_size", c.heads, "past_sequence_length", D]),
-      g.input(`past_key_values.${l}.value`, ELEM.FLOAT, ["batch_size", c.heads, "past_sequence_length", D]),
+      g.input(`past_key_values.${l}.key`, ELEM.FLOAT, ["batch_size", kvHeads, "past_sequence_length", D]),
+      g.input(`past_key_values.${l}.value`, ELEM.FLOAT, ["batch_size", kvHeads, "past_sequence_length", D]),
     ]);
   }
 
@@ -70,6 +108,7 @@ export function buildDefaultModel(options: { kvCache?: boolean; seed?: number } 
   const masked = g.floatTensor("const_masked", [1], Float32Array.of(-1e9));
   const scoreScale = g.floatTensor("const_score_scale", [1], Float32Array.of(1 / Math.sqrt(D))); // sqrt and / are correctly rounded IEEE ops: same bits everywhere
   const headShape = g.int64Tensor("const_head_shape", [4], [0, 0, c.heads, D]);
+  const kvHeadShape = groups > 1 ? g.int64Tensor("const_kv_head_shape", [4], [0, 0, kvHeads, D]) : headShape;
   const mergedShape = g.int64Tensor("const_merged_shape", [3], [0, 0, H]);
   const sliceStart0 = g.int64Tensor("const_slice_0", [1], [0]);
   const sliceHalf = g.int64Tensor("const_slice_half", [1], [half]);
@@ -108,8 +147,15 @@ export function buildDefaultModel(options: { kvCache?: boolean; seed?: number } 
     return outputName ? g.named("Mul", [normalized, weight], outputName) : g.op("Mul", [normalized, weight], hint);
   };
   const ones = (n: number) => new Float32Array(n).fill(1);
-  const splitHeads = (x: string, hint: string) =>
-    g.op("Transpose", [g.op("Reshape", [x, headShape], `${hint}_heads`)], `${hint}_bhsd`, { perm: [0, 2, 1, 3] });
+  const splitHeads = (x: string, hint: string, shape = headShape) =>
+    g.op("Transpose", [g.op("Reshape", [x, shape], `${hint}_heads`)], `${hint}_bhsd`, { perm: [0, 2, 1, 3] });
+  // repeat_kv: [B, kvH, T, D] -> [B, kvH, groups, T, D] -> [B, H, T, D].
+  const repeatKv = (x: string, hint: string): string => {
+    if (groups === 1) return x;
+    const shape = g.op("Shape", [x], `${hint}_shape`);
+    const expanded = g.op("Expand", [g.op("Unsqueeze", [x, g.int64Tensor(`${hint}_axis2`, [1], [2])], `${hint}_unsq`), g.op("Concat", [g.op("Slice", [shape, g.int64Tensor(`${hint}_s0`, [1], [0]), g.int64Tensor(`${hint}_s2`, [1], [2])], `${hint}_bk`), g.int64Tensor(`${hint}_groups`, [1], [groups]), g.op("Slice", [shape, g.int64Tensor(`${hint}_s2b`, [1], [2]), g.int64Tensor(`${hint}_s4`, [1], [4])], `${hint}_td`)], `${hint}_target`, { axis: 0 })], `${hint}_expanded`);
+    return g.op("Reshape", [expanded, g.int64Tensor(`${hint}_merge`, [4], [0, c.heads, -1, D])], `${hint}_repeated`);
+  };
   const rotary = (x: string, hint: string): string => {
     const first = g.op("Slice", [x, sliceStart0, sliceHalf, axis3], `${hint}_x1`);
     const second = g.op("Slice", [x, sliceHalf, sliceEnd, axis3], `${hint}_x2`);
@@ -125,14 +171,15 @@ export function buildDefaultModel(options: { kvCache?: boolean; seed?: number } 
     const p = `layers.${l}`;
     const h = rmsNorm(x, g.floatTensor(`${p}.input_layernorm.weight`, [H], ones(H)), `${p}_in_norm`);
     const wq = g.floatTensor(`${p}.self_attn.q_proj.weight`, [H, H], uniform(H * H, 1 / 8));
-    const wk = g.floatTensor(`${p}.self_attn.k_proj.weight`, [H, H], uniform(H * H, 1 / 8));
-    const wv = g.floatTensor(`${p}.self_attn.v_proj.weight`, [H, H], uniform(H * H, 1 / 8));
+    const KV = kvHeads * D;
+    const wk = g.floatTensor(`${p}.self_attn.k_proj.weight`, [H, KV], uniform(H * KV, 1 / 8));
+    const wv = g.floatTensor(`${p}.self_attn.v_proj.weight`, [H, KV], uniform(H * KV, 1 / 8));
     const wo = g.floatTensor(`${p}.self_attn.o_proj.weight`, [H, H], uniform(H * H, 1 / 8));
     const q = rotary(splitHeads(g.op("MatMul", [h, wq], `${p}_q`), `${p}_q`), `${p}_q`);
-    const k = rotary(splitHeads(g.op("MatMul", [h, wk], `${p}_k`), `${p}_k`), `${p}_k`);
-    const v = splitHeads(g.op("MatMul", [h, wv], `${p}_v`), `${p}_v`);
-    const keys = kvCache ? g.named("Concat", [pastNames[l]![0]!, k], `present.${l}.key`, { axis: 2 }) : k;
-    const values = kvCache ? g.named("Concat", [pastNames[l]![1]!, v], `present.${l}.value`, { axis: 2 }) : v;
+    const k = rotary(splitHeads(g.op("MatMul", [h, wk], `${p}_k`), `${p}_k`, kvHeadShape), `${p}_k`);
+    const v = splitHeads(g.op("MatMul", [h, wv], `${p}_v`), `${p}_v`, kvHeadShape);
+    const keys = repeatKv(kvCache ? g.named("Concat", [pastNames[l]![0]!, k], `present.${l}.key`, { axis: 2 }) : k, `${p}_keys`);
+    const values = repeatKv(kvCache ? g.named("Concat", [pastNames[l]![1]!, v], `present.${l}.value`, { axis: 2 }) : v, `${p}_values`);
     const scores = g.op("Mul", [g.op("MatMul", [q, g.op("Transpose", [keys], `${p}_kt`, { perm: [0, 1, 3, 2] })], `${p}_qk`), scoreScale], `${p}_scores`);
     const probs = g.op("Softmax", [g.op("Add", [scores, bias], `${p}_masked`)], `${p}_probs`, { axis: -1 });
     const context = g.op("Reshape", [g.op("Transpose", [g.op("MatMul", [probs, values], `${p}_ctx`)], `${p}_ctx_bshd`, { perm: [0, 2, 1, 3] }), mergedShape], `${p}_ctx_merged`);
@@ -147,18 +194,13 @@ export function buildDefaultModel(options: { kvCache?: boolean; seed?: number } 
   }
   const final = rmsNorm(x, g.floatTensor("norm.weight", [H], ones(H)), "final_norm", c.activationTensor);
   const projected = g.op("MatMul", [final, g.floatTensor("lm_head.weight", [H, c.vocabSize], uniform(H * c.vocabSize, 1 / 4))], "lm_head");
-  // A fixed logit bias towards printable ASCII, so that the untrained model's replies are
-  // readable characters rather than stray bytes (and so that the hook is exercised through a bias Add).
-  const logitBias = new Float32Array(c.vocabSize).fill(-4);
-  for (let b = 0x20; b <= 0x7e; b++) logitBias[b] = 3;
-  logitBias[0x0a] = 1;
-  logitBias[c.eosTokenId] = -1;
-  g.named("Add", [projected, g.floatTensor("lm_head.bias", [c.vocabSize], logitBias)], "logits");
+  if (c.logitBias) g.named("Add", [projected, g.floatTensor("lm_head.bias", [c.vocabSize], c.logitBias)], "logits");
+  else g.named("Identity", [projected], "logits");
 
   g.output("logits", ELEM.FLOAT, ["batch_size", "sequence_length", c.vocabSize]);
   for (let l = 0; kvCache && l < c.layers; l++) {
-    g.output(`present.${l}.key`, ELEM.FLOAT, ["batch_size", c.heads, "total_sequence_length", D]);
-    g.output(`present.${l}.value`, ELEM.FLOAT, ["batch_size", c.heads, "total_sequence_length", D]);
+    g.output(`present.${l}.key`, ELEM.FLOAT, ["batch_size", kvHeads, "total_sequence_length", D]);
+    g.output(`present.${l}.value`, ELEM.FLOAT, ["batch_size", kvHeads, "total_sequence_length", D]);
   }
   return g.encode("byte_llama", c.opset, { model_id: c.modelId, max_context: String(c.maxContext) });
 }

@@ -17,10 +17,15 @@ export class StopTextTracker {
   private emitted = 0;
   private stopIndex: number | undefined;
 
+  private readonly stream: { push(tokens: readonly number[]): string; flush(): string } | undefined;
+
   constructor(
-    private readonly tokenizer: Pick<TokenizerLike, "decode">,
+    private readonly tokenizer: Pick<TokenizerLike, "decode" | "streamDecoder">,
     private readonly stops: readonly string[],
-  ) {}
+  ) {
+    // Incremental detokenization where the tokenizer has it (its pieces join to the whole decode).
+    this.stream = tokenizer.streamDecoder?.();
+  }
 
   /** Whether a stop sequence has appeared. */
   get stopped(): boolean {
@@ -34,8 +39,12 @@ export class StopTextTracker {
    */
   update(outputTokens: readonly number[]): string {
     if (this.stopped || outputTokens.length === this.seen) return "";
+    if (this.stream) {
+      this.text += this.stream.push(outputTokens.slice(this.seen));
+    } else {
+      this.text = this.tokenizer.decode(outputTokens);
+    }
     this.seen = outputTokens.length;
-    this.text = this.tokenizer.decode(outputTokens);
     const stopAt = this.firstStop();
     if (stopAt !== undefined) {
       this.stopIndex = stopAt;
@@ -46,6 +55,12 @@ export class StopTextTracker {
 
   /** The rest of the text once generation has ended (nothing is held back any more). */
   finish(): string {
+    if (this.stream && !this.stopped) {
+      // What the decoder still held (an incomplete character at the very end); a stop sequence may be in it.
+      this.text += this.stream.flush();
+      const stopAt = this.firstStop();
+      if (stopAt !== undefined) this.stopIndex = stopAt;
+    }
     return this.take(this.stopIndex ?? this.text.length);
   }
 

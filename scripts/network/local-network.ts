@@ -270,7 +270,7 @@ export class LocalNetwork {
     const proverEnv = { PROVER_BATCH_MAX_RECORDS: BATCH_RECORDS, PROVER_BATCH_MAX_AGE_MS: BATCH_AGE_MS, PROVER_THREADS: "1", PROVER_LOG_LEVEL: "info" };
     const [honest, cheater, ...operators] = await Promise.all([
       launchProver(setup, { index: 0, port: manifest.ports.honest, env: proverEnv }),
-      launchProver(setup, { index: 1, port: manifest.ports.cheater, env: proverEnv, args: ["--model", cheaterWeights, "--model-id", DEFAULT_MODEL_MANIFEST.modelId] }),
+      launchProver(setup, { index: 1, port: manifest.ports.cheater, env: proverEnv, args: ["--model", cheaterWeights, "--model-id", DEFAULT_MODEL_MANIFEST.modelId, "--registry-check", "warn"] }),
       ...setup.operators.map((_, index) => launchOperator(setup, { index, aggregatorUrl: aggregator.url, bootstrap: [aggregator.mesh], threads: 1 })),
     ]);
     keep("honest prover", honest!);

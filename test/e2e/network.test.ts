@@ -33,7 +33,7 @@ import { encodeGossipMessage } from "../../protocol/gossip/index.ts";
 import { fetchJson, leafUrl, parseLeafResponse } from "../../operator/leaf-check.ts";
 import { keccak256, toHex } from "viem";
 import { prepareVariantModel } from "../../calibration/variants/index.ts";
-import { defaultCacheDir } from "../../prover/engine/index.ts";
+import { DEFAULT_MODEL_MANIFEST, defaultCacheDir } from "../../prover/engine/index.ts";
 import { ensureDefaultModel } from "../../prover/model/ensure.ts";
 import {
   launchAggregator,
@@ -112,8 +112,9 @@ async function complete(proverUrl: string, count: number, label: string, model =
       provers: 4,
       blockIntervalMs: 1000,
       config: { attestThresholdBps: 3000, voteThresholdBps: 6000, responseWindow: 60, challengeWindow: 25, votingWindow: 120, unbondingDelay: 1000 },
-      // Bound to a profile no operator has: they must refuse to judge its batches.
-      models: [{ model: "vb-model-no-operator-runs", profileHash: keccak256(toHex("a profile no operator has")), weightsHash: keccak256(toHex("other weights")) }],
+      // Bound to a profile no operator has: they must refuse to judge its batches. (Bound to the
+      // weights the prover serves: a prover refuses to serve weights other than the registered ones.)
+      models: [{ model: "vb-model-no-operator-runs", profileHash: keccak256(toHex("a profile no operator has")), weightsHash: `0x${DEFAULT_MODEL_MANIFEST.weightsHash}` }],
     });
     aggregator = await launchAggregator(setup, { AGGREGATOR_GRACE_MS: "6000" });
     procs.push(aggregator.proc);
@@ -193,7 +194,7 @@ async function complete(proverUrl: string, count: number, label: string, model =
     // The default model's linear weights cast to float8 e4m3, served in bf16 under its id: the
     // tokens are plausible, only the request-level statistics against the profile show it.
     const fp8 = await prepareVariantModel(await ensureDefaultModel(defaultCacheDir()), { weights: "fp8", activations: "bf16" }, defaultCacheDir());
-    const { attesters, colluderBefore } = await expectSlashed(1, { args: ["--model", fp8, "--model-id", DEFAULT_MODEL] });
+    const { attesters, colluderBefore } = await expectSlashed(1, { args: ["--model", fp8, "--model-id", DEFAULT_MODEL, "--registry-check", "warn"] });
     // Every operator checked it honestly and found it fraudulent: nobody attested, the dispute
     // came while it was Submitted, and only the prover paid.
     assert.deepEqual(attesters, []);

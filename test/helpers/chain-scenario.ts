@@ -96,7 +96,7 @@ export async function buildChainScenario(): Promise<ChainScenario> {
     const env = { PROVER_BATCH_MAX_RECORDS: String(LEAVES), PROVER_BATCH_MAX_AGE_MS: "600000" };
     const [honest, impostor] = await Promise.all([
       launchProver(setup, { index: 0, env }),
-      launchProver(setup, { index: 1, env, args: ["--model", impostorModel, "--model-id", DEFAULT_MODEL] }),
+      launchProver(setup, { index: 1, env, args: ["--model", impostorModel, "--model-id", DEFAULT_MODEL, "--registry-check", "warn"] }),
     ]);
     procs.push(honest.proc, impostor.proc);
 

@@ -19,7 +19,7 @@ function pattern(n: number, salt: number): Float32Array {
  * whose head takes one of the shapes exports produce, to check the hook finds the hidden state
  * without being told. Returns the file path.
  */
-export function writeTinyModel(dir: string, head: Head, options: { extraInput?: boolean; externalData?: boolean; hidden?: number } = {}): string {
+export function writeTinyModel(dir: string, head: Head, options: { extraInput?: boolean; externalData?: boolean | "missing" | "truncated"; hidden?: number } = {}): string {
   const hiddenSize = options.hidden ?? TINY_HIDDEN;
   const g = new GraphBuilder();
   const ids = g.input("input_ids", ELEM.INT64, ["batch", "seq"]);
@@ -44,14 +44,18 @@ export function writeTinyModel(dir: string, head: Head, options: { extraInput?: 
     g.named("MatMul", [hidden, g.floatTensor("lm_head.weight", [hiddenSize, TINY_VOCAB], pattern(hiddenSize * TINY_VOCAB, 3))], "scores");
   }
   g.output(head === "none" ? "scores" : "logits", ELEM.FLOAT, vocabDims);
+  let external: Uint8Array | undefined;
   if (options.externalData) {
+    // The embedding moves to weights.bin (written beside the model; cut short or left out on request).
     const weight = g.initializers.find((t) => t.name === "embed.weight")!;
+    external = weight.rawData!.slice();
     weight.rawData = new Uint8Array(0);
     weight.dataLocation = 1;
-    weight.externalData = [{ key: "location", value: "weights.bin" }];
+    weight.externalData = [{ key: "location", value: "weights.bin" }, { key: "offset", value: "0" }, { key: "length", value: String(external.length) }];
   }
   const bytes = g.encode("tiny", 17, {});
   const path = join(dir, `tiny-${head}-${hiddenSize}${options.extraInput ? "-extra" : ""}${options.externalData ? "-external" : ""}.onnx`);
   writeFileSync(path, bytes);
+  if (external && options.externalData !== "missing") writeFileSync(join(dir, "weights.bin"), options.externalData === "truncated" ? external.subarray(0, external.length - 4) : external);
   return path;
 }

@@ -96,9 +96,9 @@ describe("prover/engine bad input", () => {
     await rejectsWith(Engine.load({ cacheDir: cache.dir, threads: -1 }), InvalidOptionError, "threads");
     await rejectsWith(Engine.load({ cacheDir: cache.dir, activationTensor: 42 as never }), InvalidOptionError, "activationTensor");
     await rejectsWith(Engine.load({ cacheDir: cache.dir, tokenizerPath: join(cache.dir, "absent.json") }), ModelFileNotFoundError, "tokenizerPath", /ENOENT/);
-    const wordPiece = join(cache.dir, "wordpiece.json");
-    writeFileSync(wordPiece, JSON.stringify({ model: { type: "WordPiece", vocab: { a: 0 } } }));
-    await rejectsWith(Engine.load({ cacheDir: cache.dir, tokenizerPath: wordPiece }), UnsupportedTokenizerError, "model.type", /WordPiece/);
+    const wordLevel = join(cache.dir, "wordlevel.json");
+    writeFileSync(wordLevel, JSON.stringify({ model: { type: "WordLevel", vocab: { a: 0 } } }));
+    await rejectsWith(Engine.load({ cacheDir: cache.dir, tokenizerPath: wordLevel }), UnsupportedTokenizerError, "model.type", /WordLevel/);
     const notJson = join(cache.dir, "broken.json");
     writeFileSync(notJson, "{ not json");
     await rejectsWith(Engine.load({ cacheDir: cache.dir, tokenizerPath: notJson }), UnsupportedTokenizerError, "tokenizerPath", /not JSON/);

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { writeFileSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { ActivationTensorError, Engine, ModelFileNotFoundError, UnsupportedModelError } from "../../prover/engine/index.ts";
+import { ActivationTensorError, Engine, ExternalDataError, ModelFileNotFoundError, UnsupportedModelError } from "../../prover/engine/index.ts";
 import { LLAMA_TINY_ONNX, tempCacheDir } from "../helpers/engine-fixtures.ts";
 import { TINY_HIDDEN, TINY_VOCAB, writeTinyModel } from "../helpers/engine-models.ts";
 
@@ -54,15 +54,32 @@ describe("prover/engine activation hook on any causal LM graph", () => {
     );
   });
 
-  it("rejects a model without a logits output, with inputs it cannot feed, or with external weights", async () => {
+  it("runs weights in an external data file as the same weights inline, and names missing or truncated data", async () => {
+    const inline = await Engine.load({ modelPath: writeTinyModel(cache.dir, "matmul"), cacheDir: cache.dir });
+    const external = await Engine.load({ modelPath: writeTinyModel(cache.dir, "matmul", { externalData: true }), cacheDir: cache.dir });
+    try {
+      assert.notEqual(external.info.weightsHash, inline.info.weightsHash, "the hash covers the external file through the manifest");
+      const tokens = [1, 2, 3, 250];
+      assert.deepEqual(await external.recompute(tokens, [7]), await inline.recompute(tokens, [7]));
+    } finally {
+      await inline.close();
+      await external.close();
+    }
+    const dir = mkdtempSync(join(cache.dir, "missing-"));
+    await assert.rejects(Engine.load({ modelPath: writeTinyModel(dir, "matmul", { externalData: "missing" }), cacheDir: cache.dir }), (error: unknown) =>
+      error instanceof ExternalDataError && error.field === "weights.bin" && /weights\.bin: external data of tiny-matmul-128-external\.onnx .*embed\.weight.* is missing/.test(error.message),
+    );
+    await assert.rejects(Engine.load({ modelPath: writeTinyModel(dir, "matmul", { externalData: "truncated" }), cacheDir: cache.dir }), (error: unknown) =>
+      error instanceof ExternalDataError && /weights\.bin is truncated: initializer "embed\.weight" needs bytes 0\.\.153600 but the file has 153596/.test(error.message),
+    );
+  });
+
+  it("rejects a model without a logits output, or with inputs it cannot feed", async () => {
     await assert.rejects(Engine.load({ modelPath: writeTinyModel(cache.dir, "none"), cacheDir: cache.dir }), (error: unknown) =>
       error instanceof UnsupportedModelError && error.field === "modelPath" && /no output named logits/.test(error.message),
     );
     await assert.rejects(Engine.load({ modelPath: writeTinyModel(cache.dir, "matmul", { extraInput: true }), cacheDir: cache.dir }), (error: unknown) =>
       error instanceof UnsupportedModelError && /token_type_ids/.test(error.message),
-    );
-    await assert.rejects(Engine.load({ modelPath: writeTinyModel(cache.dir, "matmul", { externalData: true }), cacheDir: cache.dir }), (error: unknown) =>
-      error instanceof UnsupportedModelError && /external data/.test(error.message) && /embed\.weight/.test(error.message),
     );
   });
 

@@ -1,12 +1,22 @@
 import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { ByteTokenizer, Engine, HfByteLevelTokenizer, InvalidOptionError, loadHfTokenizer, UnsupportedTokenizerError } from "../../prover/engine/index.ts";
-import { BYTE_TO_CHAR, expandCaseInsensitiveGroups } from "../../prover/engine/tokenizer-hf.ts";
+import { ByteTokenizer, Engine, HfTokenizer, InvalidOptionError, loadHfTokenizer, UnsupportedTokenizerError } from "../../prover/engine/index.ts";
 import { LLAMA_TINY_ONNX, tempCacheDir } from "../helpers/engine-fixtures.ts";
 
 const LLAMA3_PATTERN =
   "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+
+/** GPT-2's reversible map from bytes to printable characters (a fact of the byte-level format). */
+const BYTE_TO_CHAR: string[] = (() => {
+  const table: string[] = new Array(256);
+  let next = 256;
+  for (let b = 0; b < 256; b++) {
+    const printable = (b >= 0x21 && b <= 0x7e) || (b >= 0xa1 && b <= 0xac) || (b >= 0xae && b <= 0xff);
+    table[b] = String.fromCodePoint(printable ? b : next++);
+  }
+  return table;
+})();
 
 /** A GPT-2 style tokenizer.json: the 256 byte symbols, a few merges, BOS/EOS and a plain added token. */
 function gpt2Style(extra: Record<string, unknown> = {}): Record<string, unknown> {
@@ -68,7 +78,6 @@ describe("prover/engine tokenizers", () => {
   });
 
   it("Llama 3 style: Split with a scoped case-insensitive pattern, ignore_merges", async () => {
-    assert.equal(expandCaseInsensitiveGroups("(?i:'s|'t)x\\(?i:"), "(?:'[sS]|'[tT])x\\(?i:");
     const json = gpt2Style({
       pre_tokenizer: {
         type: "Sequence",
@@ -89,23 +98,30 @@ describe("prover/engine tokenizers", () => {
     for (const text of ["Llama 3's tokenizer:\r\n  works  ", "数字 12345 ok"]) assert.equal(tokenizer.decode(tokenizer.encode(text)), text);
   });
 
-  it("names what is unsupported: WordPiece/Unigram, Metaspace, byte_fallback, normalizers, non-ByteLevel decoders", async () => {
+  it("names what is unsupported, with the JSON path: other models, unknown components, split behaviours, dropout", async () => {
     const cases: [string, Record<string, unknown>, string, RegExp][] = [
-      ["unigram", { model: { type: "Unigram", vocab: [] } }, "model.type", /Unigram/],
-      ["metaspace", { pre_tokenizer: { type: "Metaspace", replacement: "▁" } }, "pre_tokenizer", /Metaspace/],
-      ["fallback", { model: { ...(gpt2Style().model as object), byte_fallback: true } }, "model.byte_fallback", /byte_fallback/],
-      ["lowercase", { normalizer: { type: "Lowercase" } }, "normalizer", /Lowercase/],
-      ["decoder", { decoder: { type: "WordPiece" } }, "decoder", /WordPiece/],
-      ["nopre", { pre_tokenizer: null }, "pre_tokenizer", /no pre_tokenizer/],
+      ["wordlevel", { model: { type: "WordLevel", vocab: {} } }, "model.type", /WordLevel/],
+      ["normalizer", { normalizer: { type: "Sequence", normalizers: [{ type: "NFC" }, { type: "Mystery" }] } }, "normalizer.normalizers[1].type", /Mystery/],
+      ["pre", { pre_tokenizer: { type: "UnicodeScripts" } }, "pre_tokenizer.type", /UnicodeScripts/],
+      ["split", { pre_tokenizer: { type: "Split", pattern: { String: " " }, behavior: "MergedWithPrevious" } }, "pre_tokenizer.behavior", /MergedWithPrevious/],
+      ["decoder", { decoder: { type: "Sequence", decoders: [{ type: "Fuse" }, { type: "Magic" }] } }, "decoder.decoders[1].type", /Magic/],
+      ["post", { post_processor: { type: "Unknown" } }, "post_processor.type", /Unknown/],
+      ["dropout", { model: { ...(gpt2Style().model as object), dropout: 0.1 } }, "model.dropout", /dropout/],
+      ["nomodel", { model: null }, "model", /missing/],
     ];
     for (const [name, change, field, text] of cases) {
       await assert.rejects(loadHfTokenizer(write(`${name}.json`, gpt2Style(change))), (error: unknown) => {
         assert.ok(error instanceof UnsupportedTokenizerError, `${name}: ${String(error)}`);
         assert.equal(error.field, field);
         assert.match(error.message, text);
+        assert.match(error.message, new RegExp(`${name}\\.json`), "the message names the file");
         return true;
       });
     }
+    await assert.rejects(loadHfTokenizer(join(cache.dir, "missing.json")), /cannot be read/);
+    writeFileSync(join(cache.dir, "notjson.json"), "{");
+    await assert.rejects(loadHfTokenizer(join(cache.dir, "notjson.json")), (error: unknown) => error instanceof UnsupportedTokenizerError && /notjson\.json is not JSON/.test(error.message));
+    await assert.rejects(loadHfTokenizer(write("array.json", [])), (error: unknown) => error instanceof UnsupportedTokenizerError && /array\.json \(root\): is not a JSON object/.test(error.message));
   });
 
   it("an engine takes a tokenizer.json: ids must fit the model's vocabulary", async () => {
@@ -115,7 +131,7 @@ describe("prover/engine tokenizers", () => {
     );
     const engine = await Engine.load({ modelPath: LLAMA_TINY_ONNX, cacheDir: cache.dir, tokenizerPath: path });
     try {
-      assert.ok(engine.tokenizer instanceof HfByteLevelTokenizer);
+      assert.ok(engine.tokenizer instanceof HfTokenizer);
       assert.equal(engine.info.bosTokenId, 261);
       assert.equal(engine.info.eosTokenId, 262);
       const prompt = engine.tokenizer.chatPrompt([{ role: "user", content: "the thing" }]);

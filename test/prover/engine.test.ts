@@ -37,6 +37,8 @@ describe("prover/engine on the embedded default model", () => {
         modelId: DEFAULT_MODEL_MANIFEST.modelId,
         weightsHash: DEFAULT_MODEL_MANIFEST.weightsHash,
         dtype: "float32",
+        computeDtype: "float32",
+        device: "cpu",
         hiddenSize: 256,
         vocabSize: 258,
         activationTensor: "final_norm_output",
@@ -45,6 +47,7 @@ describe("prover/engine on the embedded default model", () => {
         toploc: { topk: 128, decodeBatchSize: 32, skipPrefill: false },
         bosTokenId: 256,
         eosTokenId: 257,
+        stopTokenIds: [257],
       },
     );
   });

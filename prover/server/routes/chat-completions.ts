@@ -1,5 +1,6 @@
 /** POST /v1/chat/completions: messages through the model's chat template, a proven reply out. */
 import type { FastifyPluginAsync } from "fastify";
+import { ChatTemplateError } from "../../engine/errors.ts";
 import { invalidRequest, modelNotFound } from "../errors.ts";
 import { rejectUnsupported, resolveSettings, type CommonBody, type SettingsPolicy } from "../request-params.ts";
 import { chatBodySchema } from "../schemas.ts";
@@ -34,7 +35,14 @@ export const chatRoutes: FastifyPluginAsync<ChatRoutesOptions> = async (app, { d
     }
     const maxTokens = pickMaxTokens(body);
     const messages = body.messages.map((message, i) => ({ role: message.role, content: contentText(message, i) }));
-    const promptTokens = deps.engine.tokenizer.chatPrompt(messages);
+    let promptTokens: number[];
+    try {
+      promptTokens = deps.engine.tokenizer.chatPrompt(messages);
+    } catch (error) {
+      // The model's chat template refused the conversation (raise_exception: roles out of order, an unknown role).
+      if (error instanceof ChatTemplateError) throw invalidRequest(error.message, "messages");
+      throw error;
+    }
     const settings = resolveSettings(body, promptTokens.length, maxTokens, deps.engine.info, policy);
     await serveCompletion(deps, request, reply, "chat", promptTokens, settings);
   });

@@ -44,9 +44,14 @@ function promptToTokens(prompt: CompletionBody["prompt"], deps: ServiceDeps): nu
   const single = Array.isArray(prompt) && prompt.length === 1 && typeof prompt[0] !== "number" ? prompt[0]! : prompt;
   let tokens: number[];
   if (typeof single === "string") {
-    // Text prompts start with BOS where the model has one (tokenizer.encode does not add it).
-    const text = tokenizer.encode(single);
-    tokens = info.bosTokenId !== undefined && text.length > 0 ? [info.bosTokenId, ...text] : text;
+    if (tokenizer.promptTokens) {
+      // The special tokens the model's tokenizer adds to one sequence (BOS for Llama, none for Qwen).
+      tokens = single.length > 0 ? tokenizer.promptTokens(single) : [];
+    } else {
+      // Text prompts start with BOS where the model has one (tokenizer.encode does not add it).
+      const text = tokenizer.encode(single);
+      tokens = info.bosTokenId !== undefined && text.length > 0 ? [info.bosTokenId, ...text] : text;
+    }
   } else {
     tokens = single as number[];
     const bad = tokens.findIndex((t) => t >= info.vocabSize);
