@@ -85,7 +85,8 @@ const CONFIG_SCHEMA = {
     host: nonEmpty,
     port: { type: "integer", minimum: 0, maximum: 65535 },
     dataDir: nonEmpty,
-    publicUrl: { type: "string", pattern: "^https?://[^\\s]+$" },
+    // The batch data URI (publicUrl + /v1/batches/<id>) must fit BatchManager.MAX_DATA_URI_BYTES.
+    publicUrl: { type: "string", pattern: "^https?://[^\\s]+$", maxLength: 2000 },
     bodyLimitBytes: positive(64 << 20),
     logLevel: { enum: ["fatal", "error", "warn", "info", "debug", "trace", "silent"] },
     syncWrites: { type: "boolean" },
