@@ -33,7 +33,18 @@ export interface OperatorConfig {
   /** Aggregator base URLs for the HTTP fallback. */
   aggregatorUrls: string[];
   model: { path?: string; id?: string; cacheDir?: string; threads?: number; tokenizerPath?: string };
+  /** Deadline of one leaf fetch (connection, headers and body). */
   fetchTimeoutMs: number;
+  /**
+   * The policy data URIs are fetched under (they come from provers, see runtime/untrusted-fetch.ts):
+   * CIDR blocks of non-public addresses that may be fetched anyway (the local network allows
+   * 127.0.0.1/32), the largest leaf response, and same-host redirects followed.
+   */
+  fetchPolicy: { allowPrivateNetworks: string[]; maxBytes: number; maxRedirects: number };
+  /** Batches with more leaves than this are skipped, with a reason (checking them is beyond this operator). */
+  maxBatchLeaves: number;
+  /** Backoff between re-checks of a batch whose leaves were not served, until its response window closes. */
+  retry: { baseMs: number; maxMs: number };
   /** "greedy": also check the final output token of temperature-0 leaves (see leaf-check.ts). */
   finalTokenCheck: "off" | "greedy";
   /** How often attestations of batches still awaiting quorum are sent again. */
@@ -46,7 +57,7 @@ const { nonEmpty, url, port, logLevel, key, chain, mesh } = schemaParts;
 const SCHEMA = {
   type: "object",
   additionalProperties: false,
-  required: ["chain", "account", "signer", "stake", "dataDir", "samplingFraction", "http", "mesh", "aggregatorUrls", "model", "fetchTimeoutMs", "finalTokenCheck", "resendIntervalMs", "logLevel"],
+  required: ["chain", "account", "signer", "stake", "dataDir", "samplingFraction", "http", "mesh", "aggregatorUrls", "model", "fetchTimeoutMs", "fetchPolicy", "maxBatchLeaves", "retry", "finalTokenCheck", "resendIntervalMs", "logLevel"],
   properties: {
     chain,
     account: key,
@@ -69,6 +80,23 @@ const SCHEMA = {
       },
     },
     fetchTimeoutMs: { type: "integer", minimum: 100, maximum: 600_000 },
+    fetchPolicy: {
+      type: "object",
+      additionalProperties: false,
+      required: ["allowPrivateNetworks", "maxBytes", "maxRedirects"],
+      properties: {
+        allowPrivateNetworks: { type: "array", items: { type: "string", pattern: "^[0-9a-fA-F:.]+(/[0-9]{1,3})?$" } },
+        maxBytes: { type: "integer", minimum: 1024, maximum: 1 << 30 },
+        maxRedirects: { type: "integer", minimum: 0, maximum: 10 },
+      },
+    },
+    maxBatchLeaves: { type: "integer", minimum: 1, maximum: 2 ** 25 },
+    retry: {
+      type: "object",
+      additionalProperties: false,
+      required: ["baseMs", "maxMs"],
+      properties: { baseMs: { type: "integer", minimum: 10, maximum: 600_000 }, maxMs: { type: "integer", minimum: 10, maximum: 3_600_000 } },
+    },
     finalTokenCheck: { enum: ["off", "greedy"] },
     resendIntervalMs: { type: "integer", minimum: 100, maximum: 3_600_000 },
     logLevel,
@@ -95,6 +123,8 @@ export const OPERATOR_CONFIG_SPEC: Omit<ConfigSpec, "defaults"> = {
     OPERATOR_MODEL_ID: ["model.id", "string"],
     OPERATOR_MODEL_CACHE_DIR: ["model.cacheDir", "string"],
     OPERATOR_FINAL_TOKEN_CHECK: ["finalTokenCheck", "string"],
+    OPERATOR_ALLOW_PRIVATE_NETWORKS: ["fetchPolicy.allowPrivateNetworks", "list"],
+    OPERATOR_MAX_BATCH_LEAVES: ["maxBatchLeaves", "integer"],
   },
   flags: NODE_FLAGS,
 };
@@ -114,6 +144,9 @@ export function loadOperatorConfig(input: LoadInput = {}): OperatorConfig {
         aggregatorUrls: [],
         model: {},
         fetchTimeoutMs: 10_000,
+        fetchPolicy: { allowPrivateNetworks: [], maxBytes: 16 << 20, maxRedirects: 3 },
+        maxBatchLeaves: 65_536,
+        retry: { baseMs: 2_000, maxMs: 30_000 },
         finalTokenCheck: "off",
         resendIntervalMs: 5_000,
         logLevel: "info",

@@ -236,6 +236,8 @@ export interface OperatorLaunch {
   script?: string;
   env?: Record<string, string>;
   samplingFraction?: number;
+  /** CIDR blocks the operator may fetch data URIs from (default 127.0.0.1/32). */
+  allowPrivateNetworks?: string[];
 }
 
 export async function launchOperator(setup: NetworkSetup, launch: OperatorLaunch): Promise<{ proc: NodeProcess; url: string }> {
@@ -251,6 +253,9 @@ export async function launchOperator(setup: NetworkSetup, launch: OperatorLaunch
     mesh: { listen: ["/ip4/127.0.0.1/tcp/0"], bootstrap: launch.bootstrap },
     aggregatorUrls: [launch.aggregatorUrl],
     resendIntervalMs: 3000,
+    // Provers serve on 127.0.0.1 here; any other non-public address stays refused.
+    fetchPolicy: { allowPrivateNetworks: launch.allowPrivateNetworks ?? ["127.0.0.1/32"], maxBytes: 16 << 20, maxRedirects: 3 },
+    retry: { baseMs: 1000, maxMs: 5000 },
   }, null, 2));
   const proc = spawnTs(op.name, launch.script ?? "operator/main.ts", ["--config", configFile], { OPERATOR_LOG_LEVEL: "info", ...launch.env }, setup.dir);
   const match = await proc.waitFor(/operator: ready on (\S+)/, 90_000);

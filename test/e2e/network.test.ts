@@ -41,6 +41,7 @@ import {
   type NodeProcess,
 } from "../../scripts/network/launch.ts";
 import { startFlakyRpc, type FlakyRpc } from "../helpers/flaky-rpc.ts";
+import { DEFAULT_FETCH_POLICY, UntrustedFetcher } from "../../runtime/untrusted-fetch.ts";
 
 const ENABLED = process.env.VB_E2E !== "0";
 const DEFAULT_MODEL = "vb-byte-llama-4l-256h-v1";
@@ -233,7 +234,7 @@ async function complete(proverUrl: string, count: number, label: string, model =
     await complete(honestProver.url, 32, "groundless");
     const batchId = await submittedBy(setup.provers[0]!.account.address, lastBatch);
     const [submitted] = await setup.publicClient.getContractEvents({ address: bm(), abi: batchManagerAbi, eventName: "BatchSubmitted", args: { batchId }, fromBlock: 0n });
-    const { record, merkleProof } = parseLeafResponse(await fetchJson(leafUrl((submitted!.args as { dataURI: string }).dataURI, 0), 10_000));
+    const { record, merkleProof } = parseLeafResponse(await fetchJson(leafUrl((submitted!.args as { dataURI: string }).dataURI, 0), new UntrustedFetcher({ ...DEFAULT_FETCH_POLICY, allowPrivateNetworks: ["127.0.0.1/32"] })));
     // Someone with a bond disputes an honest leaf before the operators' attestations land.
     const challenger = setup.deployment.deployer;
     const wallet = createWalletClient({ transport: http(setup.rpcUrl), account: challenger });

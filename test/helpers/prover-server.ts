@@ -38,6 +38,8 @@ export interface TestServerOptions {
   bodyLimitBytes?: number;
   maxWaiting?: number;
   defaultMaxTokens?: number;
+  /** Listen on this port (a restarted prover keeps its address, and so its batches' data URIs). */
+  port?: number;
 }
 
 export interface TestServer {
@@ -71,7 +73,7 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
     ...(options.maxWaiting !== undefined ? { maxWaiting: options.maxWaiting } : {}),
     ...(options.defaultMaxTokens !== undefined ? { defaultMaxTokens: options.defaultMaxTokens } : {}),
   });
-  address = await app.listen({ host: "127.0.0.1", port: 0 });
+  address = await app.listen({ host: "127.0.0.1", port: options.port ?? 0 });
   await batcher.start();
   const client = new OpenAI({ baseURL: `${address}/v1`, apiKey: "unused", maxRetries: 0, timeout: 30_000 });
   let stopped = false;
