@@ -285,8 +285,11 @@ async function cmdVerify(args: string[]): Promise<number> {
 }
 
 async function cmdFetch(args: string[]): Promise<number> {
-  const { values: v, positionals } = parse(args, { "hf-endpoint": { type: "string" }, "cache-dir": { type: "string" }, refresh: { type: "boolean" }, output: { type: "string" }, json: { type: "boolean" } }, 1);
-  const r = await fetchEnvelope(positionals[0]!, { hfEndpoint: v["hf-endpoint"] as string | undefined, cacheDir: v["cache-dir"] as string | undefined, refresh: v.refresh === true });
+  const { values: v, positionals } = parse(args, { "hf-endpoint": { type: "string" }, "cache-dir": { type: "string" }, refresh: { type: "boolean" }, output: { type: "string" }, json: { type: "boolean" }, "allow-private-network": { type: "string", multiple: true } }, 1);
+  // Non-public addresses (loopback, private, link-local) only where named: flag or VB_ALLOW_PRIVATE_NETWORKS.
+  const allowPrivateNetworks = [...((v["allow-private-network"] as string[] | undefined) ?? []), ...(process.env.VB_ALLOW_PRIVATE_NETWORKS ?? "").split(",")]
+    .flatMap((c) => c.split(",")).map((c) => c.trim()).filter(Boolean);
+  const r = await fetchEnvelope(positionals[0]!, { hfEndpoint: v["hf-endpoint"] as string | undefined, cacheDir: v["cache-dir"] as string | undefined, refresh: v.refresh === true, allowPrivateNetworks });
   if (typeof v.output === "string") copyFileSync(r.path, v.output);
   if (v.json) console.log(JSON.stringify(r));
   else console.log(`fetched ${r.format} envelope (content hash ${r.contentHash})${r.fromCache ? " from cache" : ""}: ${typeof v.output === "string" ? v.output : r.path}\nschema: valid; run \`vb verify\` to check its signature`);
@@ -373,7 +376,7 @@ const USAGE = `usage: vb <command> [options]
             [--warmup-runs 3] [--convergence-window 30] [--convergence-cv 0.05] [--convergence-timeout 60]
             [--launches N] [--max-tokens 128] [--commit-chain-id .. --commit-contract .. --commit-batch-id .. --commit-root ..]
   verify ENVELOPE [--trust-key PEM|KEYFILE|HEX]... [--trust-address 0x..]... [--sigstore-identity ID --sigstore-issuer URL] [--rpc-url URL] [--skip-traces] [--json]
-  fetch SOURCE [--hf-endpoint URL] [--cache-dir DIR] [--refresh] [--output FILE]
+  fetch SOURCE [--hf-endpoint URL] [--cache-dir DIR] [--refresh] [--output FILE] [--allow-private-network CIDR]...
   replay ENVELOPE --base-url URL --output DIR --key KEYFILE [--trust-key ..] [--no-verify] [--dataset FILE]
   diff BASELINE CANDIDATE [--tolerance 0.02] [--strict] [--json]
   sign ENVELOPE (--key KEYFILE | --eth-key-file FILE | --sigstore) [--output FILE]   add signatures (e.g. a prover's Ethereum key)
