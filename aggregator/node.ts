@@ -17,7 +17,6 @@
  * event it cannot handle instead of stopping on it.
  */
 import { join } from "node:path";
-import { mkdir } from "node:fs/promises";
 import Fastify, { type FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
@@ -27,6 +26,7 @@ import { protocolDomain, toCompactSignature, type AttestationMessage, type Proto
 import { decodeGossipMessage, encodeGossipMessage, gossipTopic, loadOrCreatePeerKey, MeshNode, type GossipMessage } from "../protocol/gossip/index.ts";
 import { connectChain, loadKey, readDeploymentFile, sleep, type ChainConnection } from "../runtime/chain.ts";
 import { ChainFollower, type ContractEvent } from "../runtime/follower.ts";
+import { ensurePrivateDir, restrictNewFiles } from "../runtime/private-files.ts";
 import { createLogger, createMetricsRegistry, opsRoutes } from "../runtime/observability.ts";
 import { FieldError } from "../protocol/errors.ts";
 import type { AggregatorConfig } from "./config.ts";
@@ -118,7 +118,8 @@ export class AggregatorNode {
     const deployment = readDeploymentFile(config.chain.deployment);
     const account = await loadKey(config.account, "account", options.env ?? process.env);
     const conn = await connectChain(config.chain.rpcUrl, deployment, account);
-    await mkdir(config.dataDir, { recursive: true });
+    restrictNewFiles();
+    ensurePrivateDir(config.dataDir, { tighten: true });
     const closers: (() => Promise<unknown>)[] = [];
     try {
       const state = new AggregatorState(join(config.dataDir, "state"));

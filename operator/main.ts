@@ -9,6 +9,7 @@ import { KeyLoadError } from "../runtime/keys.ts";
 import { loadOperatorConfig, type OperatorConfig } from "./config.ts";
 import { OperatorError, OperatorNode, type OperatorOptions } from "./node.ts";
 import { stopOnSignals } from "../runtime/process.ts";
+import { redactText } from "../runtime/redact.ts";
 
 /** The process entry; `options` lets test harnesses start a node with a check hook. */
 export async function runOperatorMain(options: Omit<OperatorOptions, "env"> = {}): Promise<void> {
@@ -17,7 +18,7 @@ export async function runOperatorMain(options: Omit<OperatorOptions, "env"> = {}
     config = loadOperatorConfig({ argv: process.argv.slice(2), env: process.env });
   } catch (error) {
     if (error instanceof NodeConfigError) {
-      process.stderr.write(`operator: invalid configuration: ${error.message}\n`);
+      process.stderr.write(redactText(`operator: invalid configuration: ${error.message}\n`));
       process.exit(2);
     }
     throw error;
@@ -27,7 +28,7 @@ export async function runOperatorMain(options: Omit<OperatorOptions, "env"> = {}
     node = await OperatorNode.start(config, { ...options, env: process.env });
   } catch (error) {
     if (error instanceof NodeConfigError || error instanceof KeyLoadError || error instanceof ChainSetupError || error instanceof OperatorError) {
-      process.stderr.write(`operator: invalid configuration: ${error.message} (field ${error.field})\n`);
+      process.stderr.write(redactText(`operator: invalid configuration: ${error.message} (field ${error.field})\n`));
       process.exit(2);
     }
     throw error;
@@ -38,7 +39,7 @@ export async function runOperatorMain(options: Omit<OperatorOptions, "env"> = {}
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
   runOperatorMain().catch((error: unknown) => {
-    process.stderr.write(`operator: failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`);
+    process.stderr.write(redactText(`operator: failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`));
     process.exit(1);
   });
 }

@@ -17,7 +17,6 @@
  * restart and checks it again; the SigningGuard lets it sign only the digest it signed before.
  */
 import { join } from "node:path";
-import { mkdir } from "node:fs/promises";
 import Fastify, { type FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
@@ -39,6 +38,7 @@ import { sampleLeaves } from "../protocol/sampling.ts";
 import { Engine } from "../prover/engine/index.ts";
 import { connectChain, loadKey, readDeploymentFile, sleep, type ChainConnection } from "../runtime/chain.ts";
 import { ChainFollower, type ContractEvent } from "../runtime/follower.ts";
+import { ensurePrivateDir, restrictNewFiles } from "../runtime/private-files.ts";
 import { UntrustedFetcher, UntrustedFetchError } from "../runtime/untrusted-fetch.ts";
 import { batchSkip } from "./batch-bounds.ts";
 import { createLogger, createMetricsRegistry, opsRoutes } from "../runtime/observability.ts";
@@ -158,7 +158,8 @@ export class OperatorNode {
     const account = await loadKey(config.account, "account", options.env ?? process.env);
     const signer = await loadKey(config.signer, "signer", options.env ?? process.env);
     const conn = await connectChain(config.chain.rpcUrl, deployment, account);
-    await mkdir(config.dataDir, { recursive: true });
+    restrictNewFiles();
+    ensurePrivateDir(config.dataDir, { tighten: true });
     const closers: (() => Promise<unknown>)[] = [];
     try {
       const engine = await Engine.load({

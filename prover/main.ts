@@ -17,6 +17,9 @@ import { Engine } from "./engine/index.ts";
 import { buildProverApp } from "./server/index.ts";
 import { ProofStore } from "./store/index.ts";
 import { stopOnSignals } from "../runtime/process.ts";
+import { createLogger } from "../runtime/observability.ts";
+import { redactText } from "../runtime/redact.ts";
+import { ensurePrivateDir, restrictNewFiles } from "../runtime/private-files.ts";
 
 export interface RunningProver {
   /** The address the server listens on, e.g. http://127.0.0.1:8000. */
@@ -56,6 +59,8 @@ export async function startProver(config: ProverConfig, options: StartOptions = 
     for (const step of cleanups.splice(0).reverse()) await step();
   };
   try {
+    restrictNewFiles();
+    ensurePrivateDir(resolve(config.dataDir), { tighten: true });
     const store = await ProofStore.open(join(resolve(config.dataDir), "store"), { sync: config.syncWrites });
     cleanups.push(() => store.close());
     let address = "";
@@ -74,7 +79,8 @@ export async function startProver(config: ProverConfig, options: StartOptions = 
       concurrency: config.queue.concurrency,
       maxWaiting: config.queue.maxWaiting,
       defaultMaxTokens: config.generation.defaultMaxTokens,
-      logger: config.logLevel === "silent" ? false : { level: config.logLevel },
+      // Every line through redactText: an RPC error carries the RPC URL, API key included.
+      ...(config.logLevel === "silent" ? { logger: false } : { loggerInstance: createLogger("prover", config.logLevel) }),
     });
     cleanups.push(() => app.close());
     address = await app.listen({ host: config.host, port: config.port });
@@ -96,7 +102,7 @@ export async function runProverMain(): Promise<void> {
     prover = await startProver(config, committer ? { committer } : {});
   } catch (error) {
     const invalid = error instanceof ConfigError;
-    process.stderr.write(`prover: ${invalid ? "invalid configuration" : "failed to start"}: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.stderr.write(redactText(`prover: ${invalid ? "invalid configuration" : "failed to start"}: ${error instanceof Error ? error.message : String(error)}\n`));
     process.exit(invalid ? 2 : 1);
   }
   process.stdout.write(`prover: serving ${prover.engine.info.modelId} on ${prover.address}\n`);

@@ -2,7 +2,8 @@
  * The prover's HTTP server: fastify with the OpenAI-compatible routes and the data endpoint,
  * each a plugin. The app is returned unstarted; main.ts (or a test) calls listen().
  */
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from "fastify";
+import type { Logger } from "pino";
 import type { Batcher } from "../batch/index.ts";
 import type { InferenceEngine } from "../inference-engine.ts";
 import type { ProofStore } from "../store/index.ts";
@@ -27,13 +28,15 @@ export interface ProverAppOptions {
   /** max_tokens when a request gives none (default 256, capped by the context left). */
   defaultMaxTokens?: number;
   logger?: FastifyServerOptions["logger"];
+  /** A ready logger (runtime/observability createLogger: every line redacted); wins over `logger`. */
+  loggerInstance?: Logger;
 }
 
 export const DEFAULT_BODY_LIMIT = 1 << 20;
 
 export async function buildProverApp(options: ProverAppOptions): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: options.logger ?? false,
+    ...(options.loggerInstance ? { loggerInstance: options.loggerInstance as FastifyBaseLogger } : { logger: options.logger ?? false }),
     bodyLimit: options.bodyLimitBytes ?? DEFAULT_BODY_LIMIT,
     // Validation must reject, not repair: no coercion, no silently dropped properties.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: true } },

@@ -8,7 +8,7 @@
  *   - One phase failing (eth_getLogs refused on every call) does not stop submissions.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Writable } from "node:stream";
@@ -131,6 +131,10 @@ describe("aggregator node: poison messages and isolated work (Hardhat node on lo
       assert.deepEqual(await node.state.allMessages(), []);
       assert.deepEqual(await node.state.openEquivocations(), []);
       assert.match(await node.registry.metrics(), /vb_aggregator_skipped_total\{reason="stored-message-refused",role="aggregator"\} 1/);
+      // The data folder an older version left readable is tightened: folders 0700, files 0600.
+      const walk = (d: string): string[] => readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? [path.join(d, e.name), ...walk(path.join(d, e.name))] : [path.join(d, e.name)]));
+      assert.equal(statSync(cfg.dataDir).mode & 0o777, 0o700);
+      for (const entry of walk(cfg.dataDir)) assert.equal(statSync(entry).mode & 0o777, statSync(entry).isDirectory() ? 0o700 : 0o600, entry);
 
       assert.equal((await post(node, genuineA)).status, 202, "the genuine copy is admitted, not refused as a duplicate");
       assert.equal((await post(node, await attestation(1, b.batchId, b.root))).status, 202);
