@@ -12,7 +12,8 @@ import type { FastifyInstance } from "fastify";
 import { connectChain, loadKey, readDeploymentFile } from "../runtime/chain.ts";
 import { ChainCommitter } from "./batch/chain-committer.ts";
 import { Batcher, type BatchCommitter } from "./batch/index.ts";
-import { ConfigError, loadConfig, type ProverConfig } from "./config.ts";
+import { ConfigError, loadConfig, type AuthConfig, type ProverConfig } from "./config.ts";
+import { ApiKeyConfigError, ApiKeys } from "./server/auth.ts";
 import { Engine } from "./engine/index.ts";
 import { buildProverApp } from "./server/index.ts";
 import { ProofStore } from "./store/index.ts";
@@ -44,7 +45,22 @@ export async function configuredCommitter(config: ProverConfig, env: Readonly<Re
   return new ChainCommitter(conn);
 }
 
+/** The key set `auth` names ("off" stays off); a missing or bad key source is a ConfigError naming the field. */
+export function apiKeys(auth: AuthConfig): ApiKeys | "off" {
+  if (auth.mode === "off") return "off";
+  const limits = { maxConcurrent: auth.maxConcurrent, requestsPerMinute: auth.requestsPerMinute };
+  try {
+    const sets = [...(auth.keysFile ? [ApiKeys.fromFile(auth.keysFile, limits)] : []), ...(auth.keys?.length ? [ApiKeys.fromList(auth.keys, limits)] : [])];
+    if (sets.length === 0) throw new ConfigError("auth: no API keys configured: set auth.keysFile (PROVER_API_KEYS_FILE, --api-keys-file) or PROVER_API_KEYS, or auth.mode \"off\" (PROVER_AUTH=off) on a loopback host", "auth.keysFile");
+    return sets.length === 1 ? sets[0]! : ApiKeys.merge(sets);
+  } catch (error) {
+    if (error instanceof ApiKeyConfigError) throw new ConfigError(error.message, error.field);
+    throw error;
+  }
+}
+
 export async function startProver(config: ProverConfig, options: StartOptions = {}): Promise<RunningProver> {
+  const keys = apiKeys(config.auth);
   const engine = await Engine.load({
     ...(config.model.path !== undefined ? { modelPath: config.model.path } : {}),
     ...(config.model.tokenizerPath !== undefined ? { tokenizerPath: config.model.tokenizerPath } : {}),
@@ -72,6 +88,7 @@ export async function startProver(config: ProverConfig, options: StartOptions = 
     });
     cleanups.push(() => batcher.stop());
     const app = await buildProverApp({
+      auth: keys,
       engine,
       store,
       batcher,

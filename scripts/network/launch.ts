@@ -209,6 +209,8 @@ export async function launchProver(setup: NetworkSetup, launch: ProverLaunch): P
     PROVER_KEY_FILE: p.accountKeyFile,
     PROVER_LOG_LEVEL: "warn",
     PROVER_SYNC_WRITES: "false",
+    // The local network's clients (tests, bench, chaos) are on this machine; the prover listens on 127.0.0.1.
+    PROVER_AUTH: "off",
     ...launch.env,
   }, setup.dir);
   const match = await proc.waitFor(/prover: serving \S+ on (\S+)/, 120_000);
