@@ -33,6 +33,8 @@ export interface ProverAppOptions {
   /** max_tokens when a request gives none (default 256, capped by the context left). */
   defaultMaxTokens?: number;
   logger?: FastifyServerOptions["logger"];
+  /** Time a client has to send its whole request (default 30 s). */
+  requestTimeoutMs?: number;
   /** Who may call the OpenAI routes: a key set, or "off" (no authentication: loopback only, by configuration). */
   auth: ApiKeys | "off";
   /** A ready logger (runtime/observability createLogger: every line redacted); wins over `logger`. */
@@ -48,6 +50,10 @@ export async function buildProverApp(options: ProverAppOptions): Promise<Fastify
     // Validation must reject, not repair: no coercion, no silently dropped properties.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: true } },
     return503OnClosing: true,
+    // A client gets this long to send its whole request (fastify's default is no limit: a
+    // client sending a body byte by byte could hold a connection forever). Responses, streams
+    // included, are not bounded by it.
+    requestTimeout: options.requestTimeoutMs ?? 30_000,
     frameworkErrors: frameworkErrorHandler,
     clientErrorHandler,
   });

@@ -178,6 +178,33 @@ describe("prover server: API keys, per-key limits, OpenAI-shaped errors everywhe
     assert.equal((await postRaw(s.address, "/v1/completions", JSON.stringify({ model: "scripted-test-engine", prompt: "hi", max_tokens: 1 }))).status, 200);
   });
 
+  it("a client that goes away mid-generation is not a server error (it used to be logged with a stack)", async () => {
+    const lines: string[] = [];
+    const logger = createLogger("prover", "info", new Writable({ write(c, _e, done) { lines.push(String(c)); done(); } }));
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const s = await server({ engine: new ScriptedEngine({ hold: () => gate }), loggerInstance: logger });
+    const { hostname, port } = new URL(s.address);
+    const body = JSON.stringify({ model: "scripted-test-engine", prompt: "hi", max_tokens: 4 });
+    const socket = net.connect(Number(port), hostname, () => socket.write(`POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`));
+    await waitFor(async () => ((await getJson(s.address, "/health")).json.queue.active === 1 ? true : undefined), 5_000, "the generation running");
+    socket.destroy();
+    await new Promise((r) => setTimeout(r, 100));
+    release();
+    await waitFor(async () => (lines.some((l) => /client closed the connection/.test(l)) ? true : undefined), 5_000, "the cancellation logged");
+    assert.equal(lines.some((l) => JSON.parse(l).level >= 50), false, lines.join(""));
+    assert.equal((await postRaw(s.address, "/v1/completions", body)).status, 200, "and the server serves on");
+  });
+
+  it("closes a stream's connection after [DONE] when the client asked for Connection: close", async () => {
+    const s = await server();
+    const body = JSON.stringify({ model: "scripted-test-engine", prompt: "hi", max_tokens: 3, stream: true });
+    const started = Date.now();
+    const answer = await raw(s.address, `POST /v1/completions HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+    assert.match(answer, /data: \[DONE\]/);
+    assert.ok(Date.now() - started < 4_000, `the server kept the connection open (${Date.now() - started} ms)`);
+  });
+
   it("logs a full queue as a warning, without a stack trace", async () => {
     const lines: string[] = [];
     const logger = createLogger("prover", "info", new Writable({ write(c, _e, done) { lines.push(String(c)); done(); } }));
