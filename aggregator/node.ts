@@ -29,11 +29,19 @@ import { ChainFollower, type ContractEvent } from "../runtime/follower.ts";
 import { ensurePrivateDir, restrictNewFiles } from "../runtime/private-files.ts";
 import { createLogger, createMetricsRegistry, opsRoutes } from "../runtime/observability.ts";
 import { FieldError } from "../protocol/errors.ts";
+import { FIELD_ERROR_SERVER_OPTIONS, installFieldErrorShape } from "../runtime/http-errors.ts";
 import type { AggregatorConfig } from "./config.ts";
 import { Admission, IngestError, type Admitted } from "./ingest.ts";
 import { AttestationPool, type CheckedAttestation } from "./quorum.ts";
 import { AggregatorState, type EquivocationRecord } from "./state.ts";
 import { VotePool, type CheckedVote } from "./votes.ts";
+
+/** The API's answer to an admitted message; a conflict (equivocation) is a 409 in the error shape too. */
+function answer(outcome: string, signer: Address, weight: bigint, subject: string): { status: number; body: Record<string, unknown> } {
+  const body: Record<string, unknown> = { outcome, signer, weight: weight.toString() };
+  if (outcome !== "conflict") return { status: 202, body };
+  return { status: 409, body: { error: { message: `signer ${signer} signed two different messages on ${subject}: kept as equivocation evidence`, field: "signature" }, ...body } };
+}
 
 /** Stored evidence that cannot be turned into a slashing call. */
 class EvidenceError extends FieldError {
@@ -129,7 +137,8 @@ export class AggregatorNode {
       const mesh = await MeshNode.start({ listen: config.mesh.listen, bootstrap: config.mesh.bootstrap, privateKey: peerKey });
       closers.push(() => mesh.stop());
       const registry = createMetricsRegistry("aggregator");
-      const app = Fastify({ logger: false, bodyLimit: config.http.bodyLimitBytes });
+      const app = Fastify({ logger: false, bodyLimit: config.http.bodyLimitBytes, ...FIELD_ERROR_SERVER_OPTIONS });
+      installFieldErrorShape(app);
       closers.push(() => app.close());
       const node = new AggregatorNode(config, conn, state, mesh, app, createMetrics(registry), registry, log);
       for (const kind of ["attestations", "votes"] as const) {
@@ -230,7 +239,7 @@ export class AggregatorNode {
       }
       if (outcome === "conflict") await this.recordEquivocation("attestations", m.batchId, admitted.signer, this.pool.evidence(m.batchId, admitted.signer));
       this.metrics.received.inc({ kind: "attestation", via, outcome });
-      return { status: outcome === "conflict" ? 409 : 202, body: { outcome, signer: admitted.signer, weight: admitted.weight.toString() } };
+      return answer(outcome, admitted.signer, admitted.weight, `batch ${m.batchId}`);
     }
     const m = admitted.envelope.message;
     this.votes.open(m.disputeId, admitted.batch.totalWeight);
@@ -243,7 +252,7 @@ export class AggregatorNode {
     }
     if (outcome === "conflict") await this.recordEquivocation("votes", m.disputeId, admitted.signer, this.votes.evidence(m.disputeId, admitted.signer));
     this.metrics.received.inc({ kind: "vote", via, outcome });
-    return { status: outcome === "conflict" ? 409 : 202, body: { outcome, signer: admitted.signer, weight: admitted.weight.toString() } };
+    return answer(outcome, admitted.signer, admitted.weight, `dispute ${m.disputeId}`);
   }
 
   private routes(): void {

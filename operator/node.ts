@@ -41,6 +41,7 @@ import { ChainFollower, type ContractEvent } from "../runtime/follower.ts";
 import { ensurePrivateDir, restrictNewFiles } from "../runtime/private-files.ts";
 import { UntrustedFetcher, UntrustedFetchError } from "../runtime/untrusted-fetch.ts";
 import { batchSkip } from "./batch-bounds.ts";
+import { FIELD_ERROR_SERVER_OPTIONS, installFieldErrorShape } from "../runtime/http-errors.ts";
 import { createLogger, createMetricsRegistry, opsRoutes } from "../runtime/observability.ts";
 import type { OperatorConfig } from "./config.ts";
 import { LeafChecker, fetchJson, leafUrl, parseLeafResponse, type FetchedLeaf, type LeafCheck, type OnchainBatch } from "./leaf-check.ts";
@@ -181,7 +182,8 @@ export class OperatorNode {
       closers.push(() => mesh.stop());
       const registry = createMetricsRegistry("operator");
       const metrics = createMetrics(registry);
-      const app = Fastify({ logger: false });
+      const app = Fastify({ logger: false, ...FIELD_ERROR_SERVER_OPTIONS });
+      installFieldErrorShape(app);
       closers.push(() => app.close());
       const fetcher = new UntrustedFetcher({ ...config.fetchPolicy, timeoutMs: config.fetchTimeoutMs });
       const node = new OperatorNode(config, conn, signer, engine, state, guard, mesh, app, metrics, registry, log, fetcher, new LeafChecker(engine, fetcher, { finalTokenCheck: config.finalTokenCheck }), options.checkHook);

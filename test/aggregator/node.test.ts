@@ -154,6 +154,19 @@ describe("aggregator node: poison messages and isolated work (Hardhat node on lo
       assert.equal(((await response.json()) as { error: { field: string } }).error.field, "signature");
       assert.equal((await post(node, genuine)).status, 202);
       await until("the batch attested", 30_000, async () => ((await batchState(c.batchId)) === 2 ? true : undefined));
+      // Whatever refuses a request answers in one shape: { error: { message, field } }.
+      const shape = async (response: Response, status: number, field: string) => {
+        assert.equal(response.status, status);
+        const body = (await response.json()) as { error: { message: string; field: string } };
+        assert.equal(typeof body.error.message, "string");
+        assert.equal(body.error.field, field);
+      };
+      await shape(await fetch(`${node.address}/v1/nothing`), 404, "url");
+      await shape(await fetch(`${node.address}/v1/attestations`, { method: "DELETE" }), 404, "url");
+      await shape(await fetch(`${node.address}/v1/attestations`, { method: "POST", headers: { "content-type": "text/plain" }, body: "x" }), 415, "content-type");
+      await shape(await fetch(`${node.address}/v1/attestations`, { method: "POST", headers: { "content-type": "application/json" }, body: "x".repeat(8000) }), 413, "request");
+      await shape(await fetch(`${node.address}/%zz`), 400, "url");
+      await shape(await fetch(`${node.address}/v1/status`, { headers: { "x-big": "a".repeat(20_000) } }), 431, "request");
     } finally {
       await node.stop();
     }
