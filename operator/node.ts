@@ -342,7 +342,10 @@ export class OperatorNode {
 
   /** Checks every batch that is due (new, or whose leaves were not served last time), each on its own. */
   private async checkDue(): Promise<void> {
-    for (const record of await this.state.openBatches()) {
+    // New batches first: one whose leaves keep timing out must not make fresh ones wait behind it.
+    const due = (await this.state.openBatches()).filter((r) => r.status === "seen" || r.status === "unavailable");
+    due.sort((a, b) => (a.status === b.status ? 0 : a.status === "seen" ? -1 : 1));
+    for (const record of due) {
       if (this.stopped.signal.aborted) return;
       if (record.status !== "seen" && record.status !== "unavailable") continue;
       if ((record.nextAttemptAt ?? 0) > Date.now()) continue;

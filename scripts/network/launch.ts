@@ -217,14 +217,21 @@ export async function launchProver(setup: NetworkSetup, launch: ProverLaunch): P
   return { proc, url: match[1]! };
 }
 
-export async function launchAggregator(setup: NetworkSetup, env: Record<string, string> = {}, rpcUrl = setup.rpcUrl): Promise<{ proc: NodeProcess; url: string; mesh: string }> {
+/** Fixed ports keep an aggregator's HTTP and mesh addresses across restarts (operators keep theirs). */
+export interface AggregatorPorts {
+  http?: number;
+  mesh?: number;
+}
+
+export async function launchAggregator(setup: NetworkSetup, env: Record<string, string> = {}, rpcUrl = setup.rpcUrl, ports: AggregatorPorts = {}): Promise<{ proc: NodeProcess; url: string; mesh: string }> {
   const a = setup.aggregator;
   const configFile = path.join(setup.dir, "aggregator.json");
   writeFileSync(configFile, JSON.stringify({
     chain: { rpcUrl, deployment: setup.deploymentFile, pollIntervalMs: 200 },
     account: { keyFile: a.accountKeyFile },
     dataDir: path.join(setup.dir, "aggregator"),
-    http: { host: "127.0.0.1", port: 0 },
+    http: { host: "127.0.0.1", port: ports.http ?? 0 },
+    ...(ports.mesh !== undefined ? { mesh: { listen: [`/ip4/127.0.0.1/tcp/${ports.mesh}`], bootstrap: [] } } : {}),
   }, null, 2));
   const proc = spawnTs("aggregator", "aggregator/main.ts", ["--config", configFile], { AGGREGATOR_LOG_LEVEL: "info", ...env }, setup.dir);
   const match = await proc.waitFor(/aggregator: ready on (\S+) mesh (\S+)/, 60_000);
@@ -240,6 +247,8 @@ export interface OperatorLaunch {
   samplingFraction?: number;
   /** CIDR blocks the operator may fetch data URIs from (default 127.0.0.1/32). */
   allowPrivateNetworks?: string[];
+  /** More configuration fields (fetchTimeoutMs, maxBatchLeaves, ...). */
+  config?: Record<string, unknown>;
 }
 
 export async function launchOperator(setup: NetworkSetup, launch: OperatorLaunch): Promise<{ proc: NodeProcess; url: string }> {
@@ -258,6 +267,7 @@ export async function launchOperator(setup: NetworkSetup, launch: OperatorLaunch
     // Provers serve on 127.0.0.1 here; any other non-public address stays refused.
     fetchPolicy: { allowPrivateNetworks: launch.allowPrivateNetworks ?? ["127.0.0.1/32"], maxBytes: 16 << 20, maxRedirects: 3 },
     retry: { baseMs: 1000, maxMs: 5000 },
+    ...launch.config,
   }, null, 2));
   const proc = spawnTs(op.name, launch.script ?? "operator/main.ts", ["--config", configFile], { OPERATOR_LOG_LEVEL: "info", ...launch.env }, setup.dir);
   const match = await proc.waitFor(/operator: ready on (\S+)/, 90_000);
