@@ -37,7 +37,7 @@ async function main(): Promise<void> {
   const details = [
     `SIGKILLed and restarted: ${f.kills.join(", ") || "none"}`,
     `signed messages observed on the mesh: ${f.messagesObserved}`,
-    `operators' skips and give-ups (metrics of the honest operator processes running at the end): ${Object.entries(f.operatorSkips).map(([k, v]) => `${k} ${v}`).join(", ") || "none"}`,
+    `honest operators' decisions on the hostile batches: ${Object.entries(f.hostileBatchDecisions).map(([k, v]) => `${k}: ${v.join(" / ")}`).join("; ") || "none"}`,
     `hostile prover: ${JSON.stringify(f.hostileProver)}`,
     `hostile operator: ${JSON.stringify(f.hostileOperator)}`,
   ];

@@ -46,7 +46,8 @@ export interface ChaosFigures {
   kills: string[];
   hostileProver: unknown;
   hostileOperator: unknown;
-  operatorSkips: Record<string, number>;
+  /** Per hostile batch, each honest operator's recorded decision. */
+  hostileBatchDecisions: Record<string, string[]>;
   seconds: number;
   dir: string;
 }
@@ -236,11 +237,15 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosFigures> {
     const slashedKeys = slashed.map((l) => String((l.args as { signingKey: Address }).signingKey).toLowerCase());
     let doubleSignatures = slashedKeys.filter((k) => honestKeys.has(k)).length;
     for (const [key, contents] of signed) if (honestKeys.has(key.split("|")[0]!) && contents.size > 1) doubleSignatures++;
-    const skips: Record<string, number> = {};
+    // What each honest operator decided about each hostile batch (kept in its level state across restarts).
+    const decisions: Record<string, string[]> = {};
+    const hostileBatches = ((lastJson(hostileProver, "hostile-prover") as { batches?: { label: string; batchId?: string }[] } | undefined)?.batches ?? []).filter((b) => b.batchId);
     for (const i of [1, 2, 3]) {
-      const url = procs.get(`operator-${i}`)!.log.match(/operator: ready on (\S+)/g)?.pop()?.split(" ").pop();
-      const metrics = url ? await (await fetch(`${url}/metrics`)).text().catch(() => "") : "";
-      for (const m of metrics.matchAll(/^vb_operator_(skipped|given_up)_total\{[^}]*?(?:reason|kind)="([^"]+)"[^}]*\} (\d+)/gm)) skips[`${m[1]} ${m[2]}`] = (skips[`${m[1]} ${m[2]}`] ?? 0) + Number(m[3]);
+      const url = procs.get(`operator-${i}`)!.log.match(/operator: ready on (\S+)/)?.[1];
+      for (const b of hostileBatches) {
+        const decision = url ? ((await (await fetch(`${url}/v1/batches/${b.batchId}`)).json().catch(() => ({}))) as { status?: string; done?: boolean }) : {};
+        (decisions[b.label] ??= []).push(`${decision.status ?? "unseen"}${decision.status === "unavailable" ? (decision.done ? " (given up)" : " (retrying)") : ""}`);
+      }
     }
     return {
       honestBatches: honest.length,
@@ -255,7 +260,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosFigures> {
       kills,
       hostileProver: lastJson(hostileProver, "hostile-prover"),
       hostileOperator: lastJson(hostileOperator, "hostile-operator"),
-      operatorSkips: skips,
+      hostileBatchDecisions: decisions,
       seconds: (Date.now() - started) / 1000,
       dir,
     };
