@@ -58,12 +58,28 @@ export interface RequestResult {
   promptTokens: number | null;
   tokenSource: TokenSource;
   outputChars: number;
+  /** The proof record the endpoint named (x-proof-record header or the stream's proof.record_id). */
+  proofRecordId: string | null;
+  /** The leaf hash of that record (the stream's proof.leaf_hash), when the endpoint sent one. */
+  leafHash: string | null;
+  /** max_tokens this request asked for. */
+  maxTokens: number;
 }
 
 /** The longest error-response body kept for the error message. */
 const ERROR_BODY_CHARS = 500;
 
-type StreamEvent = { choices?: { delta?: { content?: string | null }; text?: string | null }[]; usage?: { completion_tokens?: number; prompt_tokens?: number } | null; error?: unknown };
+type StreamEvent = {
+  choices?: { delta?: { content?: string | null }; text?: string | null }[];
+  usage?: { completion_tokens?: number; prompt_tokens?: number } | null;
+  error?: unknown;
+  /** The project's prover: the proof extension on the last chunk. */
+  proof?: { record_id?: unknown; leaf_hash?: unknown } | null;
+};
+
+/** What a proof-record id and a leaf hash may look like; anything else from a server is dropped. */
+const RECORD_ID = /^[A-Za-z0-9_-]{1,128}$/;
+const LEAF_HASH = /^0x[0-9a-f]{64}$/;
 
 /** Bytes (start..end of buffer) or a close (buffer null) that a socket delivered, waiting for the post-poll flush. */
 interface Arrival {
@@ -98,7 +114,7 @@ export class StreamingClient {
     const host = url.hostname.replace(/^\[(.*)\]$/, "$1");
     const port = Number(url.port || (https ? 443 : 80));
     const tls = https ? { ...(isIP(host) ? {} : { servername: host }), ...options.tls } : undefined;
-    this.pool = new ConnectionPool({ host, port, tls, maxSockets: options.maxSockets });
+    this.pool = new ConnectionPool({ host, port, tls, maxSockets: options.maxSockets, connectTimeoutMs: options.timeoutMs });
     this.arenaBytes = options.arenaBytes ?? ARENA_BYTES;
     this.arena = Buffer.allocUnsafe(this.arenaBytes);
     this.chat = options.api === "chat";
@@ -107,9 +123,9 @@ export class StreamingClient {
       `POST ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\nUser-Agent: verifiable-benchmarks\r\n` +
       `Content-Type: application/json\r\nAccept: text/event-stream\r\n` +
       (options.apiKey ? `Authorization: Bearer ${options.apiKey}\r\n` : "");
+    // max_tokens is per request (a --max-tokens distribution); it goes first, before this prefix.
     const common = {
       model: options.model,
-      max_tokens: options.maxTokens,
       temperature: options.temperature,
       stream: true,
       stream_options: { include_usage: true },
@@ -118,15 +134,16 @@ export class StreamingClient {
     this.bodyPrefix = JSON.stringify(common).slice(0, -1);
   }
 
-  private request(prompt: string): string {
+  private request(prompt: string, maxTokens: number): string {
     const p = JSON.stringify(prompt);
-    const body = this.chat ? `${this.bodyPrefix},"messages":[{"role":"user","content":${p}}]}` : `${this.bodyPrefix},"prompt":${p}}`;
+    const head = `{"max_tokens":${maxTokens},${this.bodyPrefix.slice(1)}`;
+    const body = this.chat ? `${head},"messages":[{"role":"user","content":${p}}]}` : `${head},"prompt":${p}}`;
     return `${this.requestHead}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
   }
 
   /** Sends one streamed request; never rejects (failures come back with ok=false). */
-  send(prompt: string, scheduledAt = performance.now()): Promise<RequestResult> {
-    return new Promise((resolve) => new Exchange(this, this.request(prompt), scheduledAt, resolve).start());
+  send(prompt: string, scheduledAt = performance.now(), maxTokens = this.options.maxTokens): Promise<RequestResult> {
+    return new Promise((resolve) => new Exchange(this, this.request(prompt, maxTokens), scheduledAt, maxTokens, resolve).start());
   }
 
   /** @internal */
@@ -199,11 +216,13 @@ class Exchange implements ConnectionOwner, ResponseHandlers {
     private readonly client: StreamingClient,
     private readonly wire: string,
     scheduledAt: number,
+    maxTokens: number,
     private readonly resolve: (r: RequestResult) => void,
   ) {
     this.r = {
       ok: false, status: 0, error: null, scheduledAt, sentAt: scheduledAt, firstTokenAt: null, endAt: scheduledAt,
       chunkTimes: [], outputTokens: 0, promptTokens: null, tokenSource: "stream_chunks", outputChars: 0,
+      proofRecordId: null, leafHash: null, maxTokens,
     };
     this.parser = new ResponseParser(this);
     this.sse = new SseParser((data) => this.onEvent(data));
@@ -267,6 +286,8 @@ class Exchange implements ConnectionOwner, ResponseHandlers {
 
   onHead(head: ResponseHead): void {
     this.r.status = head.status;
+    const record = head.headers.get("x-proof-record");
+    if (record !== undefined && RECORD_ID.test(record)) this.r.proofRecordId = record;
   }
 
   onBody(buffer: Buffer, start: number, end: number): void {
@@ -295,6 +316,11 @@ class Exchange implements ConnectionOwner, ResponseHandlers {
       if (this.r.firstTokenAt === null) this.r.firstTokenAt = this.chunkNow;
       this.r.chunkTimes.push(this.chunkNow);
       this.r.outputChars += content.length;
+    }
+    if (msg.proof && typeof msg.proof === "object") {
+      const { record_id: id, leaf_hash: leaf } = msg.proof;
+      if (typeof id === "string" && RECORD_ID.test(id)) this.r.proofRecordId ??= id;
+      if (typeof leaf === "string" && LEAF_HASH.test(leaf)) this.r.leafHash = leaf;
     }
     if (msg.usage && typeof msg.usage.completion_tokens === "number") {
       this.usageTokens = msg.usage.completion_tokens;

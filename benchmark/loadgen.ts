@@ -12,6 +12,8 @@ import { coefficientOfVariation } from "./stats.ts";
 export interface Job {
   promptIndex: number;
   prompt: string;
+  /** max_tokens for this request (a --max-tokens distribution draws one per job). */
+  maxTokens: number;
 }
 
 export interface Trace extends RequestResult {
@@ -38,6 +40,8 @@ export interface DriveOptions {
   /** Open loop: performance.now() that arrival offsets count from (default: the call). */
   startAt?: number;
   onDone?: (trace: Trace, done: number) => void;
+  /** Checked before each new request: true stops the loop (requests in flight finish). */
+  shouldStop?: () => boolean;
 }
 
 export async function closedLoop(client: StreamingClient, jobs: readonly Job[], concurrency: number, opts: DriveOptions = {}): Promise<Trace[]> {
@@ -47,10 +51,10 @@ export async function closedLoop(client: StreamingClient, jobs: readonly Job[], 
   const worker = async (index: number) => {
     if (opts.rampUpMs) await new Promise((r) => setTimeout(r, (index / workers) * opts.rampUpMs!));
     for (;;) {
-      if (next >= jobs.length || (opts.deadline !== undefined && performance.now() >= opts.deadline)) return;
+      if (next >= jobs.length || (opts.deadline !== undefined && performance.now() >= opts.deadline) || opts.shouldStop?.()) return;
       const seq = next++;
       const job = jobs[seq]!;
-      const t = asTrace(await client.send(job.prompt), seq, job.promptIndex);
+      const t = asTrace(await client.send(job.prompt, performance.now(), job.maxTokens), seq, job.promptIndex);
       traces.push(t);
       opts.onDone?.(t, traces.length);
     }
@@ -71,12 +75,12 @@ export function openLoop(client: StreamingClient, jobs: readonly Job[], arrivals
     };
     const tick = () => {
       const now = performance.now();
-      if (opts.deadline !== undefined && now >= opts.deadline) stopped = true;
+      if ((opts.deadline !== undefined && now >= opts.deadline) || opts.shouldStop?.()) stopped = true;
       while (!stopped && dispatched < jobs.length && start + arrivalsMs[dispatched]! <= now) {
         const seq = dispatched++;
         const job = jobs[seq]!;
         inFlight++;
-        void client.send(job.prompt, start + arrivalsMs[seq]!).then((r) => {
+        void client.send(job.prompt, start + arrivalsMs[seq]!, job.maxTokens).then((r) => {
           inFlight--;
           const t = asTrace(r, seq, job.promptIndex);
           traces.push(t);
@@ -93,45 +97,62 @@ export function openLoop(client: StreamingClient, jobs: readonly Job[], arrivals
 
 export interface ConvergenceResult {
   converged: boolean;
+  /** Requests the gate sent (successful or not). */
   requests: number;
+  /** Successful requests in the window when the gate ended (the window's size when full). */
+  windowFilled: number;
   cv: number | null;
   elapsedS: number;
+  /** The first failed request's error, when the gate stopped on failures. */
+  failure: string | null;
+  failed: number;
+}
+
+export interface GateOptions {
+  concurrency: number;
+  window: number;
+  cvThreshold: number;
+  timeoutMs: number;
+  /** Failed requests the gate tolerates before it gives up (the run's error budget). */
+  maxFailures: number;
+  onProgress?: (state: { requests: number; windowFilled: number; cv: number | null }) => void;
 }
 
 /**
  * Sends closed-loop requests (discarded) until the coefficient of variation of TTFT over the last
- * `window` successful requests is below `cvThreshold`, or until `timeoutMs` passes.
+ * `window` successful requests is below `cvThreshold`, until `timeoutMs` passes, or until more
+ * than `maxFailures` requests failed.
  */
-export async function convergenceGate(
-  client: StreamingClient,
-  nextJob: (i: number) => Job,
-  concurrency: number,
-  window: number,
-  cvThreshold: number,
-  timeoutMs: number,
-): Promise<ConvergenceResult> {
+export async function convergenceGate(client: StreamingClient, nextJob: (i: number) => Job, o: GateOptions): Promise<ConvergenceResult> {
   const start = performance.now();
-  const deadline = start + timeoutMs;
+  const deadline = start + o.timeoutMs;
   const ttfts: number[] = [];
   let requests = 0;
+  let failed = 0;
+  let failure: string | null = null;
   let cv: number | null = null;
   let converged = false;
   let issued = 0;
   const worker = async () => {
-    while (!converged && performance.now() < deadline) {
-      const r = await client.send(nextJob(issued++).prompt);
+    while (!converged && failed <= o.maxFailures && performance.now() < deadline) {
+      const job = nextJob(issued++);
+      const r = await client.send(job.prompt, performance.now(), job.maxTokens);
       requests++;
       if (r.ok && r.firstTokenAt !== null) {
         ttfts.push(r.firstTokenAt - r.sentAt);
-        if (ttfts.length > window) ttfts.shift();
-        if (ttfts.length === window) {
+        if (ttfts.length > o.window) ttfts.shift();
+        if (ttfts.length === o.window) {
           const c = coefficientOfVariation(ttfts);
           cv = Number.isFinite(c) ? c : null;
-          if (cv !== null && cv < cvThreshold) converged = true;
+          if (cv !== null && cv < o.cvThreshold) converged = true;
         }
+      } else if (!r.ok) {
+        failed++;
+        failure ??= r.error;
       }
+      o.onProgress?.({ requests, windowFilled: ttfts.length, cv });
     }
   };
-  await Promise.all(Array.from({ length: concurrency }, worker));
-  return { converged, requests, cv, elapsedS: (performance.now() - start) / 1000 };
+  await Promise.all(Array.from({ length: o.concurrency }, worker));
+  return { converged, requests, windowFilled: ttfts.length, cv, elapsedS: (performance.now() - start) / 1000, failure: failed > o.maxFailures ? failure : null, failed };
 }

@@ -21,6 +21,11 @@ export interface LoopbackServerOptions {
   failEvery?: number;
   /** Model id the server claims to serve (any id is accepted). */
   model?: string;
+  /**
+   * When set, the only models served: a request for another answers 404 as OpenAI-compatible
+   * servers do ("The model `x` does not exist."), and GET /v1/models lists these.
+   */
+  models?: string[];
 }
 
 export interface LoopbackServer {
@@ -45,6 +50,10 @@ export async function startLoopbackServer(opts: LoopbackServerOptions = {}): Pro
     req.on("end", () => {
       const n = ++count;
       const chat = req.url === "/v1/chat/completions";
+      if (req.method === "GET" && req.url === "/v1/models" && opts.models) {
+        res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ object: "list", data: opts.models.map((id) => ({ id, object: "model" })) }));
+        return;
+      }
       if (req.method !== "POST" || (!chat && req.url !== "/v1/completions")) {
         res.writeHead(404, { "content-type": "application/json" }).end('{"error":{"message":"not found"}}');
         return;
@@ -57,6 +66,11 @@ export async function startLoopbackServer(opts: LoopbackServerOptions = {}): Pro
         return;
       }
       if (state.record) state.requests.push({ path: req.url!, body });
+      if (opts.models && !opts.models.includes(String(body.model))) {
+        const message = `The model \`${String(body.model).slice(0, 100)}\` does not exist.`;
+        res.writeHead(404, { "content-type": "application/json" }).end(JSON.stringify({ error: { message, type: "NotFoundError", param: "model", code: 404 } }));
+        return;
+      }
       if (opts.failEvery && n % opts.failEvery === 0) {
         res.writeHead(500, { "content-type": "application/json" }).end('{"error":{"message":"injected failure"}}');
         return;
@@ -65,7 +79,10 @@ export async function startLoopbackServer(opts: LoopbackServerOptions = {}): Pro
       const k = Math.max(1, Math.min(tokens + (n % ((opts.tokenJitter ?? 0) + 1)), maxTokens));
       const usage = withUsage && (body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true;
       const event = chat ? '{"object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"tok "}}]}' : '{"object":"text_completion","choices":[{"index":0,"text":"tok "}]}';
-      const tail = (usage ? `data: {"choices":[],"usage":{"prompt_tokens":8,"completion_tokens":${k},"total_tokens":${8 + k}}}\n\n` : "") + "data: [DONE]\n\n";
+      // Prompt "tokens": its words, plus 8 for a chat template (a stand-in tokenizer, so input-length calibration has a rate to find).
+      const text = chat ? ((body.messages as { content?: unknown }[] | undefined) ?? []).map((m) => String(m.content ?? "")).join(" ") : String(body.prompt ?? "");
+      const promptTokens = 8 + (text.match(/\S+/g)?.length ?? 0);
+      const tail = (usage ? `data: {"choices":[],"usage":{"prompt_tokens":${promptTokens},"completion_tokens":${k},"total_tokens":${promptTokens + k}}}\n\n` : "") + "data: [DONE]\n\n";
       res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
       if (gap === 0) {
         const send = () => res.end(`data: ${event}\n\n`.repeat(k) + tail);

@@ -6,6 +6,7 @@
  * measured wall time, ok_rate, and goodput (requests/s that met every SLO).
  */
 import type { MetricValue } from "../protocol/envelope/schema.ts";
+import type { TraceLine } from "../protocol/envelope/traces.ts";
 import type { Trace } from "./loadgen.ts";
 import { deriveSeed } from "./rng.ts";
 import { bootstrapPercentileCI, mean, percentileSorted, sortedCopy } from "./stats.ts";
@@ -16,25 +17,8 @@ export interface Slo {
   e2e_ms: number | null;
 }
 
-export interface RequestMetrics {
-  seq: number;
-  launch: number;
-  prompt_index: number;
-  ok: boolean;
-  status: number;
-  error: string | null;
-  /** When the driver scheduled the request, from the start of the measured phase. */
-  scheduled_ms: number;
-  queue_ms: number;
-  ttft_ms: number | null;
-  e2e_ms: number;
-  tpot_ms: number | null;
-  itl_ms: number[];
-  output_tokens: number;
-  prompt_tokens: number | null;
-  token_source: string;
-  slo_met: boolean;
-}
+/** One measured request as traces.jsonl holds it (the vb.traces/2 line). */
+export type RequestMetrics = TraceLine;
 
 const round3 = (x: number) => Math.round(x * 1000) / 1000;
 
@@ -67,6 +51,8 @@ export function perRequest(t: Trace, slo: Slo, launch = 0, phaseStart = t.schedu
     prompt_tokens: t.promptTokens,
     token_source: t.tokenSource,
     slo_met: sloMet,
+    max_tokens: t.maxTokens,
+    proof: t.proofRecordId === null ? null : { record_id: t.proofRecordId, leaf_hash: t.leafHash, batch_id: null, leaf_index: null },
   };
 }
 
@@ -114,6 +100,8 @@ export function aggregate(requests: readonly RequestMetrics[], opts: AggregateOp
   metrics.ok_rate = requests.length ? ok.length / requests.length : null;
   metrics.slo_attainment = requests.length ? requests.filter((r) => r.slo_met).length / requests.length : null;
   metrics.output_tokens_mean = ok.length ? outputTokens / ok.length : null;
+  const prompts = ok.flatMap((r) => (r.prompt_tokens === null ? [] : [r.prompt_tokens]));
+  metrics.prompt_tokens_mean = prompts.length ? prompts.reduce((a, b) => a + b, 0) / prompts.length : null;
 
   const sources = new Set(ok.map((r) => r.token_source));
   const tokenCountSource = sources.size === 0 ? "none" : sources.size > 1 ? "mixed" : (([...sources][0] as "server_usage" | "stream_chunks"));

@@ -4,7 +4,8 @@
  * (its hash must match), seed and driver options against another endpoint, signs the new
  * envelope (which records replay_of = the source's content hash) and lays both side by side.
  */
-import type { VbEnvelope } from "../protocol/envelope/schema.ts";
+import type { AnyVbEnvelope, VbEnvelope } from "../protocol/envelope/schema.ts";
+import { isVbFormat } from "../protocol/envelope/validate.ts";
 import { loadEnvelopeFile, verifyLoaded, type SigningKeys, type TrustAnchors, type VerifyReport } from "../protocol/envelope/verify.ts";
 import { contentHash } from "../protocol/envelope/content-hash.ts";
 import { SYNTHETIC_ID } from "./dataset.ts";
@@ -20,6 +21,8 @@ export class ReplayError extends FieldError {
 export interface ReplayOptions {
   baseUrl: string;
   outDir: string;
+  /** Replace the run files in a non-empty outDir. */
+  force?: boolean;
   noVerify: boolean;
   trust: TrustAnchors;
   keys: SigningKeys;
@@ -36,16 +39,18 @@ export interface ReplayOptions {
 }
 
 export interface ReplayResult {
-  source: VbEnvelope;
+  source: AnyVbEnvelope;
   verification: VerifyReport | null;
   run: RunOutput;
   sideBySide: string;
 }
 
-export function replayRunOptions(src: VbEnvelope, o: ReplayOptions): RunOptions {
+export function replayRunOptions(src: AnyVbEnvelope, o: ReplayOptions): RunOptions {
   const d = src.driver_options;
+  // vb.envelope/2 records the workload's distributions; a /1 source had fixed max_tokens and its dataset.
+  const v2 = src.envelope_version === "vb.envelope/2" ? (src as VbEnvelope).driver_options : null;
   let dataset: string;
-  if (src.dataset.id === SYNTHETIC_ID) dataset = "synthetic";
+  if (src.dataset.id === SYNTHETIC_ID || v2?.input_tokens) dataset = "synthetic";
   else if (o.dataset) dataset = o.dataset;
   else throw new ReplayError(`the source used dataset ${src.dataset.id} (sha256 ${src.dataset.sha256}); pass its file with --dataset`, "--dataset");
   return {
@@ -65,6 +70,8 @@ export function replayRunOptions(src: VbEnvelope, o: ReplayOptions): RunOptions 
     durationS: d.duration_s,
     rampUpMs: d.ramp_up_ms,
     maxTokens: d.max_tokens,
+    ...(v2 ? { maxTokensDist: v2.max_tokens_dist, maxErrorRate: v2.max_error_rate } : {}),
+    ...(v2?.input_tokens ? { inputTokens: v2.input_tokens.dist, inputCalibration: v2.input_tokens.calibration } : {}),
     temperature: d.temperature,
     seed: src.seed,
     dataset,
@@ -77,11 +84,12 @@ export function replayRunOptions(src: VbEnvelope, o: ReplayOptions): RunOptions 
     requestTimeoutMs: o.requestTimeoutMs ?? 120_000,
     replayOf: src.signature?.content_hash ?? contentHash(src as unknown as Record<string, unknown>),
     progress: o.progress,
+    force: o.force === true,
   };
 }
 
 export function sideBySide(src: Record<string, unknown>, replay: VbEnvelope): string {
-  const report = diffEnvelopes(src, replay as unknown as Record<string, unknown>, 0.02);
+  const report = diffEnvelopes(src, replay as unknown as Record<string, unknown>);
   const rows = [["metric", "source", "replay", "rel delta", "verdict"]];
   for (const m of report.metrics) {
     rows.push([m.metric, formatNumber(m.baseline), formatNumber(m.candidate), m.rel_delta === null ? "n/a" : `${(m.rel_delta * 100).toFixed(1)}%`, m.verdict]);
@@ -92,17 +100,17 @@ export function sideBySide(src: Record<string, unknown>, replay: VbEnvelope): st
 
 export async function replayEnvelope(sourcePath: string, o: ReplayOptions): Promise<ReplayResult> {
   const loaded = loadEnvelopeFile(sourcePath);
-  if (loaded.format !== "vb.envelope/1") {
-    throw new ReplayError(`only vb.envelope/1 envelopes can be replayed (this one is ${loaded.format}; its suites belong to another tool)`, "envelope_version");
+  if (!isVbFormat(loaded.format)) {
+    throw new ReplayError(`only vb.envelope envelopes can be replayed (this one is ${loaded.format}; its suites belong to another tool)`, "envelope_version");
   }
   let verification: VerifyReport | null = null;
   if (!o.noVerify) {
     verification = await verifyLoaded(loaded, o.trust);
     if (verification.status !== "verified") {
-      throw new ReplayError("the source envelope is unverified (its signature only matches a key it carries itself); name a trusted key with --key/--address/--sigstore-identity, or pass --no-verify to replay it anyway", "trust");
+      throw new ReplayError("the source envelope is unverified (its signature only matches a key it carries itself); name a key you trust with --trust-key, --trust-address or --sigstore-identity and --sigstore-issuer, or pass --no-verify to replay it anyway", "trust");
     }
   }
-  const src = loaded.plain as unknown as VbEnvelope;
+  const src = loaded.plain as unknown as AnyVbEnvelope;
   const run = await runBenchmark(replayRunOptions(src, o), o.keys, o.outDir);
   return { source: src, verification, run, sideBySide: sideBySide(loaded.plain, run.envelope) };
 }

@@ -99,6 +99,8 @@ export interface PoolOptions {
   /** TLS options (servername, ca, ...) for https; absent for plain TCP. */
   tls?: tls.ConnectionOptions;
   maxSockets: number;
+  /** A connection that is not up after this many ms fails (an unroutable host would otherwise hang for minutes). */
+  connectTimeoutMs?: number;
 }
 
 type Waiter = (error: Error | null, connection: Connection | null) => void;
@@ -162,12 +164,16 @@ export class ConnectionPool {
         cb(error ?? new Error("connection closed while connecting"), null);
       },
     };
+    const limit = this.options.connectTimeoutMs;
+    const timer = limit ? setTimeout(() => c.destroy(new Error(`connect timeout after ${limit} ms`)), limit) : undefined;
     socket.once(this.options.tls ? "secureConnect" : "connect", () => {
+      clearTimeout(timer);
       if (settled) return;
       settled = true;
       c.owner = null;
       cb(null, c);
     });
+    socket.once("close", () => clearTimeout(timer));
   }
 
   destroy(): void {

@@ -6,5 +6,6 @@ export { generateEd25519, keyPairFromSecret, parsePublicKey, publicKeyToPem, rea
 export { signHashEip191, recoverEip191, normalizeAddress } from "./ethereum.ts";
 export { verifySigstoreBundle, signSigstore, loadPinnedTrustedRoot, type SigstoreSigning, type SigstoreTrust } from "./sigstore.ts";
 export * from "./schema.ts";
-export { validateVbEnvelope, validateInferenceBench, validateAnyEnvelope, detectFormat, INFERENCEBENCH_SCHEMA, type EnvelopeFormat } from "./validate.ts";
+export { validateVbEnvelope, validateVbEnvelopeV1, validateInferenceBench, validateAnyEnvelope, detectFormat, isVbFormat, INFERENCEBENCH_SCHEMA, type EnvelopeFormat } from "./validate.ts";
+export * from "./traces.ts";
 export * from "./verify.ts";

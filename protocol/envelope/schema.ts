@@ -1,11 +1,20 @@
 /**
- * vb.envelope/1: the one source of the envelope's shape. ENVELOPE_SCHEMA is a JSON Schema
- * (draft 2020-12) object; `vb schema` prints it, validate.ts compiles it with ajv for runtime
- * checks, and the TypeScript types below are kept in step with it by test/protocol/envelope.test.ts
- * (every property of the schema appears in a fully-populated typed envelope and vice versa).
+ * The one source of the envelope's shape, in two versions. ENVELOPE_SCHEMA (vb.envelope/2, what
+ * `vb run` writes) and ENVELOPE_V1_SCHEMA (vb.envelope/1, frozen: envelopes signed before v2 keep
+ * verifying against exactly the schema they were written for) are JSON Schema (draft 2020-12)
+ * objects; `vb schema` prints them, validate.ts compiles them with ajv, and the TypeScript types
+ * below are kept in step with them by test/protocol/envelope.test.ts (every property of a schema
+ * appears in a fully-populated typed envelope and vice versa).
+ *
+ * v2 adds what links an envelope to the responses it measured and to the workload that produced
+ * them: traces in the vb.traces/2 line format (protocol/envelope/traces.ts) with each response's
+ * proof record and leaf hash, a commitment that names every on-chain batch those responses went
+ * into, the probe phase, the convergence gate's counts, the max-tokens and input-length
+ * distributions, the error budget, and the sweep a point belongs to.
  */
 
-export const ENVELOPE_VERSION = "vb.envelope/1";
+export const ENVELOPE_V1_VERSION = "vb.envelope/1";
+export const ENVELOPE_VERSION = "vb.envelope/2";
 
 const HEX64 = "^[0-9a-f]{64}$";
 const metricValue = { type: ["number", "null"] } as const;
@@ -32,7 +41,7 @@ const signerSchema = {
   ],
 } as const;
 
-export const ENVELOPE_SCHEMA = {
+export const ENVELOPE_V1_SCHEMA = {
   $schema: "https://json-schema.org/draft/2020-12/schema",
   $id: "https://verifiable-benchmarks.dev/schema/vb.envelope.1.json",
   title: "Verifiable Benchmarks envelope v1",
@@ -44,7 +53,7 @@ export const ENVELOPE_SCHEMA = {
     "token_count_source", "launches", "energy", "warnings",
   ],
   properties: {
-    envelope_version: { const: ENVELOPE_VERSION },
+    envelope_version: { const: ENVELOPE_V1_VERSION },
     run_id: { type: "string", format: "uuid" },
     created_at: { type: "string", format: "date-time" },
     suite: {
@@ -262,8 +271,8 @@ export interface Commitment {
   root: string;
 }
 
-export interface VbEnvelope {
-  envelope_version: typeof ENVELOPE_VERSION;
+export interface VbEnvelopeV1 {
+  envelope_version: typeof ENVELOPE_V1_VERSION;
   run_id: string;
   created_at: string;
   suite: { id: string; version: string };
@@ -288,3 +297,159 @@ export interface VbEnvelope {
   warnings: string[];
   signature?: SignatureBlock;
 }
+
+// ---------------------------------------------------------------------------------- vb.envelope/2
+
+/**
+ * A count distribution (tokens per request): one shape for all kinds so readers need no switch.
+ * fixed: min = max = mean, stddev 0. normal: drawn N(mean, stddev), rounded, clamped to [min, max].
+ * uniform: integers in [min, max], mean and stddev those of the uniform.
+ */
+const distributionSchema = {
+  type: "object", additionalProperties: false, required: ["kind", "mean", "stddev", "min", "max"],
+  properties: {
+    kind: { enum: ["fixed", "normal", "uniform"] },
+    mean: { type: "number", minimum: 1 },
+    stddev: { type: "number", minimum: 0 },
+    min: { type: "integer", minimum: 1 },
+    max: { type: "integer", minimum: 1 },
+  },
+} as const;
+
+const v1 = ENVELOPE_V1_SCHEMA.properties;
+
+export const ENVELOPE_SCHEMA = {
+  ...ENVELOPE_V1_SCHEMA,
+  $id: "https://verifiable-benchmarks.dev/schema/vb.envelope.2.json",
+  title: "Verifiable Benchmarks envelope v2",
+  properties: {
+    ...v1,
+    envelope_version: { const: ENVELOPE_VERSION },
+    driver_options: {
+      ...v1.driver_options,
+      required: [...v1.driver_options.required, "max_tokens_dist", "input_tokens", "max_error_rate"],
+      properties: {
+        ...v1.driver_options.properties,
+        max_tokens_dist: distributionSchema,
+        input_tokens: {
+          type: ["object", "null"], additionalProperties: false, required: ["dist", "calibration"],
+          properties: {
+            dist: distributionSchema,
+            calibration: {
+              type: "object", additionalProperties: false, required: ["overhead_tokens", "tokens_per_word", "source"],
+              properties: { overhead_tokens: { type: "number" }, tokens_per_word: { type: "number", exclusiveMinimum: 0 }, source: { enum: ["server_usage", "assumed"] } },
+            },
+          },
+        },
+        max_error_rate: { type: "number", minimum: 0, maximum: 1 },
+      },
+    },
+    phases: {
+      ...v1.phases,
+      required: [...v1.phases.required, "probe"],
+      properties: {
+        ...v1.phases.properties,
+        probe: {
+          type: "object", additionalProperties: false, required: ["ok", "status", "ttft_ms", "e2e_ms", "prompt_tokens", "proof_record"],
+          properties: { ok: { type: "boolean" }, status: { type: "integer" }, ttft_ms: metricValue, e2e_ms: metricValue, prompt_tokens: { type: ["integer", "null"] }, proof_record: { type: "boolean" } },
+        },
+        convergence: {
+          ...v1.phases.properties.convergence,
+          required: [...v1.phases.properties.convergence.required, "window_filled", "skipped_reason"],
+          properties: { ...v1.phases.properties.convergence.properties, window_filled: { type: "integer", minimum: 0 }, skipped_reason: { type: ["string", "null"] } },
+        },
+      },
+    },
+    traces: {
+      type: "object", additionalProperties: false, required: ["file", "sha256", "count", "format"],
+      properties: { ...v1.traces.properties, format: { const: "vb.traces/2" } },
+    },
+    commitment: {
+      type: "object", additionalProperties: false, required: ["chain_id", "contract", "batches"],
+      properties: {
+        chain_id: v1.commitment.properties.chain_id,
+        contract: v1.commitment.properties.contract,
+        batches: {
+          type: "array", minItems: 1,
+          items: {
+            type: "object", additionalProperties: false, required: ["batch_id", "root", "responses"],
+            properties: { batch_id: v1.commitment.properties.batch_id, root: v1.commitment.properties.root, responses: { type: "integer", minimum: 1 } },
+          },
+        },
+      },
+    },
+    sweep: {
+      type: "object", additionalProperties: false, required: ["id", "index", "points", "kind"],
+      properties: { id: { type: "string", minLength: 1 }, index: { type: "integer", minimum: 0 }, points: { type: "integer", minimum: 1 }, kind: { enum: ["rate", "sweep"] } },
+    },
+  },
+} as const;
+
+export interface Distribution {
+  kind: "fixed" | "normal" | "uniform";
+  mean: number;
+  stddev: number;
+  min: number;
+  max: number;
+}
+
+export interface InputTokens {
+  dist: Distribution;
+  /** prompt tokens = overhead_tokens + tokens_per_word * words, fitted from the probe's usage. */
+  calibration: { overhead_tokens: number; tokens_per_word: number; source: "server_usage" | "assumed" };
+}
+
+export interface DriverOptionsV2 extends DriverOptions {
+  max_tokens_dist: Distribution;
+  input_tokens: InputTokens | null;
+  /** Share of failed measured requests above which the run fails (and nothing is signed). */
+  max_error_rate: number;
+}
+
+export interface ProbePhase {
+  ok: boolean;
+  status: number;
+  ttft_ms: MetricValue;
+  e2e_ms: MetricValue;
+  prompt_tokens: number | null;
+  /** Whether the endpoint named a proof record (x-proof-record) for the probe's response. */
+  proof_record: boolean;
+}
+
+export interface PhasesV2 extends Omit<Phases, "convergence"> {
+  probe: ProbePhase;
+  convergence: Phases["convergence"] & { window_filled: number; skipped_reason: string | null };
+}
+
+/** One on-chain batch some of the traced responses went into. */
+export interface CommittedBatch {
+  batch_id: string;
+  root: string;
+  /** How many traced responses are leaves of it. */
+  responses: number;
+}
+
+export interface CommitmentV2 {
+  chain_id: number;
+  contract: string;
+  batches: CommittedBatch[];
+}
+
+export interface SweepMembership {
+  id: string;
+  index: number;
+  points: number;
+  kind: "rate" | "sweep";
+}
+
+export interface VbEnvelope extends Omit<VbEnvelopeV1, "envelope_version" | "driver_options" | "phases" | "traces" | "commitment"> {
+  envelope_version: typeof ENVELOPE_VERSION;
+  driver_options: DriverOptionsV2;
+  phases: PhasesV2;
+  traces?: { file: string; sha256: string; count: number; format: "vb.traces/2" };
+  commitment?: CommitmentV2;
+  sweep?: SweepMembership;
+}
+
+/** Either version, as read from disk. */
+export type AnyVbEnvelope = VbEnvelope | VbEnvelopeV1;

@@ -15,8 +15,9 @@ import { EnvelopeError, MalformedJsonError, SchemaValidationError, VerificationE
 import { normalizeAddress, recoverEip191, signHashEip191 } from "./ethereum.ts";
 import { parseLossless, toPlain, type JsonValue } from "./lossless-json.ts";
 import type { Signer, VbEnvelope } from "./schema.ts";
+import { parseTraces, TraceFormatError, TRACES_FORMAT, type TraceLine } from "./traces.ts";
 import { signSigstore, verifySigstoreBundle, type SigstoreSigning, type SigstoreTrust } from "./sigstore.ts";
-import { validateAnyEnvelope, type EnvelopeFormat } from "./validate.ts";
+import { isVbFormat, validateAnyEnvelope, type EnvelopeFormat } from "./validate.ts";
 import type { Hex } from "viem";
 
 /** A parsed envelope: the lossless tree (for hashing) and a plain copy (for reading). */
@@ -80,7 +81,7 @@ export async function signEnvelope(envelope: VbEnvelope, keys: SigningKeys): Pro
  */
 export async function cosignEnvelopeText(text: string, keys: SigningKeys): Promise<string> {
   const loaded = loadEnvelopeText(text);
-  if (loaded.format !== "vb.envelope/1") throw new EnvelopeError(`only vb.envelope/1 envelopes can be co-signed, this is ${loaded.format}`, "envelope_version");
+  if (!isVbFormat(loaded.format)) throw new EnvelopeError(`only vb.envelope envelopes can be co-signed, this is ${loaded.format}`, "envelope_version");
   const tree = loaded.lossless as Record<string, JsonValue>;
   const block = tree.signature as Record<string, JsonValue> | undefined;
   const hash = contentHash(tree);
@@ -139,7 +140,7 @@ export async function verifyLoaded(loaded: LoadedEnvelope, trust: TrustAnchors =
   const sig = loaded.plain.signature as Record<string, unknown> | null | undefined;
   if (sig === undefined || sig === null) throw new VerificationError("signature", "the envelope carries no signature block", "(none)", recomputed);
 
-  if (loaded.format === "vb.envelope/1") {
+  if (isVbFormat(loaded.format)) {
     const stored = String(sig.content_hash);
     if (stored !== recomputed) throw new VerificationError("content_hash", "the stored content hash differs from the hash of the envelope's content", stored, recomputed);
     checks.push({ check: "content_hash", result: "pass", detail: recomputed });
@@ -222,12 +223,13 @@ export async function verifyLoaded(loaded: LoadedEnvelope, trust: TrustAnchors =
 }
 
 /**
- * Checks the per-request traces file an envelope names (a path relative to the envelope's
- * folder) against the sha256 and count the envelope records. Returns null when the envelope
- * names no traces; throws VerificationError("traces") when they differ or the file is missing.
+ * Reads the per-request traces file an envelope names (a path relative to the envelope's
+ * folder), checks it against the sha256 and count the envelope records, and parses every line
+ * by the traces format of the envelope's version. Returns null when the envelope names no
+ * traces; throws VerificationError("traces") when they differ, are malformed or are missing.
  */
-export function verifyTracesFile(plain: Record<string, unknown>, readRelative: (file: string) => Buffer | null): CheckResult | null {
-  const traces = plain.traces as { file: string; sha256: string; count: number } | undefined;
+export function readSignedTraces(plain: Record<string, unknown>, readRelative: (file: string) => Buffer | null): { lines: TraceLine[]; check: CheckResult } | null {
+  const traces = plain.traces as { file: string; sha256: string; count: number; format?: string } | undefined;
   if (!traces) return null;
   if (traces.file.includes("/") || traces.file.includes("\\") || traces.file.startsWith(".")) {
     throw new VerificationError("traces", `traces.file must be a plain file name next to the envelope, got ${JSON.stringify(traces.file)}`);
@@ -236,7 +238,18 @@ export function verifyTracesFile(plain: Record<string, unknown>, readRelative: (
   if (bytes === null) throw new VerificationError("traces", `the traces file ${traces.file} named by the envelope is missing`, traces.sha256, "(no file)");
   const digest = sha256Hex(bytes);
   if (digest !== traces.sha256) throw new VerificationError("traces", `${traces.file} differs from the traces the envelope signed`, traces.sha256, digest);
-  const lines = bytes.toString("utf8").split("\n").filter((l) => l.trim() !== "").length;
-  if (lines !== traces.count) throw new VerificationError("traces", `${traces.file} has ${lines} requests, the envelope says ${traces.count}`, String(traces.count), String(lines));
-  return { check: "traces", result: "pass", detail: `${traces.file}: ${lines} requests, sha256 ${digest}` };
+  let lines: TraceLine[];
+  try {
+    lines = parseTraces(bytes.toString("utf8"), traces.format === TRACES_FORMAT ? TRACES_FORMAT : "vb.traces/1");
+  } catch (e) {
+    if (e instanceof TraceFormatError) throw new VerificationError("traces", `${traces.file}: ${e.message}`);
+    throw e;
+  }
+  if (lines.length !== traces.count) throw new VerificationError("traces", `${traces.file} has ${lines.length} requests, the envelope says ${traces.count}`, String(traces.count), String(lines.length));
+  return { lines, check: { check: "traces", result: "pass", detail: `${traces.file}: ${lines.length} requests, sha256 ${digest}` } };
+}
+
+/** readSignedTraces, keeping only the check result (vb verify). */
+export function verifyTracesFile(plain: Record<string, unknown>, readRelative: (file: string) => Buffer | null): CheckResult | null {
+  return readSignedTraces(plain, readRelative)?.check ?? null;
 }

@@ -66,14 +66,14 @@ function stopServer(child: ChildProcess): Promise<void> {
 }
 
 const PROMPT = "how fast is this client";
-const jobs = (n: number): Job[] => Array.from({ length: n }, (_, i) => ({ promptIndex: i, prompt: PROMPT }));
+const jobs = (n: number, maxTokens = 16): Job[] => Array.from({ length: n }, (_, i) => ({ promptIndex: i, prompt: PROMPT, maxTokens }));
 
 /** Tool client: TTFT as the tool reports it, plus its client queueing. */
 async function toolRound(port: number, n: number, concurrency: number, maxTokens: number, rampUpMs = 0): Promise<{ ttfts: number[]; queue: number[]; done: number; seconds: number }> {
   const client = new StreamingClient({ baseUrl: `http://127.0.0.1:${port}/v1`, api: "chat", model: "bench", maxTokens, temperature: 0, maxSockets: concurrency, timeoutMs: 30_000 });
   try {
     const t0 = performance.now();
-    const traces = await closedLoop(client, jobs(n), concurrency, { rampUpMs });
+    const traces = await closedLoop(client, jobs(n, maxTokens), concurrency, { rampUpMs });
     const seconds = (performance.now() - t0) / 1000;
     const ok = traces.filter((t) => t.ok && t.firstTokenAt !== null);
     if (ok.length !== traces.length) throw new Error(`${traces.length - ok.length} tool requests failed: ${traces.find((t) => !t.ok)?.error}`);

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
@@ -97,6 +98,9 @@ describe("vb CLI end to end: keygen, run, verify, replay, diff (the main path in
     const refused = await runMain(["replay", join(base, "envelope.json"), "--base-url", slow.url, "--output", join(dir, "nope"), "--key", keyFile]);
     assert.equal(refused.code, 1);
     assert.match(refused.stderr, /unverified/);
+    // The message names flags that exist, and only those.
+    assert.match(refused.stderr, /--trust-key, --trust-address or --sigstore-identity/);
+    assert.doesNotMatch(refused.stderr, /--address\b|--key\//);
     assert.equal(existsSync(join(dir, "nope", "envelope.json")), false);
 
     const cand = join(dir, "cand");
@@ -114,13 +118,16 @@ describe("vb CLI end to end: keygen, run, verify, replay, diff (the main path in
     const diff = await runCli(["diff", join(base, "envelope.json"), join(cand, "envelope.json"), "--strict"]);
     assert.equal(diff.code, 1, diff.stdout + diff.stderr);
     assert.match(diff.stdout, /context warning: engine version differs/);
-    const lines = diff.stdout.split("\n").filter((l) => / (regression|improvement|no_change|changed|missing)\s*$/.test(l));
-    assert.match(lines[0]!, /regression/);
+    assert.match(diff.stdout, /test: bootstrap/);
+    const lines = diff.stdout.split("\n").filter((l) => / (regression|improvement|no_change|changed|noise|unconfirmed|missing)\s*$/.test(l));
+    assert.match(lines[0]!, /^(ttft|e2e)_\w+ .*\[[-+0-9.]+%, [-+0-9.]+%\] .*regression$/);
     const json = await runMain(["diff", join(base, "envelope.json"), join(cand, "envelope.json"), "--json", "--tolerance", "0.05"]);
     assert.equal(json.code, 0);
     const report = JSON.parse(json.stdout);
     const ttft = report.metrics.find((m: { metric: string }) => m.metric === "ttft_p50_ms");
     assert.equal(ttft.verdict, "regression");
+    assert.equal(ttft.test, "bootstrap");
+    assert.ok(ttft.p_adjusted < 0.05 && ttft.rel_ci[0] > 0.05, JSON.stringify(ttft));
     assert.ok(ttft.candidate > ttft.baseline + 30);
     const same = await runMain(["diff", join(base, "envelope.json"), join(base, "envelope.json"), "--strict"]);
     assert.equal(same.code, 0);
@@ -167,13 +174,34 @@ describe("vb CLI end to end: keygen, run, verify, replay, diff (the main path in
     assert.equal((await runMain(["schema", "--format", "yaml"])).code, 2);
   });
 
+  it("answers --help on every command, and unknown flags by their name", async () => {
+    for (const cmd of ["run", "verify", "fetch", "replay", "diff", "report", "sign", "keygen", "schema"]) {
+      const r = await runMain([cmd, "--help"]);
+      assert.equal(r.code, 0, `${cmd}: ${r.stderr}`);
+      assert.match(r.stdout, new RegExp(`Usage: vb ${cmd}`), cmd);
+      assert.match(r.stdout, /-h, --help/, cmd);
+    }
+    assert.match((await runMain(["help", "diff"])).stdout, /--strict/);
+    const unknown = await runMain(["replay", "x.json", "--base-url", fast.url, "--output", dir, "--key", keyFile, "--address", "0x0"]);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /unknown option '--address'/);
+    assert.match(unknown.stderr, /vb replay --help lists its options/);
+    const old = await runMain(["run", "s", "--model", "m", "--engine", "e", "--base-url", fast.url, "--output", dir, "--key", keyFile, "--commit-root", "0x1"]);
+    assert.equal(old.code, 2);
+    assert.match(old.stderr, /unknown option '--commit-root'/);
+  });
+
   it("answers usage errors with exit code 2 and a message naming the option", async () => {
     const cases: [string[], RegExp][] = [
-      [["run", "s", "--engine", "e", "--base-url", fast.url, "--output", dir, "--key", keyFile], /--model is required/],
+      [["run", "s", "--engine", "e", "--base-url", fast.url, "--output", dir, "--key", keyFile], /required option '--model <id>' not specified/],
       [["run", "s", "--model", "m", "--engine", "e", "--base-url", fast.url, "--output", dir], /signing key is required/],
       [["run", "s", "--model", "m", "--engine", "e", "--base-url", fast.url, "--output", dir, "--key", keyFile, "--concurrency", "abc"], /--concurrency must be a number/],
       [["run", "s", "--model", "m", "--engine", "e", "--base-url", fast.url, "--output", dir, "--key", keyFile, "--slo", "ttft:fast"], /--slo entries/],
-      [["diff", "a.json"], /expected 2 positional/],
+      [["diff", "a.json"], /missing required argument 'candidate'/],
+      [["run", "s", "--model", "m", "--engine", "e", "--base-url", fast.url, "--output", dir, "--key", keyFile, "--max-tokens", "normal:10"], /--max-tokens normal needs MEAN,STDDEV/],
+      [["run", "s", "--model", "m", "--engine", "e", "--base-url", fast.url, "--output", dir, "--key", keyFile, "--max-error-rate", "2"], /--max-error-rate must be in \[0, 1\]/],
+      [["run", "s", "--model", "m", "--engine", "e", "--base-url", fast.url, "--output", dir, "--key", keyFile, "--sweep", "--rate", "2"], /--sweep chooses its own rates/],
+      [["verify", "x.json", "--all"], /--all, --sample-seed and --data-url go with --rpc-url/],
       [["bogus"], /unknown command/],
       [["verify", "x.json", "--sigstore-identity", "me@example.com"], /go together/],
       [["verify", "x.json", "--rpc-url", "ftp://chain"], /--rpc-url must be an http\(s\) URL/],
@@ -185,21 +213,34 @@ describe("vb CLI end to end: keygen, run, verify, replay, diff (the main path in
     }
   });
 
-  it("verify --rpc-url fails an envelope with no commitment, or whose chain cannot be reached", async () => {
+  it("verify --rpc-url fails an envelope with no commitment, with no traces beside it, or whose chain cannot be reached", async () => {
     const key = generateEd25519();
-    const withCommitment = join(dir, "committed.json");
-    writeFileSync(withCommitment, prettyJson(await signEnvelope(sampleEnvelope() as VbEnvelope, { ed25519: key })));
+    const trust = ["--trust-key", Buffer.from(key.publicKey).toString("hex")];
+    const folder = mkdtempSync(join(tmpdir(), "vb-commit-"));
+    const line = JSON.stringify({
+      seq: 0, launch: 0, prompt_index: 0, ok: true, status: 200, error: null, scheduled_ms: 0, queue_ms: 0, ttft_ms: 5, e2e_ms: 9, tpot_ms: 1, itl_ms: [1],
+      output_tokens: 2, prompt_tokens: 8, token_source: "server_usage", slo_met: true, max_tokens: 8, proof: { record_id: "rec_0", leaf_hash: "0x" + "ab".repeat(32), batch_id: "7", leaf_index: 0 },
+    }) + "\n";
+    writeFileSync(join(folder, "traces.jsonl"), line);
+    const traces = { file: "traces.jsonl", sha256: createHash("sha256").update(line).digest("hex"), count: 1, format: "vb.traces/2" as const };
+    const write = async (name: string, env: Record<string, unknown>) => {
+      const path = join(folder, name);
+      writeFileSync(path, prettyJson(await signEnvelope(env as unknown as VbEnvelope, { ed25519: key })));
+      return path;
+    };
     const { commitment: _none, ...uncommitted } = sampleEnvelope();
-    const without = join(dir, "uncommitted.json");
-    writeFileSync(without, prettyJson(await signEnvelope(uncommitted as VbEnvelope, { ed25519: key })));
-    const trust = ["--trust-key", Buffer.from(key.publicKey).toString("hex"), "--skip-traces"];
-    const none = await runMain(["verify", without, ...trust, "--rpc-url", "http://127.0.0.1:1"]);
+    const none = await runMain(["verify", await write("uncommitted.json", { ...uncommitted, traces }), ...trust, "--rpc-url", "http://127.0.0.1:1"]);
     assert.equal(none.code, 1, none.stdout + none.stderr);
     assert.match(none.stderr, /check "commitment": --rpc-url was given, but the envelope commits to no on-chain batch/);
-    const unreachable = await runMain(["verify", withCommitment, ...trust, "--rpc-url", "http://127.0.0.1:1"]);
+    const { traces: _t, ...untraced } = sampleEnvelope();
+    const noTraces = await runMain(["verify", await write("untraced.json", untraced), ...trust, "--rpc-url", "http://127.0.0.1:1"]);
+    assert.equal(noTraces.code, 1, noTraces.stdout + noTraces.stderr);
+    assert.match(noTraces.stderr, /check "commitment": the commitment is checked through the traced responses, but the envelope's traces file is not next to it/);
+    const committed = await write("committed.json", { ...sampleEnvelope(), traces });
+    const unreachable = await runMain(["verify", committed, ...trust, "--rpc-url", "http://127.0.0.1:1"]);
     assert.equal(unreachable.code, 1, unreachable.stdout + unreachable.stderr);
     assert.match(unreachable.stderr, /check "commitment": cannot reach http:\/\/127\.0\.0\.1:1/);
-    assert.equal((await runMain(["verify", withCommitment, ...trust])).code, 0, "without --rpc-url the chain is not consulted");
+    assert.equal((await runMain(["verify", committed, ...trust])).code, 0, "without --rpc-url the chain is not consulted");
   });
 });
 

@@ -10,7 +10,7 @@ import { deploySystem, TEST_CONFIG, testAccount, type Member, type System } from
 
 const connection = await network.create();
 
-describe("vb verify --rpc-url: an envelope's batch commitment checked on chain", () => {
+describe("vb verify --rpc-url: a vb.envelope/1 batch commitment checked on chain (at most unverified)", () => {
   let sys: System;
   let client: PublicClient;
   let operators: Member[];
@@ -23,17 +23,17 @@ describe("vb verify --rpc-url: an envelope's batch commitment checked on chain",
   const fails = (commitment: Commitment, pattern: RegExp) =>
     assert.rejects(checkCommitment(commitment, client), (e: unknown) => e instanceof VerificationError && e.check === "commitment" && pattern.test(e.message), pattern.source);
 
-  it("passes an attested batch with the envelope's root; a pending one is unverified", async () => {
+  it("never passes a v1 commitment (its traces name no proof records), but checks root and state", async () => {
     const prover = await sys.addMember(Role.Prover);
     const batch = await sys.submitBatch(prover);
     const commitment = { chain_id: sys.chainId, contract: sys.batchManager.address, batch_id: batch.batchId.toString(), root: batch.tree.root };
     const pending = await checkCommitment(commitment, client);
     assert.equal(pending.result, "unverified");
-    assert.match(pending.detail, /root matches, but the batch is Submitted/);
+    assert.match(pending.detail, /root matches, Submitted \(not attested yet\)/);
     await sys.attest(batch.batchId, batch.tree.root, operators);
     const attested = await checkCommitment(commitment, client);
-    assert.deepEqual([attested.result, attested.check], ["pass", "commitment"]);
-    assert.match(attested.detail, new RegExp(`batch ${batch.batchId} of ${sys.batchManager.address} on chain ${sys.chainId}: root matches, Attested`));
+    assert.deepEqual([attested.result, attested.check], ["unverified", "commitment"]);
+    assert.match(attested.detail, new RegExp(`batch ${batch.batchId} of ${sys.batchManager.address} on chain ${sys.chainId}: root matches, Attested; but this vb.envelope/1 records no proof-record ids`));
 
     await fails({ ...commitment, root: `0x${"ab".repeat(32)}` }, /committed another root[\s\S]*stored: +0xabab[\s\S]*recomputed: +0x/);
     await fails({ ...commitment, chain_id: 1 }, /commits to chain 1, but the endpoint is chain 31337/);

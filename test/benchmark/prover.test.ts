@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { diffEnvelopes } from "../../benchmark/diff.ts";
 import { replayEnvelope } from "../../benchmark/replay.ts";
 import { runBenchmark, type RunOptions } from "../../benchmark/run.ts";
+import { parseDistribution } from "../../benchmark/workload.ts";
 import { generateEd25519, publicKeyToPem, verifyEnvelopeText } from "../../protocol/envelope/index.ts";
 import { loadConfig } from "../../prover/config.ts";
 import { startProver, type RunningProver } from "../../prover/main.ts";
@@ -48,11 +49,21 @@ describe("benchmark against the project's prover server", function () {
     assert.equal(chat.envelope.token_count_source, "server_usage");
     assert.ok(chat.envelope.metrics.ttft_p50_ms! > 0);
     assert.ok(chat.envelope.metrics.output_tok_per_s! > 0);
+    // The prover names every response's proof record and leaf hash; the traces keep them.
+    assert.equal(chat.envelope.phases.probe.proof_record, true);
+    assert.ok(chat.requests.every((r) => r.proof !== null && /^rec_/.test(r.proof.record_id) && /^0x[0-9a-f]{64}$/.test(r.proof.leaf_hash ?? "")));
     const trust = { ed25519: [publicKeyToPem(key.publicKey)] };
     assert.equal((await verifyEnvelopeText(readFileSync(join(dir, "envelope.json"), "utf8"), trust)).status, "verified");
 
     const completions = await runBenchmark(options("completions"), { ed25519: key }, join(tmp, "completions"));
     assert.equal(completions.envelope.metrics.ok_rate, 1, completions.envelope.warnings.join("; "));
+
+    // Input lengths in the prover's own tokens (byte-level: the calibration finds several tokens a word).
+    const sized = await runBenchmark({ ...options("completions"), inputTokens: parseDistribution("60", "--input-tokens") }, { ed25519: key }, join(tmp, "sized"));
+    const calibration = sized.envelope.driver_options.input_tokens!.calibration;
+    assert.equal(calibration.source, "server_usage");
+    assert.ok(calibration.tokens_per_word > 3, JSON.stringify(calibration));
+    assert.ok(Math.abs(sized.envelope.metrics.prompt_tokens_mean! - 60) <= 6, `prompt tokens ${sized.envelope.metrics.prompt_tokens_mean}`);
 
     const replay = await replayEnvelope(join(dir, "envelope.json"), { baseUrl: `${prover.address}/v1`, outDir: join(tmp, "replay"), noVerify: false, trust, keys: { ed25519: key }, progress: false, apiKey: API_KEY });
     assert.equal(replay.run.envelope.replay_of, chat.envelope.signature!.content_hash);

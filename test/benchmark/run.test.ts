@@ -8,7 +8,8 @@ import { SYNTHETIC_ID } from "../../benchmark/dataset.ts";
 import { StreamingClient } from "../../benchmark/http-client.ts";
 import { closedLoop } from "../../benchmark/loadgen.ts";
 import { deriveSeed, poissonArrivals } from "../../benchmark/rng.ts";
-import { generateEd25519, publicKeyToPem, verifyEnvelopeText, type VbEnvelope } from "../../protocol/envelope/index.ts";
+import { generateEd25519, publicKeyToPem, verifyEnvelopeText } from "../../protocol/envelope/index.ts";
+import { parseDistribution } from "../../benchmark/workload.ts";
 
 const key = generateEd25519();
 const trust = { ed25519: [publicKeyToPem(key.publicKey)] };
@@ -42,10 +43,13 @@ describe("benchmark run against a streaming server on 127.0.0.1", function () {
     const out = await runBenchmark(options(server.url), { ed25519: key }, dir);
     const e = out.envelope;
     assert.equal((await verifyEnvelopeText(readFileSync(join(dir, "envelope.json"), "utf8"), trust)).status, "verified");
-    // 1 cold start + 3 warm-up runs x concurrency 4 + convergence requests + 40 measured.
+    // The probe + 1 cold start + 3 warm-up runs x concurrency 4 + convergence requests + 40 measured.
     assert.equal(e.phases.warmup.requests, 12);
     assert.equal(e.phases.measured.requests, 40);
-    assert.equal(server.requests.length, 1 + 12 + e.phases.convergence.requests + 40);
+    assert.equal(server.requests.length, 1 + 1 + 12 + e.phases.convergence.requests + 40);
+    assert.deepEqual([e.phases.probe.ok, e.phases.probe.status, e.phases.probe.proof_record], [true, 200, false]);
+    assert.equal(e.envelope_version, "vb.envelope/2");
+    assert.equal(e.traces!.format, "vb.traces/2");
     assert.ok(server.requests.every((r) => r.body.seed === 42 && r.body.stream === true && (r.body.stream_options as { include_usage: boolean }).include_usage));
     assert.equal(e.token_count_source, "server_usage");
     assert.equal(e.metrics.ok_rate, 1);
@@ -65,7 +69,7 @@ describe("benchmark run against a streaming server on 127.0.0.1", function () {
     const traces = tracesOf(dir);
     assert.equal(traces.length, 40);
     assert.equal(e.traces!.count, 40);
-    assert.ok(traces.every((t) => t.ok && t.output_tokens === 8 && t.itl_ms.length === 7 && t.queue_ms >= 0));
+    assert.ok(traces.every((t) => t.ok && t.output_tokens === 8 && t.itl_ms.length === 7 && t.queue_ms >= 0 && t.max_tokens === 8 && t.proof === null));
     assert.match(out.summary, /ttft_p50_ms/);
     assert.ok(readFileSync(join(dir, "summary.txt"), "utf8").includes("content hash"));
   });
@@ -102,15 +106,25 @@ describe("benchmark run against a streaming server on 127.0.0.1", function () {
     assert.ok(out.envelope.phases.measured.duration_s < 5);
   });
 
-  it("warns when TTFT does not converge in time, and passes the gate when it is steady", async () => {
+  it("warns when TTFT does not converge in time, saying its counts; passes when steady; skips a window longer than the run", async () => {
     const slow = await startLoopbackServer({ tokens: 2, firstTokenDelayMs: 40 });
     try {
-      const steady = await runBenchmark(options(slow.url, { concurrency: 1, numRequests: 5, warmupRuns: 1, convergence: { window: 5, cvThreshold: 0.5, timeoutS: 10 } }), { ed25519: key }, outDir());
+      const steady = await runBenchmark(options(slow.url, { concurrency: 1, numRequests: 6, warmupRuns: 1, convergence: { window: 5, cvThreshold: 0.5, timeoutS: 10 } }), { ed25519: key }, outDir());
       assert.equal(steady.envelope.phases.convergence.converged, true);
       assert.ok(steady.envelope.phases.convergence.requests >= 5);
-      const never = await runBenchmark(options(slow.url, { concurrency: 1, numRequests: 5, warmupRuns: 0, convergence: { window: 5, cvThreshold: 1e-9, timeoutS: 0.3 } }), { ed25519: key }, outDir());
+      assert.equal(steady.envelope.phases.convergence.window_filled, 5);
+      const never = await runBenchmark(options(slow.url, { concurrency: 1, numRequests: 6, warmupRuns: 0, convergence: { window: 5, cvThreshold: 1e-9, timeoutS: 0.4 } }), { ed25519: key }, outDir());
       assert.equal(never.envelope.phases.convergence.converged, false);
-      assert.ok(never.envelope.warnings.some((w) => /did not converge/.test(w)));
+      assert.ok(never.envelope.warnings.some((w) => /TTFT did not converge in 0.4 s: CV [0-9.]+% over the last 5 of \d+ requests/.test(w)), never.envelope.warnings.join("\n"));
+      // The window cannot fill in time: the warning says how far it got.
+      const unfilled = await runBenchmark(options(slow.url, { concurrency: 1, numRequests: 30, warmupRuns: 0, convergence: { window: 25, cvThreshold: 0.5, timeoutS: 0.2 } }), { ed25519: key }, outDir());
+      assert.ok(unfilled.envelope.warnings.some((w) => /only \d+ of the 25 successful requests its window needs completed in 0.2 s/.test(w)), unfilled.envelope.warnings.join("\n"));
+      // A run no longer than the gate's window skips the gate, at once, and says why.
+      const t0 = Date.now();
+      const short = await runBenchmark(options(slow.url, { concurrency: 1, numRequests: 5, warmupRuns: 0, convergence: { window: 30, cvThreshold: 0.05, timeoutS: 60 } }), { ed25519: key }, outDir());
+      assert.ok(Date.now() - t0 < 5_000);
+      assert.equal(short.envelope.phases.convergence.requests, 0);
+      assert.match(short.envelope.phases.convergence.skipped_reason ?? "", /measures 5 requests, not more than the gate's window of 30/);
     } finally {
       await slow.close();
     }
@@ -128,28 +142,19 @@ describe("benchmark run against a streaming server on 127.0.0.1", function () {
     }
   });
 
-  it("records failed requests in ok_rate and goodput", async () => {
+  it("records failed requests in ok_rate and goodput when --max-error-rate allows them", async () => {
     const flaky = await startLoopbackServer({ tokens: 3, failEvery: 4 });
     try {
       const dir = outDir();
-      const out = await runBenchmark(options(flaky.url, { numRequests: 40, warmupRuns: 0, concurrency: 1 }), { ed25519: key }, dir);
+      const out = await runBenchmark(options(flaky.url, { numRequests: 40, warmupRuns: 0, concurrency: 1, maxErrorRate: 0.3, convergence: { window: 10, cvThreshold: 0.05, timeoutS: 0 } }), { ed25519: key }, dir);
       assert.ok(out.envelope.metrics.ok_rate! > 0.6 && out.envelope.metrics.ok_rate! < 0.9, `ok_rate ${out.envelope.metrics.ok_rate}`);
-      assert.ok(out.envelope.warnings.some((w) => /requests failed \(first error: HTTP 500/.test(w)));
+      assert.equal(out.envelope.driver_options.max_error_rate, 0.3);
+      assert.ok(out.envelope.warnings.some((w) => /requests failed, within --max-error-rate 0.3 \(first error: HTTP 500/.test(w)));
       assert.ok(tracesOf(dir).some((t) => !t.ok && t.status === 500));
       assert.ok(out.envelope.metrics.goodput_req_per_s! < out.envelope.metrics.req_per_s! + 1e-9);
     } finally {
       await flaky.close();
     }
-  });
-
-  it("produces an all-failed envelope, not a crash, when nothing listens", async () => {
-    const gone = await startLoopbackServer();
-    const url = gone.url;
-    await gone.close();
-    const out = await runBenchmark(options(url, { numRequests: 5, warmupRuns: 0, convergence: { window: 2, cvThreshold: 0.05, timeoutS: 0.1 } }), { ed25519: key }, outDir());
-    assert.equal(out.envelope.metrics.ok_rate, 0);
-    assert.equal(out.envelope.metrics.ttft_p50_ms, null);
-    assert.equal(out.envelope.phases.cold_start.ok, false);
   });
 
   it("applies the goodput SLOs", async () => {
@@ -169,7 +174,9 @@ describe("benchmark run against a streaming server on 127.0.0.1", function () {
     await assert.rejects(runBenchmark(options(server.url, { expectDatasetSha256: "0".repeat(64) }), { ed25519: key }, outDir()), (e: unknown) => e instanceof RunConfigError && e.field === "dataset.sha256");
     const dir = outDir();
     writeFileSync(join(dir, "d.json"), "{}");
-    await assert.rejects(runBenchmark(options(server.url, { dataset: join(dir, "d.json") }), { ed25519: key }, dir), /ShareGPT dataset must be a JSON array/);
+    await assert.rejects(runBenchmark(options(server.url, { dataset: join(dir, "d.json") }), { ed25519: key }, outDir()), /ShareGPT dataset must be a JSON array/);
+    // An output folder that holds anything is refused (naming --output) unless force.
+    await assert.rejects(runBenchmark(options(server.url), { ed25519: key }, dir), (e: unknown) => e instanceof RunConfigError && e.field === "--output" && /not empty \(d\.json\); pass --force/.test(e.message));
   });
 
   it("ramps closed-loop workers up over rampUpMs", async () => {
@@ -178,7 +185,7 @@ describe("benchmark run against a streaming server on 127.0.0.1", function () {
     const client = new StreamingClient({ baseUrl: slow.url, api: "chat", model: "m", maxTokens: 2, temperature: 0, maxSockets: 4 });
     try {
       // Worker i starts i/4 of 200 ms after worker 0.
-      const jobs = Array.from({ length: 4 }, (_, i) => ({ promptIndex: i, prompt: "p" }));
+      const jobs = Array.from({ length: 4 }, (_, i) => ({ promptIndex: i, prompt: "p", maxTokens: 2 }));
       const traces = await closedLoop(client, jobs, 4, { rampUpMs: 200 });
       const starts = traces.map((t) => t.scheduledAt).sort((a, b) => a - b);
       assert.ok(starts[3]! - starts[0]! >= 140, `requests spread over ${starts[3]! - starts[0]!} ms`);
@@ -195,9 +202,21 @@ describe("benchmark run against a streaming server on 127.0.0.1", function () {
     assert.equal(launchSeed(42, 1), launchSeed(42, 1));
   });
 
-  it("records a batch commitment in the signed envelope", async () => {
-    const commitment = { chain_id: 31337, contract: "0x5FbDB2315678afecb367f032d93F642f64180aa3", batch_id: "3", root: "0x" + "ab".repeat(32) };
-    const out = await runBenchmark(options(server.url, { numRequests: 4, warmupRuns: 0, commitment }), { ed25519: key }, outDir());
-    assert.deepEqual((out.envelope as VbEnvelope).commitment, commitment);
+  it("draws max_tokens per request from a distribution, and sizes synthetic prompts by the endpoint's usage", async () => {
+    server.requests.length = 0;
+    const dir = outDir();
+    const out = await runBenchmark(options(server.url, {
+      numRequests: 30, warmupRuns: 0, maxTokens: 12, maxTokensDist: parseDistribution("uniform:2,12", "--max-tokens"), inputTokens: parseDistribution("normal:40,5", "--input-tokens"),
+    }), { ed25519: key }, dir);
+    const sent = server.requests.slice(-30).map((r) => r.body.max_tokens as number);
+    assert.ok(sent.every((m) => m >= 2 && m <= 12) && new Set(sent).size > 3, `max_tokens ${sent}`);
+    assert.deepEqual(tracesOf(dir).map((t) => t.max_tokens), sent);
+    assert.equal(out.envelope.driver_options.max_tokens_dist.kind, "uniform");
+    // The loopback server counts a prompt's words (+ 8 for the template): the probe's calibration finds 1 token a word.
+    const calibration = out.envelope.driver_options.input_tokens!.calibration;
+    assert.deepEqual(calibration, { overhead_tokens: 8, tokens_per_word: 1, source: "server_usage" });
+    assert.ok(Math.abs(out.envelope.metrics.prompt_tokens_mean! - 40) < 3, `prompt tokens mean ${out.envelope.metrics.prompt_tokens_mean}`);
+    assert.equal(out.envelope.dataset.id, "builtin:synthetic-len-v1");
+    assert.ok(!out.envelope.warnings.some((w) => /tokens a word|off the asked/.test(w)), out.envelope.warnings.join("\n"));
   });
 });

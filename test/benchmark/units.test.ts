@@ -11,7 +11,7 @@ import { hardwareFingerprint, fingerprintHash } from "../../benchmark/hardware.t
 import { softwareProvenance } from "../../benchmark/provenance.ts";
 import { startEnergyMeter } from "../../benchmark/energy.ts";
 import { performance } from "node:perf_hooks";
-import { ProgressBar } from "../../benchmark/progress.ts";
+import { formatEta, LiveQuantiles, Progress } from "../../benchmark/progress.ts";
 import { sampleEnvelope } from "../helpers/sample-envelope.ts";
 import { readFixture } from "../helpers/inferencebench-fixtures.ts";
 
@@ -116,19 +116,28 @@ describe("benchmark: diff", () => {
   });
   it("gives direction-aware verdicts with regressions first and context warnings", () => {
     const base = sampleEnvelope() as unknown as Record<string, unknown>;
-    const cand = { ...base, engine: { name: "vb-prover", version: "0.2.0" }, metrics: { ttft_p50_ms: 20, output_tok_per_s: 1200, ok_rate: 1.01, joules_per_token: null, tiny: 1e-7, extra: 3 } };
+    const cand = {
+      ...base, engine: { name: "vb-prover", version: "0.2.0" }, metrics: { ttft_p50_ms: 20, output_tok_per_s: 1200, ok_rate: 1.01, joules_per_token: null, tiny: 1e-7, extra: 3 },
+      confidence_intervals: { ttft_p50_ms: [19, 21] },
+    };
     const r = diffEnvelopes(base, cand, 0.02);
     assert.equal(r.metrics[0]!.metric, "ttft_p50_ms");
     assert.equal(r.metrics[0]!.verdict, "regression");
     assert.equal(r.metrics[0]!.abs_delta, 7.5);
     assert.equal(r.metrics[0]!.rel_delta, 0.6);
-    assert.equal(r.metrics.find((m) => m.metric === "output_tok_per_s")!.verdict, "improvement");
+    assert.equal(r.metrics[0]!.test, "intervals");
+    // Beyond the tolerance, but no interval on either side: it cannot be confirmed, and --strict does not count it.
+    assert.equal(r.metrics.find((m) => m.metric === "output_tok_per_s")!.verdict, "unconfirmed");
     assert.equal(r.metrics.find((m) => m.metric === "ok_rate")!.verdict, "no_change");
     assert.equal(r.metrics.find((m) => m.metric === "extra")!.verdict, "missing");
     assert.equal(r.regressions, 1);
     assert.deepEqual(r.context.warnings.length, 1);
     assert.match(r.context.warnings[0]!, /engine version differs: vb-prover 0\.1\.0 vs vb-prover 0\.2\.0/);
-    assert.match(formatDiff(r), /1 regression\(s\), 1 improvement\(s\)/);
+    assert.match(formatDiff(r), /1 regression\(s\), 0 improvement\(s\)/);
+    // Overlapping intervals: beyond the tolerance, but noise.
+    const overlapping = diffEnvelopes(base, { ...cand, confidence_intervals: { ttft_p50_ms: [12, 25] } }, 0.02);
+    assert.equal(overlapping.metrics.find((m) => m.metric === "ttft_p50_ms")!.verdict, "noise");
+    assert.equal(overlapping.regressions, 0);
     assert.equal(diffEnvelopes(base, base).regressions, 0);
     assert.throws(() => diffEnvelopes(base, base, -1), RangeError);
     const nan = diffEnvelopes({ ...base, metrics: { e2e_p50_ms: NaN } }, { ...base, metrics: { e2e_p50_ms: 5 } });
@@ -141,7 +150,9 @@ describe("benchmark: diff", () => {
     assert.ok(r.metrics.length > 5);
     assert.ok(r.metrics.every((m) => typeof m.baseline === "number" || m.baseline === null));
     const ttft = r.metrics.find((m) => m.metric === "ttft_p50_ms");
-    if (ttft && ttft.baseline !== null && ttft.candidate !== null) assert.equal(ttft.verdict, ttft.candidate > ttft.baseline * 1.02 ? "regression" : ttft.candidate < ttft.baseline * 0.98 ? "improvement" : "no_change");
+    // InferenceBench envelopes carry no intervals: a change beyond the tolerance is unconfirmed, never a regression.
+    if (ttft && ttft.baseline !== null && ttft.candidate !== null) assert.equal(ttft.verdict, Math.abs(ttft.candidate / ttft.baseline - 1) > 0.02 ? "unconfirmed" : "no_change");
+    assert.equal(r.regressions, 0);
   });
 });
 
@@ -213,18 +224,31 @@ describe("benchmark: fingerprint, provenance, energy", () => {
   });
 });
 
-describe("benchmark: progress bar", () => {
-  it("draws only on a terminal", () => {
+describe("benchmark: terminal progress", () => {
+  it("shows the phase, counts, live TTFT p50/p99 and an ETA, only on a terminal", () => {
     const writes: string[] = [];
     const tty = { isTTY: true, write: (s: string) => writes.push(s) } as unknown as NodeJS.WriteStream;
-    const bar = new ProgressBar("run", 10, tty);
-    bar.update(10);
-    bar.finish();
-    assert.match(writes[0]!, /run \[#{30}\] 10\/10/);
+    const p = new Progress(tty);
+    p.begin("convergence gate");
+    p.update({ done: 12, detail: "window 12/30" });
+    p.begin("measurement");
+    for (let i = 1; i <= 10; i++) p.update({ done: i, total: 10, ttftMs: i, failed: i === 10 ? 1 : 0 });
+    p.end();
+    const text = writes.join("");
+    assert.match(text, /convergence gate {2}12 requests {2}window 12\/30/);
+    assert.match(text, /measurement {2}10\/10 {2}1 failed {2}TTFT p50 5\.0 ms p99 10\.0 ms {2}ETA 0?s/);
     const pipe: string[] = [];
-    const notTty = new ProgressBar("run", 10, { isTTY: false, write: (s: string) => pipe.push(s) } as unknown as NodeJS.WriteStream);
-    notTty.update(10);
-    notTty.finish();
+    const notTty = new Progress({ isTTY: false, write: (s: string) => pipe.push(s) } as unknown as NodeJS.WriteStream);
+    notTty.begin("measurement");
+    notTty.update({ done: 1, total: 1 });
+    notTty.end();
     assert.equal(pipe.length, 0);
+  });
+  it("keeps live quantiles and formats ETAs", () => {
+    const q = new LiveQuantiles();
+    for (const x of [5, 1, 4, 2, 3]) q.add(x);
+    assert.deepEqual([q.quantile(0.5), q.quantile(0.99), q.count], [3, 5, 5]);
+    assert.equal(new LiveQuantiles().quantile(0.5), null);
+    assert.deepEqual([formatEta(4.2), formatEta(125), formatEta(NaN)], ["5s", "2m05s", "?"]);
   });
 });

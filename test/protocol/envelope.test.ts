@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { privateKeyToAccount } from "viem/accounts";
 import {
   ENVELOPE_SCHEMA,
+  ENVELOPE_V1_SCHEMA,
   KeyFormatError,
   SchemaValidationError,
   SigstoreUnavailableError,
@@ -20,13 +21,15 @@ import {
   signEnvelope,
   signSigstore,
   validateVbEnvelope,
+  validateVbEnvelopeV1,
   verifyEnvelopeText,
   verifySigstoreBundle,
   verifyTracesFile,
+  readSignedTraces,
   writeKeyFile,
   type VbEnvelope,
 } from "../../protocol/envelope/index.ts";
-import { sampleEnvelope } from "../helpers/sample-envelope.ts";
+import { sampleEnvelope, sampleEnvelopeV1 } from "../helpers/sample-envelope.ts";
 import { startSigstoreInstance, unsignedIdToken } from "../helpers/sigstore-instance.ts";
 
 const ETH_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d" as const; // Hardhat's account #1, public test key
@@ -43,28 +46,48 @@ function p256Bundle(artifact: Buffer, keyHint: string, privateKey: Parameters<ty
   };
 }
 
-describe("vb.envelope/1 schema, signatures and verification", () => {
+describe("vb.envelope/2 and /1 schemas, signatures and verification", () => {
   const key = generateEd25519();
   const keyPem = publicKeyToPem(key.publicKey);
 
-  it("keeps the TypeScript type and the JSON Schema in step", () => {
-    const sample = sampleEnvelope();
-    assert.deepEqual(Object.keys(sample).filter((k) => k !== "signature").sort(), Object.keys(ENVELOPE_SCHEMA.properties).filter((k) => k !== "signature").sort());
-    assert.ok(ENVELOPE_SCHEMA.required.every((k) => k in sample), "every required property is in the sample");
-    validateVbEnvelope(sample);
-    // Each nested object: the sample's keys are exactly the schema's properties.
-    for (const k of ["suite", "model", "engine", "dataset", "seeds", "driver_options", "hardware_fingerprint", "software_provenance", "phases", "energy", "traces", "commitment"] as const) {
-      const props = (ENVELOPE_SCHEMA.properties[k] as { properties: Record<string, unknown> }).properties;
-      assert.deepEqual(Object.keys(sample[k] as object).sort(), Object.keys(props).sort(), k);
-    }
+  for (const [version, schema, make, validate] of [
+    ["vb.envelope/2", ENVELOPE_SCHEMA, sampleEnvelope, validateVbEnvelope],
+    ["vb.envelope/1", ENVELOPE_V1_SCHEMA, sampleEnvelopeV1, validateVbEnvelopeV1],
+  ] as const) {
+    it(`keeps the TypeScript type and the JSON Schema of ${version} in step`, () => {
+      const sample = make() as unknown as Record<string, object>;
+      const props = schema.properties as unknown as Record<string, { properties?: Record<string, unknown> }>;
+      assert.deepEqual(Object.keys(sample).filter((k) => k !== "signature").sort(), Object.keys(props).filter((k) => k !== "signature").sort());
+      assert.ok(schema.required.every((k) => k in sample), "every required property is in the sample");
+      validate(sample);
+      // Each nested object: the sample's keys are exactly the schema's properties.
+      for (const k of ["suite", "model", "engine", "dataset", "seeds", "driver_options", "hardware_fingerprint", "software_provenance", "phases", "energy", "traces", "commitment"]) {
+        assert.deepEqual(Object.keys(sample[k]!).sort(), Object.keys(props[k]!.properties!).sort(), k);
+      }
+    });
+  }
+
+  it("keeps vb.envelope/1 envelopes valid and verifiable, and tells the versions apart", async () => {
+    const v1 = await signEnvelope(sampleEnvelopeV1() as unknown as VbEnvelope, { ed25519: key });
+    const report = await verifyEnvelopeText(prettyJson(v1), { ed25519: [keyPem] });
+    assert.deepEqual([report.format, report.status], ["vb.envelope/1", "verified"]);
+    // A v1 document is not a v2 one, and the other way round: each version keeps its own schema.
+    assert.throws(() => validateVbEnvelope(sampleEnvelopeV1()), SchemaValidationError);
+    assert.throws(() => validateVbEnvelopeV1(sampleEnvelope()), SchemaValidationError);
+    const v2 = await signEnvelope(sampleEnvelope() as VbEnvelope, { ed25519: key });
+    assert.equal((await verifyEnvelopeText(prettyJson(v2), { ed25519: [keyPem] })).format, "vb.envelope/2");
   });
 
   it("rejects documents that break the schema, naming the field", () => {
     const cases: [string, (e: Record<string, any>) => void][] = [
-      ["/envelope_version", (e) => (e.envelope_version = "vb.envelope/2")],
+      ["/envelope_version", (e) => (e.envelope_version = "vb.envelope/3")],
       ["/metrics/ttft_p50_ms", (e) => (e.metrics.ttft_p50_ms = "fast")],
       ["/seed", (e) => (e.seed = -1)],
-      ["/commitment/root", (e) => (e.commitment.root = "0x12")],
+      ["/commitment/batches/0/root", (e) => (e.commitment.batches[0].root = "0x12")],
+      ["/commitment/batches", (e) => (e.commitment.batches = [])],
+      ["/traces/format", (e) => (e.traces.format = "vb.traces/1")],
+      ["/driver_options/max_tokens_dist/kind", (e) => (e.driver_options.max_tokens_dist.kind = "zipf")],
+      ["/phases", (e) => delete e.phases.probe],
       ["/driver_options/mode", (e) => (e.driver_options.mode = "burst")],
       ["", (e) => (e.unexpected = 1)],
       ["/run_id", (e) => (e.run_id = "not-a-uuid")],
@@ -109,10 +132,23 @@ describe("vb.envelope/1 schema, signatures and verification", () => {
     await assert.rejects(verifyEnvelopeText(prettyJson(signed), { ed25519: [keyPem] }), (e: unknown) => e instanceof VerificationError && e.check === "hardware_fingerprint" && e.stored === sample.hardware_fingerprint.sha256);
   });
 
-  it("checks the traces file an envelope names", () => {
+  it("checks the traces file an envelope names, line by line against its format", () => {
     const plain = sampleEnvelope() as unknown as Record<string, unknown>;
-    const body = Buffer.from('{"seq":0}\n{"seq":1}\n');
-    const withTraces = { ...plain, traces: { file: "traces.jsonl", sha256: createHash("sha256").update(body).digest("hex"), count: 2 } };
+    const line = (seq: number, extra: Record<string, unknown> = {}) => JSON.stringify({
+      seq, launch: 0, prompt_index: seq, ok: true, status: 200, error: null, scheduled_ms: 0, queue_ms: 0.1, ttft_ms: 5, e2e_ms: 9, tpot_ms: 1, itl_ms: [1, 1],
+      output_tokens: 3, prompt_tokens: 8, token_source: "server_usage", slo_met: true, max_tokens: 16,
+      proof: { record_id: `rec_${seq}`, leaf_hash: "0x" + "ab".repeat(32), batch_id: "3", leaf_index: seq }, ...extra,
+    });
+    const body = Buffer.from(`${line(0)}\n${line(1)}\n`);
+    const withTraces = { ...plain, traces: { file: "traces.jsonl", sha256: createHash("sha256").update(body).digest("hex"), count: 2, format: "vb.traces/2" } };
+    const read = readSignedTraces(withTraces, () => body)!;
+    assert.deepEqual(read.lines.map((l) => l.proof?.record_id), ["rec_0", "rec_1"]);
+    // A line that breaks the format fails by line number, even when the file's hash was updated to match.
+    for (const bad of [line(1, { proof: { record_id: "rec 1", leaf_hash: null, batch_id: null, leaf_index: null } }), line(1, { seq: -1 }), "{not json"]) {
+      const edited = Buffer.from(`${line(0)}\n${bad}\n`);
+      const signed = { ...withTraces, traces: { ...withTraces.traces, sha256: createHash("sha256").update(edited).digest("hex") } };
+      assert.throws(() => verifyTracesFile(signed, () => edited), (e: unknown) => e instanceof VerificationError && /traces line 2/.test(e.message), bad);
+    }
     assert.equal(verifyTracesFile(withTraces, () => body)!.result, "pass");
     assert.throws(() => verifyTracesFile(withTraces, () => Buffer.from('{"seq":0}\n')), (e: unknown) => e instanceof VerificationError && e.check === "traces");
     assert.throws(() => verifyTracesFile(withTraces, () => null), (e: unknown) => e instanceof VerificationError && /missing/.test(e.message));
