@@ -333,7 +333,7 @@ async function complete(proverUrl: string, count: number, label: string, model =
     assert.ok((await acceptedAttestations(aggregator.url, "replay")) >= 1, "re-admitted from level");
     assert.equal(flaky.refused(), 4);
     assert.match(await (await fetch(`${aggregator.url}/metrics`)).text(), /vb_aggregator_transactions_total\{[^}]*result="failed"[^}]*\} [1-9]/);
-    assert.match(aggregator.proc.log, /transaction failed; backing off/);
+    assert.match(aggregator.proc.log, /"key":"attest:\d+".*job failed; backing off/);
     const status = (await (await fetch(`${aggregator.url}/v1/status`)).json()) as { submissions: { kind: string; subject: string }[] };
     assert.ok(status.submissions.some((s) => s.kind === "attest" && s.subject === String(batchId)));
   });
