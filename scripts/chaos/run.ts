@@ -8,6 +8,9 @@
  *     a batch committed on chain at the end (target 0);
  *   - double signatures: an honest signing key seen signing two different messages on one
  *     subject, on the mesh (an observer peer recovers every signer) or slashed on chain (0);
+ *   - secrets shown: the honest nodes reach the chain through a proxy that fails bursts of
+ *     calls, by a URL with a (fake) API key in its path and query; no log line and no API answer
+ *     may hold it;
  *   - what the hostile parties got: refusals, skips, slashings, hits on the internal service.
  */
 import { createServer, type Server } from "node:http";
@@ -18,6 +21,8 @@ import type { Address } from "viem";
 import { batchManagerAbi } from "../../protocol/contracts/abis.ts";
 import { protocolDomain, recoverAttestationSigner, recoverDisputeVoteSigner } from "../../protocol/eip712/index.ts";
 import { decodeGossipMessage, gossipTopic, MeshNode } from "../../protocol/gossip/index.ts";
+import { readdirSync, readFileSync } from "node:fs";
+import { startFlakyRpc, type FlakyRpc } from "./flaky-rpc.ts";
 import { freePort, launchAggregator, launchOperator, launchProver, setupNetwork, spawnTs, startHardhatNode, type NetworkSetup, type NodeProcess } from "../network/launch.ts";
 
 export type ChaosKill = "operator-1" | "operator-2" | "operator-3" | "aggregator" | "prover";
@@ -50,6 +55,12 @@ export interface ChaosFigures {
   hostileBatchDecisions: Record<string, string[]>;
   seconds: number;
   dir: string;
+  /** Log files and API answers holding the RPC URL's key. */
+  secretsShown: number;
+  /** Places the RPC URL was shown redacted (the errors that carry it were printed). */
+  redactedShown: number;
+  /** RPC calls the flaky proxy refused (errors every node had to handle, and print). */
+  rpcRefusals: number;
 }
 
 const State = { Submitted: 1, Attested: 2, Disputed: 3, Cleared: 4, Slashed: 5, Finalized: 6, Expired: 7 } as const;
@@ -78,6 +89,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosFigures> {
   let internal: Server | undefined;
   let observer: MeshNode | undefined;
   let hardhat: NodeProcess | undefined;
+  let rpc: FlakyRpc | undefined;
   const kills: string[] = [];
   try {
     const chain = await startHardhatNode(dir);
@@ -90,6 +102,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosFigures> {
       // Two honest operators out of four are a quorum, so one may be down at any time.
       config: { attestThresholdBps: 5000, voteThresholdBps: 5000, responseWindow: 150, challengeWindow: 15, votingWindow: 30, unbondingDelay: 1000 },
     });
+    // The honest nodes reach the chain through a flaky proxy, by a URL with a (fake) API key in it.
+    rpc = await startFlakyRpc(chain.rpcUrl, 100, 4);
+    const nodes: NetworkSetup = { ...setup, rpcUrl: rpc.url };
     const bm = setup.deployment.contracts.batchManager.address;
     const domain = protocolDomain(setup.deployment.chainId, bm);
 
@@ -104,7 +119,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosFigures> {
 
     const ports = { http: await freePort(), mesh: await freePort() };
     const startAggregator = async () => {
-      const a = await launchAggregator(setup, { AGGREGATOR_GRACE_MS: "1500" }, setup.rpcUrl, ports);
+      const a = await launchAggregator(nodes, { AGGREGATOR_GRACE_MS: "1500" }, nodes.rpcUrl, ports);
       procs.set("aggregator", a.proc);
       return a;
     };
@@ -116,7 +131,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosFigures> {
     const operatorMesh: string[] = [];
     const startOperator = async (index: number) => {
       const config = { fetchTimeoutMs: 3000, mesh: { listen: [`/ip4/127.0.0.1/tcp/${meshPorts[index]}`], bootstrap: [aggregator.mesh] } };
-      const op = await launchOperator(setup, { index, aggregatorUrl: aggregator.url, bootstrap: [aggregator.mesh], config });
+      const op = await launchOperator(nodes, { index, aggregatorUrl: aggregator.url, bootstrap: [aggregator.mesh], config });
       procs.set(`operator-${index + 1}`, op.proc);
       const address = await op.proc.waitFor(/"mesh":\["([^"]+)"/, 10_000);
       operatorMesh[index] = address[1]!;
@@ -144,7 +159,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosFigures> {
 
     const proverPort = await freePort();
     const startProver = async () => {
-      const p = await launchProver(setup, { index: 0, args: ["--port", String(proverPort)], env: { PROVER_BATCH_MAX_RECORDS: String(options.requestsPerBatch), PROVER_BATCH_MAX_AGE_MS: "5000" } });
+      const p = await launchProver(nodes, { index: 0, args: ["--port", String(proverPort)], env: { PROVER_BATCH_MAX_RECORDS: String(options.requestsPerBatch), PROVER_BATCH_MAX_AGE_MS: "5000", PROVER_BATCH_COMMIT_RETRY_MS: "2000", PROVER_LOG_LEVEL: "info" } });
       procs.set("prover", p.proc);
       return p.url;
     };
@@ -165,6 +180,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosFigures> {
     procs.set("hostile-prover", hostileProver);
     await hostileProver.waitFor(/hostile-prover: \{/, 60_000);
     log("hostile operator and prover at work");
+    rpc.arm();
 
     // Honest load, with a SIGKILL after each batch's requests are in.
     const acknowledged: string[] = [];
@@ -247,7 +263,23 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosFigures> {
         (decisions[b.label] ??= []).push(`${decision.status ?? "unseen"}${decision.status === "unavailable" ? (decision.done ? " (given up)" : " (retrying)") : ""}`);
       }
     }
+    // No secret in any log line or API answer: the RPC URL's key, in the clear or URL-encoded.
+    const shown: string[] = [];
+    const answers = [await fetch(`${proverUrl}/v1/batches?limit=100`).then((r) => r.text()).catch(() => "")];
+    for (const i of [1, 2, 3]) {
+      const url = procs.get(`operator-${i}`)!.log.match(/operator: ready on (\S+)/)?.[1];
+      if (url) answers.push(await fetch(`${url}/v1/status`).then((r) => r.text()).catch(() => ""));
+    }
+    answers.push(await fetch(`${aggregator.url}/v1/status`).then((r) => r.text()).catch(() => ""));
+    const texts = [...readdirSync(dir).filter((f) => f.endsWith(".log")).map((f) => readFileSync(path.join(dir, f), "utf8")), ...answers];
+    for (const secret of rpc.secrets) for (const text of texts) if (text.includes(secret)) shown.push(secret);
+    // Proof that the errors were printed: the RPC URL appears, redacted.
+    const redactedShown = texts.reduce((n, t) => n + (t.match(/\/v3\/\*\*\*/g)?.length ?? 0), 0);
+    const rpcErrors = rpc.refused();
     return {
+      secretsShown: shown.length,
+      redactedShown,
+      rpcRefusals: rpcErrors,
       honestBatches: honest.length,
       attested: final.filter((x) => x === State.Attested || x === State.Finalized || x === State.Cleared).length,
       expired: final.filter((x) => x === State.Expired).length,
@@ -268,6 +300,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosFigures> {
     await observer?.stop().catch(() => undefined);
     for (const proc of [...procs.values()].reverse()) await proc.stop("SIGTERM").catch(() => undefined);
     await hardhat?.stop("SIGTERM").catch(() => undefined);
+    await rpc?.close().catch(() => undefined);
     await new Promise<void>((r) => (internal ? internal.close(() => r()) : r()));
     if (!options.keep) rmSync(dir, { recursive: true, force: true });
   }
@@ -280,6 +313,7 @@ export function chaosMet(f: ChaosFigures): { name: string; value: string; target
     { name: "acknowledged completions lost", value: `${f.recordsLost} of ${f.recordsAcknowledged}`, target: "0", met: f.recordsLost === 0 && f.recordsAcknowledged > 0 },
     { name: "double signatures by honest keys", value: String(f.doubleSignatures), target: "0", met: f.doubleSignatures === 0 },
     { name: "internal service fetched", value: String(f.internalServiceHits), target: "0", met: f.internalServiceHits === 0 },
+    { name: "RPC key in a log or API answer", value: `${f.secretsShown} (${f.rpcRefusals} RPC failures, the URL shown redacted ${f.redactedShown} times)`, target: "0", met: f.secretsShown === 0 },
     { name: "hostile operator slashed (equivocation)", value: String(f.hostileSlashings), target: ">= 1", met: f.hostileSlashings >= 1 },
   ];
 }
