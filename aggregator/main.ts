@@ -10,6 +10,7 @@ import { AGGREGATOR_CONFIG_SPEC, loadAggregatorConfig, type AggregatorConfig } f
 import { nodeCommand, wantsHelp } from "../runtime/cli.ts";
 import { AggregatorNode } from "./node.ts";
 import { stopOnSignals } from "../runtime/process.ts";
+import { redactText } from "../runtime/redact.ts";
 
 async function main(): Promise<void> {
   if (wantsHelp(process.argv.slice(2))) {
@@ -26,7 +27,7 @@ async function main(): Promise<void> {
     config = loadAggregatorConfig({ argv: process.argv.slice(2), env: process.env });
   } catch (error) {
     if (error instanceof NodeConfigError) {
-      process.stderr.write(`aggregator: invalid configuration: ${error.message}\n`);
+      process.stderr.write(redactText(`aggregator: invalid configuration: ${error.message}\n`));
       process.exit(2);
     }
     throw error;
@@ -36,7 +37,7 @@ async function main(): Promise<void> {
     node = await AggregatorNode.start(config, { env: process.env });
   } catch (error) {
     if (error instanceof NodeConfigError || error instanceof KeyLoadError || error instanceof ChainSetupError) {
-      process.stderr.write(`aggregator: invalid configuration: ${error.message} (field ${error.field})\n`);
+      process.stderr.write(redactText(`aggregator: invalid configuration: ${error.message} (field ${error.field})\n`));
       process.exit(2);
     }
     throw error;
@@ -47,7 +48,7 @@ async function main(): Promise<void> {
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
   main().catch((error: unknown) => {
-    process.stderr.write(`aggregator: failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`);
+    process.stderr.write(redactText(`aggregator: failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`));
     process.exit(1);
   });
 }

@@ -7,24 +7,46 @@
  * passed without quorum, and slash*Equivocation() with the two messages of a signing key that
  * signed both ways (kept in level until on chain). Transactions that fail for a transient reason
  * are retried with exponential backoff; a revert that says someone else got there first closes
- * the subject. Admitted messages are kept in level and re-admitted on restart.
+ * the subject. Admitted messages are kept in level and re-admitted on restart; one that is
+ * refused on re-admission (stored by an older version that admitted it, e.g. a high-s copy)
+ * is dropped with a log line.
+ *
+ * Isolation: every batch, dispute, slashing and finalization job is its own unit of work. A job
+ * that fails backs off alone; the loop's phases (following the chain, submitting, settling,
+ * slashing) never stop one another, and the follower skips (with a reason and a metric) an
+ * event it cannot handle instead of stopping on it.
  */
 import { join } from "node:path";
-import { mkdir } from "node:fs/promises";
 import Fastify, { type FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
-import type { Address, Hex, Log } from "viem";
+import type { Address, Hex } from "viem";
 import { batchManagerAbi } from "../protocol/contracts/abis.ts";
 import { protocolDomain, toCompactSignature, type AttestationMessage, type ProtocolDomain } from "../protocol/eip712/index.ts";
 import { decodeGossipMessage, encodeGossipMessage, gossipTopic, loadOrCreatePeerKey, MeshNode, type GossipMessage } from "../protocol/gossip/index.ts";
 import { connectChain, loadKey, readDeploymentFile, sleep, type ChainConnection } from "../runtime/chain.ts";
+import { ChainFollower, type ContractEvent } from "../runtime/follower.ts";
+import { ensurePrivateDir, restrictNewFiles } from "../runtime/private-files.ts";
 import { createLogger, createMetricsRegistry, opsRoutes } from "../runtime/observability.ts";
+import { FieldError } from "../protocol/errors.ts";
+import { FIELD_ERROR_SERVER_OPTIONS, installFieldErrorShape } from "../runtime/http-errors.ts";
 import type { AggregatorConfig } from "./config.ts";
 import { Admission, IngestError, type Admitted } from "./ingest.ts";
 import { AttestationPool, type CheckedAttestation } from "./quorum.ts";
 import { AggregatorState, type EquivocationRecord } from "./state.ts";
 import { VotePool, type CheckedVote } from "./votes.ts";
+
+/** The API's answer to an admitted message; a conflict (equivocation) is a 409 in the error shape too. */
+function answer(outcome: string, signer: Address, weight: bigint, subject: string): { status: number; body: Record<string, unknown> } {
+  const body: Record<string, unknown> = { outcome, signer, weight: weight.toString() };
+  if (outcome !== "conflict") return { status: 202, body };
+  return { status: 409, body: { error: { message: `signer ${signer} signed two different messages on ${subject}: kept as equivocation evidence`, field: "signature" }, ...body } };
+}
+
+/** Stored evidence that cannot be turned into a slashing call. */
+class EvidenceError extends FieldError {
+  override name = "EvidenceError";
+}
 
 const BatchState = { Submitted: 1, Attested: 2, Disputed: 3, Cleared: 4, Slashed: 5, Finalized: 6, Expired: 7 } as const;
 const DONE_REVERTS = /InvalidBatchState|ResponseWindowClosed|DisputeNotOpen|AlreadyVoted|VotingClosed/;
@@ -35,6 +57,8 @@ interface Metrics {
   submitSeconds: Histogram<"kind">;
   openBatches: Gauge;
   quorumLatency: Histogram;
+  skipped: Counter<"reason">;
+  jobFailures: Counter<"kind">;
 }
 
 function createMetrics(registry: Registry): Metrics {
@@ -44,6 +68,8 @@ function createMetrics(registry: Registry): Metrics {
     submitSeconds: new Histogram({ name: "vb_aggregator_transaction_seconds", help: "Send-to-receipt time", labelNames: ["kind"], buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30], registers: [registry] }),
     openBatches: new Gauge({ name: "vb_aggregator_open_batches", help: "Batches collecting attestations", registers: [registry] }),
     quorumLatency: new Histogram({ name: "vb_aggregator_first_attestation_to_submit_seconds", help: "From a batch's first admitted attestation to attest() mined", buckets: [0.5, 1, 2, 5, 10, 30, 60, 120], registers: [registry] }),
+    skipped: new Counter({ name: "vb_aggregator_skipped_total", help: "Work given up with a logged reason: stored messages refused on replay, unusable evidence, events whose handler kept failing", labelNames: ["reason"], registers: [registry] }),
+    jobFailures: new Counter({ name: "vb_aggregator_job_failures_total", help: "Failures of one unit of work (a batch, dispute, slashing or loop phase), each isolated from the others", labelNames: ["kind"], registers: [registry] }),
   };
 }
 
@@ -60,7 +86,7 @@ export interface AggregatorOptions {
 export class AggregatorNode {
   private readonly stopped = new AbortController();
   private loop?: Promise<void>;
-  private cursor = 0n;
+  private follower!: ChainFollower;
   private lastPoll = 0;
   private readonly retries = new Map<string, Retry>();
   private readonly firstSeen = new Map<bigint, number>();
@@ -100,7 +126,8 @@ export class AggregatorNode {
     const deployment = readDeploymentFile(config.chain.deployment);
     const account = await loadKey(config.account, "account", options.env ?? process.env);
     const conn = await connectChain(config.chain.rpcUrl, deployment, account);
-    await mkdir(config.dataDir, { recursive: true });
+    restrictNewFiles();
+    ensurePrivateDir(config.dataDir, { tighten: true });
     const closers: (() => Promise<unknown>)[] = [];
     try {
       const state = new AggregatorState(join(config.dataDir, "state"));
@@ -110,7 +137,8 @@ export class AggregatorNode {
       const mesh = await MeshNode.start({ listen: config.mesh.listen, bootstrap: config.mesh.bootstrap, privateKey: peerKey });
       closers.push(() => mesh.stop());
       const registry = createMetricsRegistry("aggregator");
-      const app = Fastify({ logger: false, bodyLimit: config.http.bodyLimitBytes });
+      const app = Fastify({ logger: false, bodyLimit: config.http.bodyLimitBytes, ...FIELD_ERROR_SERVER_OPTIONS });
+      installFieldErrorShape(app);
       closers.push(() => app.close());
       const node = new AggregatorNode(config, conn, state, mesh, app, createMetrics(registry), registry, log);
       for (const kind of ["attestations", "votes"] as const) {
@@ -126,9 +154,21 @@ export class AggregatorNode {
       }
       node.routes();
       await app.listen({ host: config.http.host, port: config.http.port });
-      node.cursor = (await state.cursor()) ?? BigInt(config.chain.startBlock ?? deployment.blockNumber);
-      for (const [, hex] of await state.allMessages()) await node.receive(new Uint8Array(Buffer.from(hex, "hex")), "replay");
-      for (const record of await state.openEquivocations()) node.equivocations.set(record.key, record);
+      node.follower = new ChainFollower({
+        publicClient: conn.publicClient,
+        address: node.domain.verifyingContract,
+        abi: batchManagerAbi,
+        logRange: config.chain.logRange,
+        load: () => state.cursor(),
+        save: (block) => state.setCursor(block),
+        startBlock: BigInt(config.chain.startBlock ?? deployment.blockNumber),
+        handle: (event) => node.onEvent(event),
+        log,
+        skipped: node.metrics.skipped,
+        signal: node.stopped.signal,
+      });
+      await node.follower.open();
+      await node.replayStored();
       node.loop = node.run();
       log.info({ account: account.address, peerId: mesh.peerId, mesh: mesh.addresses, http: node.address }, "aggregator ready");
       return node;
@@ -147,6 +187,33 @@ export class AggregatorNode {
   }
 
   // ------------------------------------------------------------------ admission
+
+  /**
+   * Re-admits what level holds from before a restart: messages (a crash loses no signature) and
+   * open equivocation evidence. A message the doors refuse now, for a reason of its own (4xx:
+   * e.g. a high-s copy an older version admitted, a subject gone), is deleted with a log line;
+   * one refused because the chain is unreachable (5xx) stays for the next start.
+   */
+  private async replayStored(): Promise<void> {
+    for (const [key, hex] of await this.state.allMessages()) {
+      const outcome = await this.receive(new Uint8Array(Buffer.from(hex, "hex")), "replay");
+      if (outcome.status < 400 || outcome.status >= 500) continue;
+      await this.state.deleteMessage(key);
+      const reason = (outcome.body.error as { message?: string } | undefined)?.message ?? `status ${outcome.status}`;
+      this.metrics.skipped.inc({ reason: "stored-message-refused" });
+      this.log.warn({ key, status: outcome.status, reason }, "dropped a stored message that is refused on replay");
+    }
+    for (const record of await this.state.openEquivocations()) {
+      const problem = AggregatorNode.evidenceProblem(record);
+      if (problem) {
+        await this.state.putEquivocation({ ...record, done: true });
+        this.metrics.skipped.inc({ reason: "stored-evidence-unusable" });
+        this.log.warn({ key: record.key, reason: problem }, "dropped stored equivocation evidence that cannot be sent");
+        continue;
+      }
+      this.equivocations.set(record.key, record);
+    }
+  }
 
   /** Admits one message; returns the HTTP status and a body for the API. */
   async receive(data: Uint8Array, via: "gossip" | "http" | "replay"): Promise<{ status: number; body: Record<string, unknown> }> {
@@ -172,7 +239,7 @@ export class AggregatorNode {
       }
       if (outcome === "conflict") await this.recordEquivocation("attestations", m.batchId, admitted.signer, this.pool.evidence(m.batchId, admitted.signer));
       this.metrics.received.inc({ kind: "attestation", via, outcome });
-      return { status: outcome === "conflict" ? 409 : 202, body: { outcome, signer: admitted.signer, weight: admitted.weight.toString() } };
+      return answer(outcome, admitted.signer, admitted.weight, `batch ${m.batchId}`);
     }
     const m = admitted.envelope.message;
     this.votes.open(m.disputeId, admitted.batch.totalWeight);
@@ -185,7 +252,7 @@ export class AggregatorNode {
     }
     if (outcome === "conflict") await this.recordEquivocation("votes", m.disputeId, admitted.signer, this.votes.evidence(m.disputeId, admitted.signer));
     this.metrics.received.inc({ kind: "vote", via, outcome });
-    return { status: outcome === "conflict" ? 409 : 202, body: { outcome, signer: admitted.signer, weight: admitted.weight.toString() } };
+    return answer(outcome, admitted.signer, admitted.weight, `dispute ${m.disputeId}`);
   }
 
   private routes(): void {
@@ -209,7 +276,7 @@ export class AggregatorNode {
       account: this.conn.account.address,
       peerId: this.mesh.peerId,
       mesh: this.mesh.addresses,
-      cursor: this.cursor.toString(),
+      cursor: this.follower.cursor.toString(),
       openDisputes: this.votes.openDisputes().map(String),
       attested: await this.state.openAttested(),
       disputes: await this.state.allDisputes(),
@@ -222,19 +289,26 @@ export class AggregatorNode {
   private async run(): Promise<void> {
     const signal = this.stopped.signal;
     while (!signal.aborted) {
-      try {
-        if (Date.now() - this.lastPoll >= this.config.chain.pollIntervalMs) {
-          this.lastPoll = Date.now();
-          await this.follow();
-          await this.finalizeDue();
-        }
-        await this.submitReady();
-        await this.settleDisputes();
-        await this.slashEquivocators();
-      } catch (error) {
-        if (!signal.aborted) this.log.warn({ err: error }, "aggregator step failed; retrying");
+      if (Date.now() - this.lastPoll >= this.config.chain.pollIntervalMs) {
+        this.lastPoll = Date.now();
+        await this.phase("follow", () => this.follower.poll());
+        await this.phase("finalize", () => this.finalizeDue());
       }
+      await this.phase("attest", () => this.submitReady());
+      await this.phase("disputes", () => this.settleDisputes());
+      await this.phase("slashing", () => this.slashEquivocators());
       await sleep(100, signal);
+    }
+  }
+
+  /** One phase of the loop: its failure is logged and counted, and never stops the others. */
+  private async phase(kind: string, step: () => Promise<void>): Promise<void> {
+    try {
+      await step();
+    } catch (error) {
+      if (this.stopped.signal.aborted) return;
+      this.metrics.jobFailures.inc({ kind });
+      this.log.warn({ phase: kind, err: (error as Error)?.message?.split("\n")[0] ?? String(error) }, "aggregator step failed; retrying");
     }
   }
 
@@ -243,12 +317,13 @@ export class AggregatorNode {
   }
 
   private backoff(key: string, error: unknown): void {
+    this.metrics.jobFailures.inc({ kind: key.split(":")[0]! });
     const r = this.retries.get(key) ?? { attempts: 0, nextAt: 0 };
     r.attempts += 1;
     const delay = Math.min(this.config.retry.maxMs, this.config.retry.baseMs * 2 ** (r.attempts - 1));
     r.nextAt = Date.now() + delay;
     this.retries.set(key, r);
-    this.log.warn({ key, attempts: r.attempts, retryInMs: delay, err: (error as Error).message?.split("\n")[0] }, "transaction failed; backing off");
+    this.log.warn({ key, attempts: r.attempts, retryInMs: delay, err: (error as Error)?.message?.split("\n")[0] ?? String(error) }, "job failed; backing off");
   }
 
   private async send(kind: string, functionName: string, args: readonly unknown[]): Promise<Hex> {
@@ -267,30 +342,40 @@ export class AggregatorNode {
     const openBatchIds = this.openBatchIds();
     this.metrics.openBatches.set(openBatchIds.length);
     for (const batchId of openBatchIds) {
-      const ready = this.pool.ready(batchId);
       const key = `attest:${batchId}`;
-      if (!ready || !this.due(key)) continue;
-      const m = ready.message;
-      const signatures = ready.attestations.map((a) => toCompactSignature(a.signature));
+      if (!this.due(key)) continue;
+      // Everything about one batch happens inside its own try: nothing it holds can stop another.
       try {
-        const tx = await this.send("attest", "attest", [m.batchId, m.root, m.verdict, m.leavesChecked, signatures]);
-        this.pool.close(batchId);
-        const first = this.firstSeen.get(batchId);
-        if (first) this.metrics.quorumLatency.observe((Date.now() - first) / 1000);
-        await this.state.putSubmission({ kind: "attest", subject: batchId.toString(), txHash: tx, at: Date.now(), signers: ready.attestations.map((a) => a.signer) });
-        await this.state.deleteMessagesOf(`attestation:${batchId}:`);
-        this.log.info({ batchId: batchId.toString(), signers: ready.attestations.length, weight: ready.weight.toString(), total: ready.totalStake.toString(), tx }, "batch attested");
+        const ready = this.pool.ready(batchId);
+        if (!ready) continue;
+        await this.submitAttestation(batchId, ready);
       } catch (error) {
-        if (DONE_REVERTS.test(String((error as Error).message)) && !(await this.disputed(batchId))) {
-          this.pool.close(batchId);
-          await this.state.deleteMessagesOf(`attestation:${batchId}:`);
-          this.metrics.submitted.inc({ kind: "attest", result: "moot" });
-        } else {
-          this.metrics.submitted.inc({ kind: "attest", result: "failed" });
-          this.backoff(key, error);
+        try {
+          if (DONE_REVERTS.test(String((error as Error)?.message)) && !(await this.disputed(batchId))) {
+            this.pool.close(batchId);
+            await this.state.deleteMessagesOf(`attestation:${batchId}:`);
+            this.metrics.submitted.inc({ kind: "attest", result: "moot" });
+            continue;
+          }
+        } catch {
+          // The state read failed too: treat it as a failure of this batch's job.
         }
+        this.metrics.submitted.inc({ kind: "attest", result: "failed" });
+        this.backoff(key, error);
       }
     }
+  }
+
+  private async submitAttestation(batchId: bigint, ready: NonNullable<ReturnType<AttestationPool["ready"]>>): Promise<void> {
+    const m = ready.message;
+    const signatures = ready.attestations.map((a) => toCompactSignature(a.signature));
+    const tx = await this.send("attest", "attest", [m.batchId, m.root, m.verdict, m.leavesChecked, signatures]);
+    this.pool.close(batchId);
+    const first = this.firstSeen.get(batchId);
+    if (first) this.metrics.quorumLatency.observe((Date.now() - first) / 1000);
+    await this.state.putSubmission({ kind: "attest", subject: batchId.toString(), txHash: tx, at: Date.now(), signers: ready.attestations.map((a) => a.signer) });
+    await this.state.deleteMessagesOf(`attestation:${batchId}:`);
+    this.log.info({ batchId: batchId.toString(), signers: ready.attestations.length, weight: ready.weight.toString(), total: ready.totalStake.toString(), tx }, "batch attested");
   }
 
   /**
@@ -306,24 +391,8 @@ export class AggregatorNode {
     return [...this.firstSeen.keys()].filter((id) => this.pool.isOpen(id));
   }
 
-  /** Follows BatchAttested / DisputeOpened / BatchCleared / BatchReopened / resolution events from the cursor. */
-  private async follow(): Promise<void> {
-    const { publicClient } = this.conn;
-    const head = await publicClient.getBlockNumber();
-    while (this.cursor <= head) {
-      const range = BigInt(this.config.chain.logRange);
-      const to = this.cursor + range - 1n < head ? this.cursor + range - 1n : head;
-      const logs = (await publicClient.getContractEvents({ address: this.domain.verifyingContract, abi: batchManagerAbi, fromBlock: this.cursor, toBlock: to })) as (Log & {
-        eventName: string;
-        args: Record<string, unknown>;
-      })[];
-      for (const log of logs) await this.onEvent(log);
-      this.cursor = to + 1n;
-      await this.state.setCursor(this.cursor);
-    }
-  }
-
-  private async onEvent(log: { eventName: string; args: Record<string, unknown> }): Promise<void> {
+  /** Handles one BatchManager event (BatchSubmitted / Attested / Reopened / Cleared / ..., DisputeOpened / Resolved); idempotent. */
+  private async onEvent(log: ContractEvent): Promise<void> {
     const a = log.args;
     switch (log.eventName) {
       case "BatchSubmitted": {
@@ -385,14 +454,14 @@ export class AggregatorNode {
 
   private async settleDisputes(): Promise<void> {
     for (const disputeId of this.votes.openDisputes()) {
-      const record = await this.state.dispute(disputeId);
-      if (!record) continue;
       const key = `dispute:${disputeId}`;
       if (!this.due(key)) continue;
-      const decision = this.votes.decision(disputeId);
-      const votingOver = Date.now() / 1000 > Number(record.votingDeadline) + 1;
-      if (!decision && !votingOver) continue;
       try {
+        const record = await this.state.dispute(disputeId);
+        if (!record) continue;
+        const decision = this.votes.decision(disputeId);
+        const votingOver = Date.now() / 1000 > Number(record.votingDeadline) + 1;
+        if (!decision && !votingOver) continue;
         const pending = this.votes.pending(disputeId);
         if (pending.length > 0 && !votingOver) {
           const votes = pending.map((v) => ({ fraud: v.message.fraud, ...toCompactSignature(v.signature) }));
@@ -407,7 +476,7 @@ export class AggregatorNode {
         await this.state.putSubmission({ kind: "resolveDispute", subject: disputeId.toString(), txHash: tx, at: Date.now() });
         this.log.info({ disputeId: disputeId.toString(), decision: decision ?? "timed out", tx }, "dispute resolved");
       } catch (error) {
-        if (/DisputeNotOpen/.test(String((error as Error).message))) {
+        if (/DisputeNotOpen/.test(String((error as Error)?.message))) {
           this.votes.close(disputeId);
         } else {
           this.metrics.submitted.inc({ kind: "dispute", result: "failed" });
@@ -449,7 +518,18 @@ export class AggregatorNode {
       const [fraud, clean] = a!.message.fraud ? [a!, b!] : [b!, a!];
       return { functionName: "slashVoteEquivocation", args: [a!.message.disputeId, toCompactSignature(fraud.signature), toCompactSignature(clean.signature)] };
     }
-    throw new Error(`equivocation ${record.key}: messages of different kinds`);
+    throw new EvidenceError(`equivocation ${record.key}: messages of different kinds`, "messages");
+  }
+
+  /** Why stored evidence cannot become a slashing call (malformed, non-canonical), or undefined. */
+  private static evidenceProblem(record: EquivocationRecord): string | undefined {
+    try {
+      AggregatorNode.slashCall(record);
+      return undefined;
+    } catch (error) {
+      if (error instanceof FieldError) return error.message;
+      throw error;
+    }
   }
 
   /** Sends the evidence of each equivocation seen: the signer's operator is slashed on chain. */
@@ -457,6 +537,14 @@ export class AggregatorNode {
     for (const [key, record] of this.equivocations) {
       if (!this.due(key)) continue;
       try {
+        const problem = AggregatorNode.evidenceProblem(record);
+        if (problem) {
+          this.equivocations.delete(key);
+          await this.state.putEquivocation({ ...record, done: true });
+          this.metrics.skipped.inc({ reason: "evidence-unusable" });
+          this.log.warn({ key, reason: problem }, "dropped equivocation evidence that cannot be sent");
+          continue;
+        }
         const { functionName, args } = AggregatorNode.slashCall(record);
         const tx = await this.send("slashEquivocation", functionName, args);
         this.equivocations.delete(key);
@@ -464,7 +552,7 @@ export class AggregatorNode {
         await this.state.putSubmission({ kind: "slashEquivocation", subject: key, txHash: tx, at: Date.now() });
         this.log.warn({ subject: key, tx }, "equivocating operator slashed");
       } catch (error) {
-        if (/EquivocationAlreadySlashed|SignerNotStaked|NotEquivocation/.test(String((error as Error).message))) {
+        if (/EquivocationAlreadySlashed|SignerNotStaked|NotEquivocation/.test(String((error as Error)?.message))) {
           this.equivocations.delete(key);
           await this.state.putEquivocation({ ...record, done: true });
           this.metrics.submitted.inc({ kind: "slashEquivocation", result: "moot" });
@@ -488,13 +576,13 @@ export class AggregatorNode {
       if (nowSeconds <= Number(record.responseDeadline) + 1) continue;
       const key = `expire:${record.batchId}`;
       if (!this.due(key)) continue;
-      const b = (await this.conn.publicClient.readContract({ address: this.domain.verifyingContract, abi: batchManagerAbi, functionName: "getBatch", args: [BigInt(record.batchId)] })) as { state: number };
-      if (b.state !== BatchState.Submitted) {
-        // A disputed batch may come back (BatchReopened) with a new deadline; anything else is over.
-        if (b.state !== BatchState.Disputed) await this.state.putAwaiting({ ...record, done: true });
-        continue;
-      }
       try {
+        const b = (await this.conn.publicClient.readContract({ address: this.domain.verifyingContract, abi: batchManagerAbi, functionName: "getBatch", args: [BigInt(record.batchId)] })) as { state: number };
+        if (b.state !== BatchState.Submitted) {
+          // A disputed batch may come back (BatchReopened) with a new deadline; anything else is over.
+          if (b.state !== BatchState.Disputed) await this.state.putAwaiting({ ...record, done: true });
+          continue;
+        }
         const tx = await this.send("expire", "expire", [BigInt(record.batchId)]);
         this.pool.close(BigInt(record.batchId));
         await this.state.putSubmission({ kind: "expire", subject: record.batchId, txHash: tx, at: Date.now() });
@@ -508,18 +596,18 @@ export class AggregatorNode {
 
   private async finalizeDue(): Promise<void> {
     if (!this.config.finalize) return;
-    await this.expireDue();
+    await this.phase("expire", () => this.expireDue());
     const nowSeconds = Date.now() / 1000;
     for (const record of await this.state.openAttested()) {
       if (nowSeconds <= Number(record.challengeDeadline) + 1) continue;
       const key = `finalize:${record.batchId}`;
       if (!this.due(key)) continue;
-      const b = (await this.conn.publicClient.readContract({ address: this.domain.verifyingContract, abi: batchManagerAbi, functionName: "getBatch", args: [BigInt(record.batchId)] })) as { state: number };
-      if (b.state !== BatchState.Attested && b.state !== BatchState.Cleared) {
-        if (b.state !== BatchState.Disputed) await this.state.putAttested({ ...record, done: true });
-        continue;
-      }
       try {
+        const b = (await this.conn.publicClient.readContract({ address: this.domain.verifyingContract, abi: batchManagerAbi, functionName: "getBatch", args: [BigInt(record.batchId)] })) as { state: number };
+        if (b.state !== BatchState.Attested && b.state !== BatchState.Cleared) {
+          if (b.state !== BatchState.Disputed) await this.state.putAttested({ ...record, done: true });
+          continue;
+        }
         const tx = await this.send("finalize", "finalize", [BigInt(record.batchId)]);
         await this.state.putSubmission({ kind: "finalize", subject: record.batchId, txHash: tx, at: Date.now() });
         await this.state.putAttested({ ...record, done: true });

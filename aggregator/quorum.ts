@@ -9,7 +9,7 @@
  * only guards the rules that span attestations (one signer, one content per batch).
  */
 import type { Address, Hex } from "viem";
-import type { AttestationMessage } from "../protocol/eip712/index.ts";
+import { signatureProblem, type AttestationMessage } from "../protocol/eip712/index.ts";
 import { FieldError } from "../protocol/errors.ts";
 
 export interface CheckedAttestation {
@@ -95,6 +95,9 @@ export class AttestationPool {
   add(attestation: CheckedAttestation): AddOutcome {
     const state = this.batches.get(attestation.message.batchId);
     if (!state) throw new QuorumError(`batch ${attestation.message.batchId} is not open`, "batchId");
+    // The doors check this already; a pool that would build an unsubmittable call checks it again.
+    const problem = signatureProblem(attestation.signature);
+    if (problem) throw new QuorumError(`signature of ${attestation.signer} is not canonical: ${problem}`, "signature");
     const signer = attestation.signer.toLowerCase();
     const key = contentKey(attestation.message);
     const signedBefore = state.signerGroup.get(signer);

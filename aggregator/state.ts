@@ -88,6 +88,9 @@ export class AggregatorState {
   async putMessage(key: string, hex: string): Promise<void> {
     await this.messages.put(key, hex, SYNC);
   }
+  async deleteMessage(key: string): Promise<void> {
+    await this.messages.del(key, SYNC);
+  }
   async deleteMessagesOf(prefix: string): Promise<void> {
     const keys: string[] = [];
     for await (const k of this.messages.keys({ gte: prefix, lt: `${prefix}\xff` })) keys.push(k);

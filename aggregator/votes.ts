@@ -7,7 +7,7 @@
  * As with the attestation pool, signatures and weights are checked before add().
  */
 import type { Address, Hex } from "viem";
-import type { DisputeVoteMessage } from "../protocol/eip712/index.ts";
+import { signatureProblem, type DisputeVoteMessage } from "../protocol/eip712/index.ts";
 import { FieldError } from "../protocol/errors.ts";
 
 export interface CheckedVote {
@@ -58,6 +58,9 @@ export class VotePool {
   add(vote: CheckedVote): VoteOutcome {
     const tally = this.disputes.get(vote.message.disputeId);
     if (!tally) throw new VotePoolError(`dispute ${vote.message.disputeId} is not open`, "disputeId");
+    // As in the attestation pool: one unsubmittable vote would hold up castVotes for all.
+    const problem = signatureProblem(vote.signature);
+    if (problem) throw new VotePoolError(`signature of ${vote.signer} is not canonical: ${problem}`, "signature");
     const signer = vote.signer.toLowerCase();
     const previous = tally.votes.get(signer);
     // Checked before "closed": an equivocation is slashable after the dispute is settled too.

@@ -15,7 +15,10 @@
  * the traced responses (all of them with --all) must each be a proven leaf of one of them: the
  * leaf the data endpoint serves at the traced index re-encodes to the traced leaf hash, names
  * the traced record, has the traced output-token count, and its Merkle proof opens the ON-CHAIN
- * root. The first response (by seq) that fails is named.
+ * root. The first response (by seq) that fails is named. A data URI from the chain is the
+ * prover's choice: it is fetched under the untrusted-URL policy (runtime/untrusted-fetch.ts:
+ * public addresses only unless --allow-private-network names a CIDR block, no redirects, the
+ * body streamed and cut at 8 MiB, one deadline).
  */
 import { parseLeafResponse } from "../protocol/merkle/leaf-response.ts";
 import type { Address, Hex, PublicClient } from "viem";
@@ -28,6 +31,7 @@ import { hashInferenceLeaf, verifyMerkleProof, type InferenceRecord } from "../p
 import { assertContract, connectChain, isDecided, readBatch, type ChainBatch, type ChainHandle } from "./commitment.ts";
 import { RunFailedError } from "./errors.ts";
 import { shuffled } from "./rng.ts";
+import { UntrustedFetcher, UntrustedFetchError } from "../runtime/untrusted-fetch.ts";
 
 const FETCH_TIMEOUT_MS = 10_000;
 const MAX_BODY = 8 << 20;
@@ -55,6 +59,19 @@ async function getJson(url: string): Promise<Record<string, unknown>> {
   } catch (e) {
     throw new DataEndpointError(`GET ${url}: not a JSON object (${(e as Error).message})`);
   }
+}
+
+/** getJson for a URL someone else chose (an on-chain data URI), under the fetch policy. */
+async function getUntrustedJson(url: string, fetcher: UntrustedFetcher): Promise<Record<string, unknown>> {
+  let doc: unknown;
+  try {
+    doc = await fetcher.getJson(url, { field: "dataURI" });
+  } catch (e) {
+    if (e instanceof UntrustedFetchError) throw new DataEndpointError(e.message);
+    throw e;
+  }
+  if (doc === null || typeof doc !== "object" || Array.isArray(doc)) throw new DataEndpointError(`GET ${url}: not a JSON object`);
+  return doc as Record<string, unknown>;
 }
 
 /** Runs `fn` over `items`, at most PARALLEL at a time, in order of results. */
@@ -174,6 +191,8 @@ export interface ChainLinkOptions {
   seed?: number;
   /** Replaces the scheme, host and port of the batches' on-chain data URIs (a prover that moved). */
   dataUrl?: string;
+  /** CIDR blocks of non-public addresses an on-chain data URI may point at (default none). */
+  allowPrivateNetworks?: readonly string[];
 }
 
 /** Parses the data endpoint's leaf record into what hashInferenceLeaf encodes (the parser operators use); throws naming the field. */
@@ -238,6 +257,7 @@ export async function checkCommitmentV2(commitment: CommitmentV2, traces: readon
   const sample = sampleResponses(traces, o, seed);
   if (sample.length === 0) throw new VerificationError("commitment", "the traces hold no successful response to check against the named batches");
   const named = [...batches.keys()].join(", ");
+  const fetcher = new UntrustedFetcher({ allowPrivateNetworks: o.allowPrivateNetworks ?? [], maxBytes: MAX_BODY, timeoutMs: FETCH_TIMEOUT_MS, maxRedirects: 0 });
   const results = await mapLimited(sample, async (t): Promise<string | null> => {
     const who = `response seq ${t.seq}${t.proof ? ` (record ${t.proof.record_id})` : ""}`;
     if (!t.proof || t.proof.leaf_hash === null) return `${who} carries no proof record and leaf hash`;
@@ -245,7 +265,9 @@ export async function checkCommitmentV2(commitment: CommitmentV2, traces: readon
     const b = batches.get(t.proof.batch_id);
     if (!b) return `${who} went into batch ${t.proof.batch_id}, which the commitment does not name (it names ${named})`;
     try {
-      const leaf = await getJson(`${b.dataUri}/leaves/${t.proof.leaf_index}`);
+      // An origin the verifier named (--data-url) is its own choice; an on-chain one is the prover's.
+      const url = `${b.dataUri}/leaves/${t.proof.leaf_index}`;
+      const leaf = o.dataUrl ? await getJson(url) : await getUntrustedJson(url, fetcher);
       const { record, id, outputCount } = leafRecord(leaf);
       const hash = hashInferenceLeaf(record);
       if (hash !== t.proof.leaf_hash) return `${who}: leaf ${t.proof.leaf_index} of batch ${b.batchId} encodes to ${hash}, not the traced leaf hash ${t.proof.leaf_hash}`;

@@ -4,9 +4,10 @@
  * HF_ENDPOINT or https://huggingface.co), an http(s) URL, a file:// URL or a path. Remote
  * envelopes are parsed and checked against their schema BEFORE they are stored in the cache
  * ($XDG_CACHE_HOME or ~/.cache, under verifiable-benchmarks/envelopes); nothing invalid is kept.
+ * A source is somebody else's URL: it is fetched under the untrusted-URL policy
+ * (runtime/untrusted-fetch.ts): http(s) only, public addresses only unless --allow-private-network
+ * names a CIDR block, same-host redirects only, a streamed size limit and one deadline.
  */
-import http from "node:http";
-import https from "node:https";
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { basename, join } from "node:path";
@@ -15,6 +16,8 @@ import { sha256Hex } from "../protocol/envelope/content-hash.ts";
 import { contentHash } from "../protocol/envelope/content-hash.ts";
 import { loadEnvelopeText } from "../protocol/envelope/verify.ts";
 import type { EnvelopeFormat } from "../protocol/envelope/validate.ts";
+import { redactUrl } from "../runtime/redact.ts";
+import { DEFAULT_FETCH_POLICY, UntrustedFetcher, UntrustedFetchError } from "../runtime/untrusted-fetch.ts";
 
 export class FetchError extends Error {
   override name = "FetchError";
@@ -31,6 +34,8 @@ export interface FetchOptions {
   timeoutMs?: number;
   /** Download again even if cached. */
   refresh?: boolean;
+  /** CIDR blocks of non-public addresses that may be fetched (a Hub mirror on the local network, tests on loopback). */
+  allowPrivateNetworks?: readonly string[];
 }
 
 export type ResolvedSource = { kind: "remote"; url: string } | { kind: "local"; path: string };
@@ -58,39 +63,29 @@ export function resolveSource(source: string, opts: FetchOptions = {}): Resolved
   return { kind: "local", path: source };
 }
 
-function download(url: string, opts: FetchOptions, redirects = 0): Promise<Buffer> {
-  const maxBytes = opts.maxBytes ?? 16 << 20;
-  return new Promise((resolve, reject) => {
-    const u = new URL(url);
-    const transport = u.protocol === "https:" ? https : http;
-    const headers: Record<string, string> = { accept: "application/json" };
-    if (process.env.HF_TOKEN && url.includes("/resolve/")) headers.authorization = `Bearer ${process.env.HF_TOKEN}`;
-    const req = transport.get(u, { headers }, (res) => {
-      const status = res.statusCode ?? 0;
-      if (status >= 300 && status < 400 && res.headers.location) {
-        res.resume();
-        if (redirects >= 5) return reject(new FetchError(`too many redirects fetching ${url}`, url));
-        return resolve(download(new URL(res.headers.location, url).toString(), opts, redirects + 1));
-      }
-      if (status !== 200) {
-        res.resume();
-        return reject(new FetchError(`GET ${url} answered HTTP ${status}`, url));
-      }
-      const chunks: Buffer[] = [];
-      let size = 0;
-      res.on("data", (c: Buffer) => {
-        size += c.length;
-        if (size > maxBytes) {
-          req.destroy();
-          reject(new FetchError(`${url} is larger than ${maxBytes} bytes`, url));
-        } else chunks.push(c);
-      });
-      res.on("end", () => resolve(Buffer.concat(chunks)));
-      res.on("error", (e) => reject(new FetchError(`reading ${url}: ${e.message}`, url)));
-    });
-    req.setTimeout(opts.timeoutMs ?? 30_000, () => req.destroy(new FetchError(`timeout fetching ${url}`, url)));
-    req.on("error", (e) => reject(e instanceof FetchError ? e : new FetchError(`GET ${url} failed: ${e.message}`, url)));
+async function download(url: string, opts: FetchOptions): Promise<Buffer> {
+  const fetcher = new UntrustedFetcher({
+    ...DEFAULT_FETCH_POLICY,
+    allowPrivateNetworks: opts.allowPrivateNetworks ?? [],
+    maxBytes: opts.maxBytes ?? 16 << 20,
+    timeoutMs: opts.timeoutMs ?? 30_000,
+    maxRedirects: 5,
   });
+  const headers: Record<string, string> = { accept: "application/json" };
+  // The token goes to the Hub endpoint only; redirects never leave its host.
+  if (process.env.HF_TOKEN && url.includes("/resolve/")) headers.authorization = `Bearer ${process.env.HF_TOKEN}`;
+  try {
+    return (await fetcher.get(url, { headers, field: "source" })).body;
+  } catch (error) {
+    if (error instanceof UntrustedFetchError) {
+      const shown = redactUrl(url);
+      const message = error.kind === "status" ? `GET ${shown} answered HTTP ${error.status}`
+        : error.kind === "too-large" ? `${shown} is larger than ${fetcher.policy.maxBytes} bytes`
+        : error.message.replace(/^source: /, "");
+      throw new FetchError(message, shown);
+    }
+    throw error;
+  }
 }
 
 export interface FetchResult {

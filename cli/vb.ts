@@ -37,6 +37,7 @@ import { checkProofsMain } from "./commands/check-proofs.ts";
 import { EXIT_FAILURE, EXIT_USAGE, HelpShown, UsageError } from "./common.ts";
 import { childLaunchMain } from "../benchmark/run.ts";
 import { RunConfigError } from "../benchmark/errors.ts";
+import { redactText } from "../runtime/redact.ts";
 
 const USAGE = `usage: vb <command> [options]    (vb <command> --help lists a command's options)
   run SUITE --model ID --engine NAME[@VERSION] --base-url URL --output DIR --key KEYFILE
@@ -98,10 +99,11 @@ export async function main(argv: string[]): Promise<number> {
     if (err instanceof HelpShown) return 0;
     if (err instanceof UsageError || err instanceof RunConfigError) {
       const hint = COMMANDS[command ?? ""] ? `(vb ${command} --help lists its options)` : USAGE;
-      console.error(`error: ${err.message}\n${hint}`);
+      console.error(redactText(`error: ${err.message}\n${hint}`));
       return EXIT_USAGE;
     }
-    console.error(`error: ${err.name}: ${err.message}`);
+    // An endpoint URL in an error may carry credentials (https://user:key@host, ?api_key=): never shown.
+    console.error(redactText(`error: ${err.name}: ${err.message}`));
     return EXIT_FAILURE;
   }
 }

@@ -52,7 +52,18 @@ export interface OperatorConfig {
     tokenizerPath?: string;
     profiles?: string[];
   };
+  /** Deadline of one leaf fetch (connection, headers and body). */
   fetchTimeoutMs: number;
+  /**
+   * The policy data URIs are fetched under (they come from provers, see runtime/untrusted-fetch.ts):
+   * CIDR blocks of non-public addresses that may be fetched anyway (the local network allows
+   * 127.0.0.1/32), the largest leaf response, and same-host redirects followed.
+   */
+  fetchPolicy: { allowPrivateNetworks: string[]; maxBytes: number; maxRedirects: number };
+  /** Batches with more leaves than this are skipped, with a reason (checking them is beyond this operator). */
+  maxBatchLeaves: number;
+  /** Backoff between re-checks of a batch whose leaves were not served, until its response window closes. */
+  retry: { baseMs: number; maxMs: number };
   /** How often attestations of batches still awaiting quorum are sent again. */
   resendIntervalMs: number;
   logLevel: LogLevel;
@@ -63,7 +74,7 @@ const { nonEmpty, url, port, logLevel, key, chain, mesh } = schemaParts;
 const SCHEMA = {
   type: "object",
   additionalProperties: false,
-  required: ["chain", "account", "signer", "stake", "dataDir", "samplingFraction", "http", "mesh", "aggregatorUrls", "model", "fetchTimeoutMs", "resendIntervalMs", "logLevel"],
+  required: ["chain", "account", "signer", "stake", "dataDir", "samplingFraction", "http", "mesh", "aggregatorUrls", "model", "fetchTimeoutMs", "fetchPolicy", "maxBatchLeaves", "retry", "resendIntervalMs", "logLevel"],
   properties: {
     chain,
     account: key,
@@ -90,6 +101,23 @@ const SCHEMA = {
       },
     },
     fetchTimeoutMs: { type: "integer", minimum: 100, maximum: 600_000 },
+    fetchPolicy: {
+      type: "object",
+      additionalProperties: false,
+      required: ["allowPrivateNetworks", "maxBytes", "maxRedirects"],
+      properties: {
+        allowPrivateNetworks: { type: "array", items: { type: "string", pattern: "^[0-9a-fA-F:.]+(/[0-9]{1,3})?$" } },
+        maxBytes: { type: "integer", minimum: 1024, maximum: 1 << 30 },
+        maxRedirects: { type: "integer", minimum: 0, maximum: 10 },
+      },
+    },
+    maxBatchLeaves: { type: "integer", minimum: 1, maximum: 2 ** 25 },
+    retry: {
+      type: "object",
+      additionalProperties: false,
+      required: ["baseMs", "maxMs"],
+      properties: { baseMs: { type: "integer", minimum: 10, maximum: 600_000 }, maxMs: { type: "integer", minimum: 10, maximum: 3_600_000 } },
+    },
     resendIntervalMs: { type: "integer", minimum: 100, maximum: 3_600_000 },
     logLevel,
   },
@@ -117,6 +145,8 @@ export const OPERATOR_CONFIG_SPEC: Omit<ConfigSpec, "defaults"> = {
     OPERATOR_MODEL_PATH: ["model.path", "string"],
     OPERATOR_MODEL_ID: ["model.id", "string"],
     OPERATOR_MODEL_CACHE_DIR: ["model.cacheDir", "string"],
+    OPERATOR_ALLOW_PRIVATE_NETWORKS: ["fetchPolicy.allowPrivateNetworks", "list"],
+    OPERATOR_MAX_BATCH_LEAVES: ["maxBatchLeaves", "integer"],
     OPERATOR_MODEL_PROFILES: ["model.profiles", "list"],
   },
   flags: {
@@ -143,6 +173,9 @@ export function loadOperatorConfig(input: LoadInput = {}): OperatorConfig {
         aggregatorUrls: [],
         model: {},
         fetchTimeoutMs: 10_000,
+        fetchPolicy: { allowPrivateNetworks: [], maxBytes: 16 << 20, maxRedirects: 3 },
+        maxBatchLeaves: 65_536,
+        retry: { baseMs: 2_000, maxMs: 30_000 },
         resendIntervalMs: 5_000,
         logLevel: "info",
       },

@@ -26,6 +26,7 @@ import {
 import { parseLeafResponse } from "../protocol/merkle/leaf-response.ts";
 import type { Engine, RequestVerdict, VerificationProfile } from "../prover/engine/index.ts";
 import { checkSamplerVersion } from "../protocol/sampler/index.ts";
+import { UntrustedFetchError, type UntrustedFetcher } from "../runtime/untrusted-fetch.ts";
 
 export type LeafOutcome = "valid" | "fraud" | "unavailable" | "unsupported";
 
@@ -57,6 +58,8 @@ export interface FetchedLeaf {
   index: number;
   parsed?: { record: InferenceRecord; merkleProof: Hex[] };
   error?: string;
+  /** The fetch policy refused the URL itself (scheme, address, cross-host redirect): trying again cannot help. */
+  refusedByPolicy?: boolean;
   fetchMs: number;
 }
 
@@ -80,12 +83,13 @@ export function leafUrl(dataURI: string, index: number): string {
   return `${dataURI.replace(/\/+$/, "")}/leaves/${index}`;
 }
 
-export async function fetchJson(url: string, timeoutMs: number): Promise<unknown> {
-  const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), headers: { accept: "application/json" } });
-  if (!response.ok) throw new Error(`GET ${url}: HTTP ${response.status}`);
-  const text = await response.text();
-  if (text.length > 16 << 20) throw new Error(`GET ${url}: response of ${text.length} bytes is too large`);
-  return JSON.parse(text);
+/**
+ * GET a leaf (or any JSON) under the batch's data URI: the URI comes from the prover, so the
+ * fetch runs under the operator's URL policy (runtime/untrusted-fetch.ts: public addresses
+ * unless configured, same-host redirects, streamed size limit, one deadline).
+ */
+export async function fetchJson(url: string, fetcher: UntrustedFetcher): Promise<unknown> {
+  return fetcher.getJson(url, { field: "dataURI" });
 }
 
 export interface LeafCheckerOptions {
@@ -96,7 +100,7 @@ export interface LeafCheckerOptions {
 export class LeafChecker {
   constructor(
     private readonly engine: Engine,
-    private readonly fetchTimeoutMs: number,
+    private readonly fetcher: UntrustedFetcher,
     private readonly options: LeafCheckerOptions = {},
   ) {}
 
@@ -108,10 +112,11 @@ export class LeafChecker {
   async fetch(batch: OnchainBatch, index: number): Promise<FetchedLeaf> {
     const fetchStart = performance.now();
     try {
-      const parsed = parseLeafResponse(await fetchJson(leafUrl(batch.dataURI, index), this.fetchTimeoutMs));
+      const parsed = parseLeafResponse(await fetchJson(leafUrl(batch.dataURI, index), this.fetcher));
       return { index, parsed, fetchMs: performance.now() - fetchStart };
     } catch (error) {
-      return { index, error: `leaf not served: ${(error as Error).message}`, fetchMs: performance.now() - fetchStart };
+      const refusedByPolicy = error instanceof UntrustedFetchError && ["url", "scheme", "address", "redirect"].includes(error.kind);
+      return { index, error: `leaf not served: ${(error as Error).message}`, refusedByPolicy, fetchMs: performance.now() - fetchStart };
     }
   }
 

@@ -12,6 +12,7 @@ import { loadOperatorConfig, type OperatorConfig } from "./config.ts";
 import { OperatorError, OperatorNode, type OperatorOptions } from "./node.ts";
 import { stopOnSignals } from "../runtime/process.ts";
 import { runOperatorCli } from "./cli/program.ts";
+import { redactText } from "../runtime/redact.ts";
 
 /** The process entry; `options` lets test harnesses start a node with a check hook. */
 export async function runOperatorMain(options: Omit<OperatorOptions, "env"> = {}, argv: readonly string[] = process.argv.slice(2)): Promise<void> {
@@ -20,7 +21,7 @@ export async function runOperatorMain(options: Omit<OperatorOptions, "env"> = {}
     config = loadOperatorConfig({ argv, env: process.env });
   } catch (error) {
     if (error instanceof NodeConfigError) {
-      process.stderr.write(`operator: invalid configuration: ${error.message}\n`);
+      process.stderr.write(redactText(`operator: invalid configuration: ${error.message}\n`));
       process.exit(2);
     }
     throw error;
@@ -30,7 +31,7 @@ export async function runOperatorMain(options: Omit<OperatorOptions, "env"> = {}
     node = await OperatorNode.start(config, { ...options, env: process.env });
   } catch (error) {
     if (error instanceof NodeConfigError || error instanceof KeyLoadError || error instanceof ChainSetupError || error instanceof OperatorError) {
-      process.stderr.write(`operator: invalid configuration: ${error.message} (field ${error.field})\n`);
+      process.stderr.write(redactText(`operator: invalid configuration: ${error.message} (field ${error.field})\n`));
       process.exit(2);
     }
     throw error;
@@ -44,7 +45,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
   const run = (argv: string[]) => {
     node = true;
     return runOperatorMain({}, argv).catch((error: unknown) => {
-      process.stderr.write(`operator: failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`);
+      process.stderr.write(redactText(`operator: failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`));
       process.exit(1);
     });
   };

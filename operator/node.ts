@@ -5,16 +5,22 @@
  * fallback, opens a dispute with evidence on a batch it found fraudulent (Submitted or attested), and votes
  * on every dispute by recomputing the disputed leaf.
  *
- * Crash safety: the cursor only moves past a block once every event in it was handled and the
- * outcome written (synced) to level; a node killed mid-batch re-handles the batch on restart, and
- * the SigningGuard lets it sign only the digest it signed before.
+ * Work is queued, not done in the follower: a BatchSubmitted event becomes a batch record (or a
+ * skip with a reason, for on-chain values this operator cannot handle: operator/batch-bounds.ts),
+ * a DisputeOpened event a pending vote, both written (synced) to level before the cursor moves.
+ * The follower therefore always advances. Each queued batch and vote is then its own unit of
+ * work: one that fails is retried with backoff, alone, until its window closes (a batch whose
+ * leaves are not served, e.g. while its prover restarts, is checked again until its response
+ * deadline, and only then given up), and never holds up another.
+ *
+ * Crash safety: a node killed mid-batch finds the record still "seen" (or "unavailable") on
+ * restart and checks it again; the SigningGuard lets it sign only the digest it signed before.
  */
 import { join } from "node:path";
-import { mkdir } from "node:fs/promises";
 import Fastify, { type FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
-import { type Address, type Hex, type Log } from "viem";
+import { type Address, type Hex } from "viem";
 import type { PrivateKeyAccount } from "viem/accounts";
 import { batchManagerAbi, devStakeTokenAbi } from "../protocol/contracts/abis.ts";
 import {
@@ -34,12 +40,17 @@ import type { VerificationProfile } from "../protocol/verification/index.ts";
 import { Engine, WeightsHashMismatchError } from "../prover/engine/index.ts";
 import { registeredWeightsHash } from "../runtime/model-registry.ts";
 import { connectChain, loadKey, readDeploymentFile, sleep, type ChainConnection } from "../runtime/chain.ts";
+import { ChainFollower, type ContractEvent } from "../runtime/follower.ts";
+import { ensurePrivateDir, restrictNewFiles } from "../runtime/private-files.ts";
+import { UntrustedFetcher, UntrustedFetchError } from "../runtime/untrusted-fetch.ts";
+import { batchSkip } from "./batch-bounds.ts";
+import { FIELD_ERROR_SERVER_OPTIONS, installFieldErrorShape } from "../runtime/http-errors.ts";
 import { createLogger, createMetricsRegistry, opsRoutes } from "../runtime/observability.ts";
 import type { OperatorConfig } from "./config.ts";
 import { LeafChecker, fetchJson, leafUrl, parseLeafResponse, type FetchedLeaf, type LeafCheck, type OnchainBatch } from "./leaf-check.ts";
 import { ensureRegistered, RegistrationError } from "./registration.ts";
 import { SigningGuard } from "./signing-guard.ts";
-import { OperatorState, type StoredJudgement, type BatchRecord } from "./state.ts";
+import { OperatorState, type BatchRecord, type PendingVote, type StoredJudgement } from "./state.ts";
 import { hashInferenceLeaf } from "../protocol/merkle/index.ts";
 import { FieldError } from "../protocol/errors.ts";
 
@@ -48,6 +59,16 @@ const BatchState = { None: 0, Submitted: 1, Attested: 2, Disputed: 3, Cleared: 4
 const DisputeOpen = 1;
 /** Leaves fetched ahead of the one being recomputed. */
 const FETCH_AHEAD = 8;
+
+function firstLine(error: unknown): string {
+  return (error as Error)?.message?.split("\n")[0] ?? String(error);
+}
+
+/** A record without the bookkeeping of re-checks (once it has a verdict). */
+function withoutRetry(record: BatchRecord): BatchRecord {
+  const { attempts: _a, nextAttemptAt: _n, reason: _r, ...rest } = record;
+  return rest;
+}
 
 export class OperatorError extends FieldError {
   override name = "OperatorError";
@@ -70,6 +91,9 @@ interface Metrics {
   disputesOpened: Counter;
   votesSent: Counter<"fraud">;
   cursor: Gauge;
+  skipped: Counter<"reason">;
+  retries: Counter<"kind">;
+  givenUp: Counter<"kind">;
 }
 
 function createMetrics(registry: Registry): Metrics {
@@ -87,13 +111,18 @@ function createMetrics(registry: Registry): Metrics {
     disputesOpened: new Counter({ name: "vb_operator_disputes_opened_total", help: "Disputes this operator opened", registers: [registry] }),
     votesSent: new Counter({ name: "vb_operator_votes_sent_total", help: "Dispute votes sent", labelNames: ["fraud"], registers: [registry] }),
     cursor: new Gauge({ name: "vb_operator_cursor_block", help: "Next block the follower reads", registers: [registry] }),
+    skipped: new Counter({ name: "vb_operator_skipped_total", help: "Batches and events not handled, by reason (an on-chain value out of bounds, a model not run here, a handler that kept failing)", labelNames: ["reason"], registers: [registry] }),
+    retries: new Counter({ name: "vb_operator_retries_total", help: "Batch checks and votes tried again after unavailable leaves or a failure", labelNames: ["kind"], registers: [registry] }),
+    givenUp: new Counter({ name: "vb_operator_given_up_total", help: "Batches and votes given up once their window closed", labelNames: ["kind"], registers: [registry] }),
   };
 }
 
 export class OperatorNode {
   private stopped = new AbortController();
   private loop?: Promise<void>;
-  private cursor = 0n;
+  private follower!: ChainFollower;
+  /** Leaves found valid per batch, kept across re-checks of a batch whose other leaves were not served. */
+  private readonly validLeaves = new Map<string, Map<number, LeafCheck>>();
   private lastSent = new Map<string, number>();
   private lastFollowUp = 0;
   private readonly topics: { attestations: string; votes: string };
@@ -110,6 +139,7 @@ export class OperatorNode {
     readonly metrics: Metrics,
     readonly registry: Registry,
     readonly log: Logger,
+    private readonly fetcher: UntrustedFetcher,
     private readonly checker: LeafChecker,
     private readonly checkHook: LeafCheckHook | undefined,
   ) {
@@ -132,7 +162,8 @@ export class OperatorNode {
     const account = await loadKey(config.account, "account", options.env ?? process.env);
     const signer = await loadKey(config.signer, "signer", options.env ?? process.env);
     const conn = await connectChain(config.chain.rpcUrl, deployment, account);
-    await mkdir(config.dataDir, { recursive: true });
+    restrictNewFiles();
+    ensurePrivateDir(config.dataDir, { tighten: true });
     const closers: (() => Promise<unknown>)[] = [];
     try {
       const engine = await Engine.load({
@@ -164,12 +195,13 @@ export class OperatorNode {
       closers.push(() => mesh.stop());
       const registry = createMetricsRegistry("operator");
       const metrics = createMetrics(registry);
-      const app = Fastify({ logger: false });
+      const app = Fastify({ logger: false, ...FIELD_ERROR_SERVER_OPTIONS });
+      installFieldErrorShape(app);
       closers.push(() => app.close());
+      const fetcher = new UntrustedFetcher({ ...config.fetchPolicy, timeoutMs: config.fetchTimeoutMs });
       const profiles = await loadOperatorProfiles(config.model.profiles ?? [], engine);
       log.info({ profiles: [...profiles.values()].map((p) => `${p.name} ${p.contentHash}`) }, "verification profiles");
-      const checker = new LeafChecker(engine, config.fetchTimeoutMs, { profiles });
-      const node = new OperatorNode(config, conn, signer, engine, state, guard, mesh, app, metrics, registry, log, checker, options.checkHook);
+      const node = new OperatorNode(config, conn, signer, engine, state, guard, mesh, app, metrics, registry, log, fetcher, new LeafChecker(engine, fetcher, { profiles }), options.checkHook);
       await node.ensureRegistered();
       for (const topic of Object.values(node.topics)) {
         // Relay for the mesh: well-formed messages of this deployment travel on, others are rejected.
@@ -189,10 +221,25 @@ export class OperatorNode {
         return { batchId: record.batchId, profileHash: record.profileHash ?? null, status: record.status, leaves: await state.judgementsOf(batchId) };
       });
       await app.listen({ host: config.http.host, port: config.http.port });
-      const stored = await state.cursor();
-      node.cursor = stored ?? BigInt(config.chain.startBlock ?? deployment.blockNumber);
+      node.follower = new ChainFollower({
+        publicClient: conn.publicClient,
+        address: deployment.contracts.batchManager.address,
+        abi: batchManagerAbi,
+        logRange: config.chain.logRange,
+        load: () => state.cursor(),
+        save: async (block) => {
+          await state.setCursor(block);
+          metrics.cursor.set(Number(block));
+        },
+        startBlock: BigInt(config.chain.startBlock ?? deployment.blockNumber),
+        handle: (event) => node.onEvent(event),
+        log,
+        skipped: metrics.skipped,
+        signal: node.stopped.signal,
+      });
+      await node.follower.open();
       node.loop = node.run();
-      log.info({ account: account.address, signer: signer.address, peerId: mesh.peerId, mesh: mesh.addresses, http: node.address, cursor: node.cursor.toString() }, "operator ready");
+      log.info({ account: account.address, signer: signer.address, peerId: mesh.peerId, mesh: mesh.addresses, http: node.address, cursor: node.follower.cursor.toString() }, "operator ready");
       return node;
     } catch (error) {
       for (const close of closers.reverse()) await close().catch(() => undefined);
@@ -217,13 +264,18 @@ export class OperatorNode {
       signer: this.signer.address,
       peerId: this.mesh.peerId,
       mesh: this.mesh.addresses,
-      cursor: this.cursor.toString(),
-      openBatches: open.map((b) => ({ batchId: b.batchId, status: b.status })),
+      cursor: this.follower.cursor.toString(),
+      openBatches: open.map((b) => ({ batchId: b.batchId, status: b.status, ...(b.attempts ? { attempts: b.attempts } : {}), ...(b.reason ? { reason: b.reason } : {}) })),
     };
   }
 
   private relayVerdict(data: Uint8Array): "accept" | "reject" {
-    const message = decodeGossipMessage(data);
+    let message;
+    try {
+      message = decodeGossipMessage(data);
+    } catch {
+      return "reject";
+    }
     const bm = this.conn.deployment.contracts.batchManager.address;
     return message.chainId === this.conn.chainId && message.contract.toLowerCase() === bm.toLowerCase() ? "accept" : "reject";
   }
@@ -254,59 +306,149 @@ export class OperatorNode {
   private async run(): Promise<void> {
     const signal = this.stopped.signal;
     while (!signal.aborted) {
-      try {
-        await this.step();
-      } catch (error) {
-        if (!signal.aborted) this.log.warn({ err: error }, "follower step failed; retrying");
+      await this.phase("follow", () => this.follower.poll());
+      await this.phase("check", () => this.checkDue());
+      await this.phase("vote", () => this.voteDue());
+      if (Date.now() - this.lastFollowUp >= Math.min(1000, this.config.resendIntervalMs)) {
+        this.lastFollowUp = Date.now();
+        await this.phase("follow-up", () => this.followUp());
       }
       await sleep(this.config.chain.pollIntervalMs, signal);
     }
   }
 
-  private async step(): Promise<void> {
-    const { publicClient } = this.conn;
-    const bm = this.conn.deployment.contracts.batchManager.address;
-    const head = await publicClient.getBlockNumber();
-    while (this.cursor <= head && !this.stopped.signal.aborted) {
-      const range = BigInt(this.config.chain.logRange);
-      const to = this.cursor + range - 1n < head ? this.cursor + range - 1n : head;
-      const logs = await publicClient.getContractEvents({ address: bm, abi: batchManagerAbi, fromBlock: this.cursor, toBlock: to });
-      for (const log of logs) await this.handle(log as Log & { eventName: string; args: Record<string, unknown> });
-      if (this.stopped.signal.aborted) return;
-      this.cursor = to + 1n;
-      await this.state.setCursor(this.cursor);
-      this.metrics.cursor.set(Number(this.cursor));
-    }
-    if (Date.now() - this.lastFollowUp >= Math.min(1000, this.config.resendIntervalMs)) {
-      this.lastFollowUp = Date.now();
-      await this.followUp();
+  /** One phase of the loop: a failure is logged and never stops the other phases. */
+  private async phase(name: string, step: () => Promise<void>): Promise<void> {
+    try {
+      await step();
+    } catch (error) {
+      if (!this.stopped.signal.aborted) this.log.warn({ phase: name, err: firstLine(error) }, "operator step failed; retrying");
     }
   }
 
-  private async handle(log: Log & { eventName: string; args: Record<string, unknown> }): Promise<void> {
-    if (log.eventName === "BatchSubmitted") {
-      const a = log.args as { batchId: bigint; prover: Address; modelId: Hex; root: Hex; leafCount: bigint; dataURI: string; profileHash: Hex };
-      const existing = await this.state.batch(a.batchId);
-      if (existing && existing.status !== "seen") return;
-      this.metrics.batchesSeen.inc();
-      const record: BatchRecord = {
-        batchId: a.batchId.toString(), root: a.root, modelId: a.modelId, leafCount: Number(a.leafCount), dataURI: a.dataURI, profileHash: a.profileHash,
-        submittedBlock: log.blockNumber!.toString(), status: "seen",
-      };
-      await this.state.putBatch(record);
-      // A node catching up on history skips batches that can no longer be attested or disputed.
-      const { publicClient } = this.conn;
-      const bm = this.conn.deployment.contracts.batchManager.address;
-      const onchain = (await publicClient.readContract({ address: bm, abi: batchManagerAbi, functionName: "getBatch", args: [a.batchId] })) as { state: number };
-      if (onchain.state === BatchState.Finalized || onchain.state === BatchState.Expired || onchain.state === BatchState.Slashed) {
-        await this.state.putBatch({ ...record, done: true });
-        return;
+  /** Queues the work an event asks for (idempotent: a block may be handled twice). */
+  private async onEvent(event: ContractEvent): Promise<void> {
+    if (event.eventName === "BatchSubmitted") await this.admitBatch(event);
+    else if (event.eventName === "DisputeOpened") await this.admitDispute(event);
+  }
+
+  private async admitBatch(event: ContractEvent): Promise<void> {
+    const a = event.args as { batchId: bigint; prover: Address; modelId: Hex; root: Hex; leafCount: bigint; dataURI: string; responseDeadline: bigint; profileHash: Hex };
+    if (await this.state.batch(a.batchId)) return;
+    this.metrics.batchesSeen.inc();
+    const skip = batchSkip(a, { maxBatchLeaves: this.config.maxBatchLeaves, modelId: this.engine.info.modelId, allowPrivateNetworks: this.config.fetchPolicy.allowPrivateNetworks });
+    const leafCount = typeof a.leafCount === "bigint" && a.leafCount <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(a.leafCount) : -1;
+    const record: BatchRecord = {
+      batchId: a.batchId.toString(), root: a.root, modelId: a.modelId, leafCount,
+      // A value out of bounds is not kept (an oversized URI would bloat every status answer).
+      dataURI: skip?.label === "data-uri" ? "" : a.dataURI,
+      profileHash: a.profileHash,
+      submittedBlock: event.blockNumber.toString(), responseDeadline: String(a.responseDeadline),
+      status: skip ? skip.status : "seen",
+      ...(skip ? { reason: skip.reason, done: true } : {}),
+    };
+    await this.state.putBatch(record);
+    if (skip) {
+      this.metrics.skipped.inc({ reason: skip.label });
+      this.log.warn({ batchId: record.batchId, prover: a.prover, reason: skip.reason }, skip.status === "unsupported" ? "batch of a model this operator does not run; not checking" : "batch skipped: an on-chain value this operator cannot handle");
+    }
+  }
+
+  private async admitDispute(event: ContractEvent): Promise<void> {
+    const a = event.args as { disputeId: bigint; batchId: bigint; leafHash: Hex; votingDeadline: bigint };
+    if ((await this.state.vote(a.disputeId)) || (await this.state.pendingVote(a.disputeId))) return;
+    await this.state.putPendingVote({ disputeId: a.disputeId.toString(), batchId: a.batchId.toString(), leafHash: a.leafHash, votingDeadline: String(a.votingDeadline) });
+  }
+
+  // ------------------------------------------------------------------ queued work
+
+  /** Checks every batch that is due (new, or whose leaves were not served last time), each on its own. */
+  private async checkDue(): Promise<void> {
+    // New batches first: one whose leaves keep timing out must not make fresh ones wait behind it.
+    const due = (await this.state.openBatches()).filter((r) => r.status === "seen" || r.status === "unavailable");
+    due.sort((a, b) => (a.status === b.status ? 0 : a.status === "seen" ? -1 : 1));
+    for (const record of due) {
+      if (this.stopped.signal.aborted) return;
+      if (record.status !== "seen" && record.status !== "unavailable") continue;
+      if ((record.nextAttemptAt ?? 0) > Date.now()) continue;
+      try {
+        await this.checkQueued(record);
+      } catch (error) {
+        if (this.stopped.signal.aborted) return;
+        await this.retryBatch(record, `check failed: ${firstLine(error)}`, Number(record.responseDeadline ?? 0));
       }
-      await this.checkBatch(record, a.prover);
-    } else if (log.eventName === "DisputeOpened") {
-      const a = log.args as { disputeId: bigint; batchId: bigint; leafHash: Hex };
-      if (await this.state.vote(a.disputeId)) return;
-      await this.voteOn(a.disputeId, a.batchId, a.leafHash);
+    }
+  }
+
+  private async checkQueued(record: BatchRecord): Promise<void> {
+    const batchId = BigInt(record.batchId);
+    const onchain = (await this.conn.publicClient.readContract({ address: this.domain.verifyingContract, abi: batchManagerAbi, functionName: "getBatch", args: [batchId] })) as { state: number; prover: Address; deadline: number | bigint };
+    // A node catching up on history skips batches that can no longer be attested or disputed.
+    if (onchain.state === BatchState.Finalized || onchain.state === BatchState.Expired || onchain.state === BatchState.Slashed) {
+      this.validLeaves.delete(record.batchId);
+      await this.state.putBatch({ ...record, done: true });
+      return;
+    }
+    // A re-check only helps while the batch can still be attested.
+    if (record.status === "unavailable" && onchain.state !== BatchState.Submitted) {
+      this.validLeaves.delete(record.batchId);
+      await this.state.putBatch({ ...record, done: true });
+      return;
+    }
+    const deadline = onchain.state === BatchState.Submitted ? Number(onchain.deadline) : Number(record.responseDeadline ?? 0);
+    const failing = await this.checkBatch(record, onchain.prover, deadline);
+    if (failing) await this.retryBatch({ ...record, status: "unavailable" }, failing.reason, deadline, failing.permanent);
+  }
+
+  /**
+   * Schedules another check of a batch (backoff, base..max) while its response window is open;
+   * gives it up, with a log line and a metric, once no check can happen before the deadline.
+   */
+  private async retryBatch(record: BatchRecord, reason: string, deadlineSeconds: number, permanent = false): Promise<void> {
+    const attempts = (record.attempts ?? 0) + 1;
+    const delay = Math.min(this.config.retry.maxMs, this.config.retry.baseMs * 2 ** Math.min(attempts - 1, 20));
+    // The last try is made just before the window closes.
+    const nextAt = Math.min(Date.now() + delay, deadlineSeconds * 1000 - 1000);
+    if (permanent || nextAt <= Date.now()) {
+      this.validLeaves.delete(record.batchId);
+      await this.state.putBatch({ ...record, attempts, reason, done: true });
+      this.metrics.givenUp.inc({ kind: "batch" });
+      this.log.warn({ batchId: record.batchId, attempts, reason }, permanent ? "batch given up: its data URI is refused by the fetch policy" : "batch given up: its response window closed before it could be checked");
+      return;
+    }
+    await this.state.putBatch({ ...record, attempts, reason, nextAttemptAt: nextAt });
+    this.metrics.retries.inc({ kind: "batch" });
+    this.log.info({ batchId: record.batchId, attempts, retryInMs: nextAt - Date.now(), reason }, "batch not checkable yet; checking again");
+  }
+
+  /** Votes on every dispute that is due, each on its own, retried until its voting deadline. */
+  private async voteDue(): Promise<void> {
+    for (const pending of await this.state.openPendingVotes()) {
+      if (this.stopped.signal.aborted) return;
+      if ((pending.nextAttemptAt ?? 0) > Date.now()) continue;
+      let outcome: { done: boolean; reason: string };
+      try {
+        outcome = await this.voteOn(BigInt(pending.disputeId), BigInt(pending.batchId), pending.leafHash);
+      } catch (error) {
+        if (this.stopped.signal.aborted) return;
+        outcome = { done: false, reason: `vote failed: ${firstLine(error)}` };
+      }
+      if (outcome.done) {
+        await this.state.putPendingVote({ ...pending, done: true, reason: outcome.reason });
+        continue;
+      }
+      const attempts = (pending.attempts ?? 0) + 1;
+      const delay = Math.min(this.config.retry.maxMs, this.config.retry.baseMs * 2 ** Math.min(attempts - 1, 20));
+      const nextAt = Math.min(Date.now() + delay, Number(pending.votingDeadline) * 1000 - 1000);
+      if (nextAt <= Date.now()) {
+        await this.state.putPendingVote({ ...pending, attempts, done: true, reason: outcome.reason });
+        this.metrics.givenUp.inc({ kind: "vote" });
+        this.log.warn({ disputeId: pending.disputeId, attempts, reason: outcome.reason }, "vote given up: the voting window closed");
+      } else {
+        await this.state.putPendingVote({ ...pending, attempts, nextAttemptAt: nextAt, reason: outcome.reason });
+        this.metrics.retries.inc({ kind: "vote" });
+        this.log.info({ disputeId: pending.disputeId, attempts, retryInMs: nextAt - Date.now(), reason: outcome.reason }, "cannot vote yet; trying again");
+      }
     }
   }
 
@@ -321,43 +463,61 @@ export class OperatorNode {
     }
   }
 
-  private async checkBatch(record: BatchRecord, prover: Address): Promise<void> {
+  /**
+   * Checks the sampled leaves of a batch and records the verdict (valid: signed and sent; fraud:
+   * kept for a dispute; unsupported). Returns why not, when a leaf was not served (the caller
+   * schedules another try); `permanent` when the fetch policy refuses the data URI itself.
+   */
+  private async checkBatch(record: BatchRecord, prover: Address, deadlineSeconds: number): Promise<{ reason: string; permanent: boolean } | undefined> {
     const batchStart = performance.now();
     const batchId = BigInt(record.batchId);
     const onchain: OnchainBatch & { prover: Address } = { ...onchainBatch(record), prover };
     const blockHash = await this.seedBlockHash(BigInt(record.submittedBlock));
     this.metrics.verifySeconds.observe({ phase: "seed" }, (performance.now() - batchStart) / 1000);
     const indices = sampleLeaves({ blockHash, batchId, operator: this.conn.account.address, leafCount: record.leafCount, fraction: this.config.samplingFraction });
+    const known = this.validLeaves.get(record.batchId) ?? new Map<number, LeafCheck>();
+    this.validLeaves.set(record.batchId, known);
     const checked: { leafHash: Hex; index: number }[] = [];
     const judged: StoredJudgement[] = [];
     let verdict: BatchRecord["status"] = "valid";
     let failing: LeafCheck | undefined;
+    let permanent = false;
     // Fetches run ahead of recomputation (the engine runs one forward at a time anyway).
+    const todo = indices.filter((i) => !known.has(i));
     const fetches = new Map<number, Promise<FetchedLeaf>>();
-    for (let k = 0; k < indices.length; k++) {
-      if (this.stopped.signal.aborted) return;
-      for (let j = k; j < Math.min(indices.length, k + FETCH_AHEAD); j++) {
-        if (!fetches.has(j)) fetches.set(j, this.checker.fetch(onchain, indices[j]!));
+    for (let k = 0; k < todo.length; k++) {
+      if (this.stopped.signal.aborted) return undefined;
+      if (Date.now() / 1000 > deadlineSeconds) return { reason: "the response window closed while checking", permanent: true };
+      for (let j = k; j < Math.min(todo.length, k + FETCH_AHEAD); j++) {
+        if (!fetches.has(j)) fetches.set(j, this.checker.fetch(onchain, todo[j]!));
       }
-      const fetched = fetches.get(k)!;
+      const fetched = await fetches.get(k)!;
       fetches.delete(k);
-      const index = indices[k]!;
-      const honest = async () => this.checker.judge(onchain, await fetched);
+      const index = todo[k]!;
+      const honest = async () => this.checker.judge(onchain, fetched);
       const result = this.checkHook ? await this.checkHook(onchain, index, honest) : await honest();
       this.metrics.leavesVerified.inc({ outcome: result.outcome });
       this.metrics.verifySeconds.observe({ phase: "fetch" }, result.timings.fetchMs / 1000);
       this.metrics.verifySeconds.observe({ phase: "recompute" }, result.timings.recomputeMs / 1000);
+      if (result.outcome === "valid") known.set(index, result);
       if (result.leafHash) checked.push({ leafHash: result.leafHash, index });
       if (result.judgement) judged.push({ index, outcome: result.outcome, ...result.judgement });
       if (result.outcome !== "valid") {
         verdict = result.outcome;
         failing = result;
+        permanent = fetched.refusedByPolicy === true;
         break;
       }
     }
-    if (this.stopped.signal.aborted) return;
+    if (this.stopped.signal.aborted) return undefined;
+    for (const [index, result] of known) if (result.leafHash) checked.push({ leafHash: result.leafHash, index });
     await this.state.putLeafIndexes(batchId, checked);
     await this.state.putJudgements(batchId, judged);
+    if (verdict === "unavailable") {
+      this.log.warn({ batchId: record.batchId, index: failing?.index, reason: failing?.reason }, "leaf not available; not attesting yet");
+      return { reason: failing?.reason ?? "leaf not served", permanent };
+    }
+    this.validLeaves.delete(record.batchId);
     if (verdict === "valid") {
       const signStart = performance.now();
       const message = { batchId, root: record.root, verdict: Verdict.Valid, leavesChecked: indices.length };
@@ -366,12 +526,12 @@ export class OperatorNode {
       const signed = await signAttestation(this.signer, this.domain, message);
       const encoded = encodeGossipMessage({ type: "attestation", chainId: this.conn.chainId, contract: this.domain.verifyingContract, signature: fromCompactSignature(signed.signature), message });
       this.metrics.verifySeconds.observe({ phase: "sign" }, (performance.now() - signStart) / 1000);
-      const stored: BatchRecord = { ...record, status: "valid", leavesChecked: indices.length, message: Buffer.from(encoded).toString("hex") };
+      const stored: BatchRecord = { ...withoutRetry(record), status: "valid", leavesChecked: indices.length, message: Buffer.from(encoded).toString("hex") };
       await this.state.putBatch(stored);
       this.log.info({ batchId: record.batchId, leavesChecked: indices.length }, "batch holds up; attesting");
       await this.deliver("attestations", encoded, stored.batchId);
     } else {
-      const stored: BatchRecord = { ...record, status: verdict, leavesChecked: indices.length };
+      const stored: BatchRecord = { ...withoutRetry(record), status: verdict, leavesChecked: indices.length };
       if (verdict === "fraud" && failing?.fields && failing.merkleProof && failing.evidence && failing.leafHash) {
         stored.fraud = {
           index: failing.index, leafHash: failing.leafHash, merkleProof: failing.merkleProof, evidence: failing.evidence, reason: failing.reason,
@@ -382,6 +542,7 @@ export class OperatorNode {
       this.log.warn({ batchId: record.batchId, verdict, index: failing?.index, reason: failing?.reason }, "batch does not hold up; not attesting");
     }
     this.metrics.verifySeconds.observe({ phase: "batch" }, (performance.now() - batchStart) / 1000);
+    return undefined;
   }
 
   /** Gossip first; the aggregator's HTTP API when no peer takes it. */
@@ -422,36 +583,47 @@ export class OperatorNode {
     const { publicClient } = this.conn;
     const bm = this.conn.deployment.contracts.batchManager.address;
     for (const record of await this.state.openBatches()) {
-      if (record.status === "seen") continue;
-      const batchId = BigInt(record.batchId);
-      const onchain = (await publicClient.readContract({ address: bm, abi: batchManagerAbi, functionName: "getBatch", args: [batchId] })) as { state: number; deadline: number };
-      if (record.status === "valid") {
-        // While disputed the batch cannot be attested, but a rejected dispute reopens it: keep the record.
-        if (onchain.state === BatchState.Disputed) continue;
-        if (onchain.state !== BatchState.Submitted) {
+      if (record.status === "seen" || record.status === "unavailable") continue;
+      // Each record on its own: one whose dispute cannot be sent never holds up the others.
+      try {
+        const batchId = BigInt(record.batchId);
+        const onchain = (await publicClient.readContract({ address: bm, abi: batchManagerAbi, functionName: "getBatch", args: [batchId] })) as { state: number; deadline: number };
+        if (record.status === "valid") {
+          // While disputed the batch cannot be attested, but a rejected dispute reopens it: keep the record.
+          if (onchain.state === BatchState.Disputed) continue;
+          if (onchain.state !== BatchState.Submitted) {
+            await this.state.putBatch({ ...record, done: true });
+          } else if (Date.now() - (this.lastSent.get(`attestations:${record.batchId}`) ?? 0) >= this.config.resendIntervalMs && record.message) {
+            await this.deliver("attestations", new Uint8Array(Buffer.from(record.message, "hex")), record.batchId);
+          }
+        } else if (record.status === "fraud" && record.fraud) {
+          // No need to wait for someone to attest a fraudulent batch: dispute it while Submitted too.
+          if (onchain.state === BatchState.Submitted || onchain.state === BatchState.Attested || onchain.state === BatchState.Disputed || onchain.state === BatchState.Cleared) {
+            await this.openDispute(record);
+          } else {
+            await this.state.putBatch({ ...record, done: true });
+          }
+        } else if (onchain.state !== BatchState.Submitted) {
           await this.state.putBatch({ ...record, done: true });
-        } else if (Date.now() - (this.lastSent.get(`attestations:${record.batchId}`) ?? 0) >= this.config.resendIntervalMs && record.message) {
-          await this.deliver("attestations", new Uint8Array(Buffer.from(record.message, "hex")), record.batchId);
         }
-      } else if (record.status === "fraud" && record.fraud) {
-        // No need to wait for someone to attest a fraudulent batch: dispute it while Submitted too.
-        if (onchain.state === BatchState.Submitted || onchain.state === BatchState.Attested || onchain.state === BatchState.Disputed || onchain.state === BatchState.Cleared) {
-          await this.openDispute(record);
-        } else {
-          await this.state.putBatch({ ...record, done: true });
-        }
-      } else if (onchain.state !== BatchState.Submitted) {
-        await this.state.putBatch({ ...record, done: true });
+      } catch (error) {
+        if (this.stopped.signal.aborted) return;
+        this.log.warn({ batchId: record.batchId, status: record.status, err: firstLine(error) }, "follow-up of a batch failed; trying again later");
       }
     }
     for (const vote of await this.state.openVotes()) {
-      const disputeId = BigInt(vote.disputeId);
-      const dispute = (await publicClient.readContract({ address: bm, abi: batchManagerAbi, functionName: "getDispute", args: [disputeId] })) as { state: number };
-      const voted = (await publicClient.readContract({ address: bm, abi: batchManagerAbi, functionName: "hasVoted", args: [disputeId, this.signer.address] })) as boolean;
-      if (dispute.state !== DisputeOpen || voted) {
-        await this.state.putVote({ ...vote, done: true });
-      } else if (Date.now() - (this.lastSent.get(`votes:${vote.disputeId}`) ?? 0) >= this.config.resendIntervalMs) {
-        await this.deliver("votes", new Uint8Array(Buffer.from(vote.message, "hex")), vote.disputeId);
+      try {
+        const disputeId = BigInt(vote.disputeId);
+        const dispute = (await publicClient.readContract({ address: bm, abi: batchManagerAbi, functionName: "getDispute", args: [disputeId] })) as { state: number };
+        const voted = (await publicClient.readContract({ address: bm, abi: batchManagerAbi, functionName: "hasVoted", args: [disputeId, this.signer.address] })) as boolean;
+        if (dispute.state !== DisputeOpen || voted) {
+          await this.state.putVote({ ...vote, done: true });
+        } else if (Date.now() - (this.lastSent.get(`votes:${vote.disputeId}`) ?? 0) >= this.config.resendIntervalMs) {
+          await this.deliver("votes", new Uint8Array(Buffer.from(vote.message, "hex")), vote.disputeId);
+        }
+      } catch (error) {
+        if (this.stopped.signal.aborted) return;
+        this.log.warn({ disputeId: vote.disputeId, err: firstLine(error) }, "follow-up of a vote failed; trying again later");
       }
     }
   }
@@ -490,9 +662,10 @@ export class OperatorNode {
   private async findLeafIndex(record: BatchRecord, leafHash: Hex): Promise<number | undefined> {
     const known = await this.state.leafIndex(BigInt(record.batchId), leafHash);
     if (known !== undefined) return known;
-    for (let index = 0; index < record.leafCount; index++) {
+    // leafCount is bounded by maxBatchLeaves (batch-bounds.ts): the scan is too.
+    for (let index = 0; index < record.leafCount && !this.stopped.signal.aborted; index++) {
       try {
-        const { record: leaf } = parseLeafResponse(await fetchJson(leafUrl(record.dataURI, index), this.config.fetchTimeoutMs));
+        const { record: leaf } = parseLeafResponse(await fetchJson(leafUrl(record.dataURI, index), this.fetcher));
         if (hashInferenceLeaf(leaf) === leafHash.toLowerCase()) return index;
       } catch {
         // An unserved or malformed leaf cannot be the disputed one we are looking for.
@@ -501,27 +674,31 @@ export class OperatorNode {
     return undefined;
   }
 
-  private async voteOn(disputeId: bigint, batchId: bigint, leafHash: Hex): Promise<void> {
+  /** Recomputes the disputed leaf and sends a signed vote. `done: false` asks for another try later. */
+  private async voteOn(disputeId: bigint, batchId: bigint, leafHash: Hex): Promise<{ done: boolean; reason: string }> {
     const { publicClient } = this.conn;
     const bm = this.conn.deployment.contracts.batchManager.address;
+    if (await this.state.vote(disputeId)) return { done: true, reason: "voted" };
+    const dispute = (await publicClient.readContract({ address: bm, abi: batchManagerAbi, functionName: "getDispute", args: [disputeId] })) as { state: number };
+    if (dispute.state !== DisputeOpen) return { done: true, reason: "the dispute is closed" };
     const record = await this.state.batch(batchId);
-    if (!record) {
-      this.log.warn({ disputeId: disputeId.toString(), batchId: batchId.toString() }, "dispute over a batch never seen; abstaining");
-      return;
+    if (!record || record.status === "skipped" || record.status === "unsupported") {
+      const reason = !record ? "dispute over a batch never seen" : `cannot check batch ${batchId}: ${record.reason ?? record.status}`;
+      this.log.warn({ disputeId: disputeId.toString(), batchId: batchId.toString(), reason }, "abstaining");
+      return { done: true, reason };
     }
     const index = await this.findLeafIndex(record, leafHash);
-    if (index === undefined) {
-      this.log.warn({ disputeId: disputeId.toString() }, "disputed leaf not served by the prover; abstaining");
-      return;
-    }
+    // The prover may be restarting: look again until the voting window closes.
+    if (index === undefined) return { done: false, reason: "disputed leaf not served by the prover" };
     const prover = ((await publicClient.readContract({ address: bm, abi: batchManagerAbi, functionName: "getBatch", args: [batchId] })) as { prover: Address }).prover;
     // The vote judges the leaf under the profile the batch was submitted with, as the attestation did.
     const onchain = { ...onchainBatch(record), prover };
     const honest = () => this.checker.check(onchain, index);
     const result = this.checkHook ? await this.checkHook(onchain, index, honest) : await honest();
+    if (result.outcome === "unavailable") return { done: false, reason: result.reason };
     if (result.outcome !== "valid" && result.outcome !== "fraud") {
       this.log.warn({ disputeId: disputeId.toString(), outcome: result.outcome }, "cannot judge the disputed leaf; abstaining");
-      return;
+      return { done: true, reason: result.reason };
     }
     const message = { disputeId, batchId, leafHash, fraud: result.outcome === "fraud" };
     const digest = hashDisputeVote(this.domain, message);
@@ -532,6 +709,7 @@ export class OperatorNode {
     this.metrics.votesSent.inc({ fraud: String(message.fraud) });
     this.log.info({ disputeId: disputeId.toString(), fraud: message.fraud, reason: result.reason }, "voting");
     await this.deliver("votes", encoded, disputeId.toString());
+    return { done: true, reason: message.fraud ? "voted fraud" : "voted clean" };
   }
 }
 

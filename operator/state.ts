@@ -1,7 +1,8 @@
 /**
  * The operator's durable state in level (dataDir/state): the chain cursor, what it decided per
  * batch (and the exact message it sent, to resend after a restart), the leaf hash -> index map
- * of checked batches (to find a disputed leaf), and the votes it cast. Every write is synced:
+ * of checked batches (to find a disputed leaf), the disputes it has yet to vote on, and the
+ * votes it cast. Every write is synced:
  * a SIGKILL right after a write loses nothing.
  */
 import { Level } from "level";
@@ -18,7 +19,16 @@ export interface BatchRecord {
   /** The verification profile bound to the model at submission (BatchSubmitted.profileHash). */
   profileHash?: Hex;
   submittedBlock: string;
-  status: "seen" | "valid" | "fraud" | "unavailable" | "unsupported";
+  /** Unix seconds after which the batch can no longer be attested (BatchSubmitted.responseDeadline). */
+  responseDeadline?: string;
+  /**
+   * seen: to be checked; unavailable: a leaf was not served, checked again (attempts, nextAttemptAt)
+   * until the response window closes; skipped: an on-chain value this operator cannot handle (reason).
+   */
+  status: "seen" | "valid" | "fraud" | "unavailable" | "unsupported" | "skipped";
+  reason?: string;
+  attempts?: number;
+  nextAttemptAt?: number;
   leavesChecked?: number;
   /** The encoded gossip message that was signed (valid batches), resent until the batch leaves Submitted. */
   message?: string;
@@ -33,6 +43,18 @@ export interface BatchRecord {
 export interface StoredJudgement extends LeafJudgement {
   index: number;
   outcome: string;
+}
+
+/** A dispute seen on chain that this operator has not voted on yet (retried until its voting deadline). */
+export interface PendingVote {
+  disputeId: string;
+  batchId: string;
+  leafHash: Hex;
+  votingDeadline: string;
+  attempts?: number;
+  nextAttemptAt?: number;
+  done?: boolean;
+  reason?: string;
 }
 
 export interface VoteRecord {
@@ -54,6 +76,7 @@ export class OperatorState {
   private readonly leaves;
   private readonly votes;
   private readonly judgements;
+  private readonly pendingVotes;
 
   constructor(path: string) {
     this.db = new Level<string, unknown>(path, { valueEncoding: "json" });
@@ -62,6 +85,7 @@ export class OperatorState {
     this.leaves = this.db.sublevel<string, number>("leaves", { valueEncoding: "json" });
     this.votes = this.db.sublevel<string, VoteRecord>("votes", { valueEncoding: "json" });
     this.judgements = this.db.sublevel<string, StoredJudgement>("judgements", { valueEncoding: "json" });
+    this.pendingVotes = this.db.sublevel<string, PendingVote>("pending-votes", { valueEncoding: "json" });
   }
 
   async open(): Promise<void> {
@@ -120,6 +144,20 @@ export class OperatorState {
 
   async putVote(record: VoteRecord): Promise<void> {
     await this.votes.put(key(BigInt(record.disputeId)), record, SYNC);
+  }
+
+  async pendingVote(disputeId: bigint): Promise<PendingVote | undefined> {
+    return (await this.pendingVotes.get(key(disputeId))) ?? undefined;
+  }
+
+  async putPendingVote(record: PendingVote): Promise<void> {
+    await this.pendingVotes.put(key(BigInt(record.disputeId)), record, SYNC);
+  }
+
+  async openPendingVotes(): Promise<PendingVote[]> {
+    const out: PendingVote[] = [];
+    for await (const value of this.pendingVotes.values()) if (!value.done) out.push(value);
+    return out;
   }
 
   async openVotes(): Promise<VoteRecord[]> {

@@ -45,6 +45,20 @@ export interface ModelConfig {
   threads?: number;
 }
 
+/**
+ * Client authentication of the OpenAI routes (prover/server/auth.ts). "keys": Bearer keys from
+ * keysFile and/or `keys` (PROVER_API_KEYS), each limited to maxConcurrent requests in flight and
+ * requestsPerMinute (defaults here, per key in the file). "off": anyone may call, allowed only
+ * when the server listens on loopback.
+ */
+export interface AuthConfig {
+  mode: "keys" | "off";
+  keysFile?: string;
+  keys?: string[];
+  maxConcurrent: number;
+  requestsPerMinute: number;
+}
+
 export interface ProverConfig {
   host: string;
   port: number;
@@ -60,6 +74,7 @@ export interface ProverConfig {
   generation: { defaultMaxTokens: number };
   batch: { maxRecords: number; maxAgeMs: number; commitRetryMs: number };
   model: ModelConfig;
+  auth: AuthConfig;
   /** Where closed batches are committed (BatchManager.submitBatch); absent: recorded locally only. */
   chain?: { rpcUrl: string; deployment: string };
   /** The prover's registered staking account, which submits the batches (required with chain). */
@@ -82,6 +97,7 @@ export const DEFAULT_CONFIG: Readonly<Omit<ProverConfig, "dataDir">> = Object.fr
   generation: { defaultMaxTokens: 256 },
   batch: { maxRecords: 64, maxAgeMs: 60_000, commitRetryMs: 30_000 },
   model: {},
+  auth: { mode: "keys" as const, maxConcurrent: 4, requestsPerMinute: 600 },
 });
 
 /** A bad configuration value; `field` is the dotted config field, e.g. "batch.maxRecords". */
@@ -98,7 +114,8 @@ const CONFIG_SCHEMA = {
     host: nonEmpty,
     port: { type: "integer", minimum: 0, maximum: 65535 },
     dataDir: nonEmpty,
-    publicUrl: { type: "string", pattern: "^https?://[^\\s]+$" },
+    // The batch data URI (publicUrl + /v1/batches/<id>) must fit BatchManager.MAX_DATA_URI_BYTES.
+    publicUrl: { type: "string", pattern: "^https?://[^\\s]+$", maxLength: 2000 },
     bodyLimitBytes: positive(64 << 20),
     logLevel: { enum: ["fatal", "error", "warn", "info", "debug", "trace", "silent"] },
     syncWrites: { type: "boolean" },
@@ -124,6 +141,18 @@ const CONFIG_SCHEMA = {
       properties: { rpcUrl: schemaParts.url, deployment: nonEmpty },
     },
     account: schemaParts.key,
+    auth: {
+      type: "object",
+      additionalProperties: false,
+      required: ["mode", "maxConcurrent", "requestsPerMinute"],
+      properties: {
+        mode: { enum: ["keys", "off"] },
+        keysFile: nonEmpty,
+        keys: { type: "array", items: { type: "string", minLength: 1 } },
+        maxConcurrent: positive(10_000),
+        requestsPerMinute: positive(10_000_000),
+      },
+    },
     model: {
       type: "object",
       additionalProperties: false,
@@ -145,7 +174,7 @@ const CONFIG_SCHEMA = {
   },
 } as const;
 
-type EnvKind = Extract<ValueKind, "string" | "integer" | "boolean">;
+type EnvKind = Extract<ValueKind, "string" | "integer" | "boolean" | "list">;
 /** Environment variable -> config field. */
 export const ENV_VARS: Readonly<Record<string, readonly [string, EnvKind]>> = Object.freeze({
   PROVER_HOST: ["host", "string"],
@@ -178,6 +207,11 @@ export const ENV_VARS: Readonly<Record<string, readonly [string, EnvKind]>> = Ob
   PROVER_KEY_FILE: ["account.keyFile", "string"],
   PROVER_KEYSTORE: ["account.keystore", "string"],
   PROVER_KEYSTORE_PASSWORD_FILE: ["account.passwordFile", "string"],
+  PROVER_AUTH: ["auth.mode", "string"],
+  PROVER_API_KEYS_FILE: ["auth.keysFile", "string"],
+  PROVER_API_KEYS: ["auth.keys", "list"],
+  PROVER_KEY_MAX_CONCURRENT: ["auth.maxConcurrent", "integer"],
+  PROVER_KEY_REQUESTS_PER_MINUTE: ["auth.requestsPerMinute", "integer"],
 });
 
 /** Command-line flag -> config field (all take a value). */
@@ -199,6 +233,8 @@ export const PROVER_FLAGS: Readonly<Record<string, readonly [string, EnvKind]>> 
   "rpc-url": ["chain.rpcUrl", "string"],
   deployment: ["chain.deployment", "string"],
   "key-file": ["account.keyFile", "string"],
+  auth: ["auth.mode", "string"],
+  "api-keys-file": ["auth.keysFile", "string"],
 };
 
 export type LoadConfigInput = LoadInput;
@@ -217,8 +253,17 @@ export function loadConfig(input: LoadConfigInput = {}): ProverConfig {
     throw new ConfigError("model.dir: a model folder brings its own graph and tokenizer; drop model.path / model.tokenizerPath (--model, --tokenizer)", "model.dir");
   }
   if (config.model.file !== undefined && config.model.dir === undefined) throw new ConfigError("model.file: names a graph inside model.dir (--model-dir)", "model.file");
+  if (config.auth.mode === "off" && !isLoopbackHost(config.host)) {
+    throw new ConfigError(`auth.mode "off" is allowed on a loopback host only (host is ${config.host}): configure API keys (auth.keysFile or PROVER_API_KEYS)`, "auth.mode");
+  }
   if (config.chain && !config.account) {
     throw new ConfigError("account: committing on chain needs the prover's registered account (keyFile, or keystore with passwordFile/passwordEnv)", "account");
   }
   return config;
+}
+
+/** 127.0.0.0/8, ::1 and localhost: only this machine can connect. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.trim().toLowerCase().replace(/^\[|\]$/g, "");
+  return h === "localhost" || h === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
 }

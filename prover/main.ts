@@ -17,9 +17,14 @@ import { createProverMetrics, meteredCommitter } from "./server/metrics.ts";
 import { ConfigError, ENV_VARS, loadConfig, PROVER_FLAGS, type ProverConfig } from "./config.ts";
 import { nodeCommand, wantsHelp } from "../runtime/cli.ts";
 import { Engine, WeightsHashMismatchError } from "./engine/index.ts";
+import { type AuthConfig } from "./config.ts";
+import { ApiKeyConfigError, ApiKeys } from "./server/auth.ts";
 import { buildProverApp } from "./server/index.ts";
 import { ProofStore } from "./store/index.ts";
 import { stopOnSignals } from "../runtime/process.ts";
+import { createLogger } from "../runtime/observability.ts";
+import { redactText } from "../runtime/redact.ts";
+import { ensurePrivateDir, restrictNewFiles } from "../runtime/private-files.ts";
 
 export interface RunningProver {
   /** The address the server listens on, e.g. http://127.0.0.1:8000. */
@@ -66,7 +71,22 @@ async function registeredWeights(committer: ChainCommitter, modelId: string): Pr
   return /^0x0{64}$/.test(bound.weightsHash) ? undefined : bound.weightsHash.slice(2).toLowerCase();
 }
 
+/** The key set `auth` names ("off" stays off); a missing or bad key source is a ConfigError naming the field. */
+export function apiKeys(auth: AuthConfig): ApiKeys | "off" {
+  if (auth.mode === "off") return "off";
+  const limits = { maxConcurrent: auth.maxConcurrent, requestsPerMinute: auth.requestsPerMinute };
+  try {
+    const sets = [...(auth.keysFile ? [ApiKeys.fromFile(auth.keysFile, limits)] : []), ...(auth.keys?.length ? [ApiKeys.fromList(auth.keys, limits)] : [])];
+    if (sets.length === 0) throw new ConfigError("auth: no API keys configured: set auth.keysFile (PROVER_API_KEYS_FILE, --api-keys-file) or PROVER_API_KEYS, or auth.mode \"off\" (PROVER_AUTH=off) on a loopback host", "auth.keysFile");
+    return sets.length === 1 ? sets[0]! : ApiKeys.merge(sets);
+  } catch (error) {
+    if (error instanceof ApiKeyConfigError) throw new ConfigError(error.message, error.field);
+    throw error;
+  }
+}
+
 export async function startProver(config: ProverConfig, options: StartOptions = {}): Promise<RunningProver> {
+  const keys = apiKeys(config.auth);
   const engine = await Engine.load({
     ...(config.model.dir !== undefined ? { modelDir: config.model.dir } : {}),
     ...(config.model.file !== undefined ? { modelFile: config.model.file } : {}),
@@ -93,6 +113,8 @@ export async function startProver(config: ProverConfig, options: StartOptions = 
         "model",
       );
     }
+    restrictNewFiles();
+    ensurePrivateDir(resolve(config.dataDir), { tighten: true });
     const store = await ProofStore.open(join(resolve(config.dataDir), "store"), { sync: config.syncWrites });
     cleanups.push(() => store.close());
     let address = "";
@@ -105,6 +127,7 @@ export async function startProver(config: ProverConfig, options: StartOptions = 
     });
     cleanups.push(() => batcher.stop());
     const app = await buildProverApp({
+      auth: keys,
       engine,
       store,
       batcher,
@@ -114,7 +137,8 @@ export async function startProver(config: ProverConfig, options: StartOptions = 
       defaultMaxTokens: config.generation.defaultMaxTokens,
       metrics,
       ...(options.onchainStates ? { onchainStates: options.onchainStates } : {}),
-      logger: config.logLevel === "silent" ? false : { level: config.logLevel },
+      // Every line through redactText: an RPC error carries the RPC URL, API key included.
+      ...(config.logLevel === "silent" ? { logger: false } : { loggerInstance: createLogger("prover", config.logLevel) }),
     });
     cleanups.push(() => app.close());
     for (const warning of engine.warnings) app.log.warn({ model: engine.info.modelId }, warning);
@@ -173,7 +197,7 @@ export async function runProverMain(): Promise<void> {
     prover = await startProver(config, { ...chain, onProgress: (message) => process.stderr.write(`prover: ${message}\n`) });
   } catch (error) {
     const invalid = error instanceof ConfigError;
-    process.stderr.write(`prover: ${invalid ? "invalid configuration" : "failed to start"}: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.stderr.write(redactText(`prover: ${invalid ? "invalid configuration" : "failed to start"}: ${error instanceof Error ? error.message : String(error)}\n`));
     process.exit(invalid ? 2 : 1);
   }
   if (committer instanceof ChainCommitter) await warnAboutRegistration(committer, prover.engine.info);

@@ -2,12 +2,13 @@
  * What every node does first on chain: read the deployment file, connect to the RPC endpoint,
  * check that both name the same chain, and load its keys. Shared by operator and aggregator.
  */
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { createPublicClient, createWalletClient, http, type Account, type Chain, type PublicClient, type Transport, type WalletClient } from "viem";
 import type { PrivateKeyAccount } from "viem/accounts";
 import { parseDeployment, type Deployment } from "../protocol/contracts/deployments.ts";
 import { NodeConfigError, type KeyConfig } from "./config.ts";
-import { loadAccount, type KeySource } from "./keys.ts";
+import { loadAccount, looseModeProblem, type KeySource } from "./keys.ts";
+import { redactUrl, registerSecret } from "./redact.ts";
 import { FieldError } from "../protocol/errors.ts";
 
 export class ChainSetupError extends FieldError {
@@ -40,16 +41,19 @@ export interface ChainConnection {
 
 /** Connects to `rpcUrl`, refusing an endpoint whose chain id differs from the deployment's. */
 export async function connectChain(rpcUrl: string, deployment: Deployment, account: PrivateKeyAccount): Promise<ChainConnection> {
+  // RPC URLs often carry an API key (https://host/v3/<key>, ?apikey=): never shown from here on.
+  registerSecret(rpcUrl);
+  const shown = redactUrl(rpcUrl);
   const transport = http(rpcUrl, { retryCount: 2, timeout: 20_000 });
   const probe = createPublicClient({ transport });
   let chainId: number;
   try {
     chainId = await probe.getChainId();
   } catch (error) {
-    throw new ChainSetupError(`chain.rpcUrl: cannot reach ${rpcUrl}: ${(error as Error).message.split("\n")[0]}`, "chain.rpcUrl");
+    throw new ChainSetupError(`chain.rpcUrl: cannot reach ${shown}: ${(error as Error).message.split("\n")[0]}`, "chain.rpcUrl");
   }
   if (chainId !== deployment.chainId) {
-    throw new ChainSetupError(`chain.rpcUrl: ${rpcUrl} is chain ${chainId} but the deployment is for chain ${deployment.chainId}`, "chain.rpcUrl");
+    throw new ChainSetupError(`chain.rpcUrl: ${shown} is chain ${chainId} but the deployment is for chain ${deployment.chainId}`, "chain.rpcUrl");
   }
   const chain: Chain = {
     id: chainId,
@@ -69,6 +73,8 @@ export function keySource(config: KeyConfig | undefined, field: string, env: Rea
   if (config.keyFile) return { keyFile: config.keyFile };
   let password: string | undefined;
   if (config.passwordFile) {
+    const loose = looseModeProblem(statSync(config.passwordFile, { throwIfNoEntry: false })?.mode, config.passwordFile);
+    if (loose) throw new NodeConfigError(`${field}.passwordFile: ${loose}`, `${field}.passwordFile`);
     try {
       password = readFileSync(config.passwordFile, "utf8").replace(/\r?\n$/, "");
     } catch (error) {
@@ -80,6 +86,7 @@ export function keySource(config: KeyConfig | undefined, field: string, env: Rea
   } else {
     throw new NodeConfigError(`${field}.keystore needs passwordFile or passwordEnv`, `${field}.keystore`);
   }
+  registerSecret(password);
   return { keystore: config.keystore!, password };
 }
 

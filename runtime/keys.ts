@@ -2,6 +2,8 @@
  * Loading a node's Ethereum key: from an encrypted JSON keystore (Web3 Secret Storage, as
  * geth, Foundry and ethers write it; decrypted with ethers) or from a plain key file. Both the
  * operator (its signing key) and the aggregator (its transaction key) start through here.
+ * Like ssh, every secret file (key file, keystore, password file) that group or others can
+ * read or write is refused: chmod 600 it.
  */
 import { readFile, stat, writeFile } from "node:fs/promises";
 import { decryptKeystoreJson, encryptKeystoreJson, isKeystoreJson, type EncryptOptions } from "ethers";
@@ -27,10 +29,18 @@ async function readText(path: string, field: string): Promise<string> {
   }
 }
 
+/** Why a secret file with this mode is refused (group or other bits set), or undefined. */
+export function looseModeProblem(mode: number | undefined, path: string): string | undefined {
+  if (mode === undefined || (mode & 0o077) === 0) return undefined;
+  return `${path} is readable or writable by group or others (mode ${(mode & 0o777).toString(8)}); chmod 600 it`;
+}
+
 /** Loads the account a KeySource describes; every failure names the field and the file. */
 export async function loadAccount(source: KeySource, fieldPrefix = "key"): Promise<PrivateKeyAccount> {
   if ("keystore" in source) {
     const field = `${fieldPrefix}.keystore`;
+    const loose = looseModeProblem((await stat(source.keystore).catch(() => undefined))?.mode, source.keystore);
+    if (loose) throw new KeyLoadError(`${field}: ${loose}`, field);
     const json = await readText(source.keystore, field);
     if (!isKeystoreJson(json)) throw new KeyLoadError(`${field}: ${source.keystore} is not an encrypted JSON keystore`, field);
     let privateKey: string;
@@ -43,11 +53,9 @@ export async function loadAccount(source: KeySource, fieldPrefix = "key"): Promi
     return privateKeyToAccount(privateKey as Hex);
   }
   const field = `${fieldPrefix}.keyFile`;
-  const mode = (await stat(source.keyFile).catch(() => undefined))?.mode;
   // Like ssh: a key others can read is a key that may already be someone else's.
-  if (mode !== undefined && (mode & 0o077) !== 0) {
-    throw new KeyLoadError(`${field}: ${source.keyFile} is readable by group or others (mode ${(mode & 0o777).toString(8)}); chmod 600 it`, field);
-  }
+  const loose = looseModeProblem((await stat(source.keyFile).catch(() => undefined))?.mode, source.keyFile);
+  if (loose) throw new KeyLoadError(`${field}: ${loose}`, field);
   const text = (await readText(source.keyFile, field)).trim();
   if (!PRIVATE_KEY.test(text)) throw new KeyLoadError(`${field}: ${source.keyFile} does not hold a 32-byte hex private key`, field);
   return privateKeyToAccount((text.startsWith("0x") ? text : `0x${text}`) as Hex);

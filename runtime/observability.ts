@@ -1,10 +1,13 @@
 /**
  * Operations endpoints every long-running node shares: Prometheus metrics, liveness and
- * readiness, as a fastify plugin; and a pino logger with the node's name on every line.
+ * readiness, as a fastify plugin; and a pino logger with the node's name on every line, whose
+ * every line is passed through redactText (runtime/redact.ts) before it is written: URL
+ * credentials, API keys in RPC URLs and registered secrets never reach a log.
  */
 import type { FastifyInstance, FastifyPluginAsync } from "fastify";
-import { pino, type Logger } from "pino";
+import { pino, type DestinationStream, type Logger } from "pino";
 import { collectDefaultMetrics, Registry } from "prom-client";
+import { redactText } from "./redact.ts";
 
 /** A metrics registry with Node's process metrics, labelled with the node's role. */
 export function createMetricsRegistry(role: string): Registry {
@@ -14,8 +17,9 @@ export function createMetricsRegistry(role: string): Registry {
   return registry;
 }
 
-export function createLogger(role: string, level = process.env.LOG_LEVEL ?? "info"): Logger {
-  return pino({ name: role, level });
+export function createLogger(role: string, level = process.env.LOG_LEVEL ?? "info", destination?: DestinationStream): Logger {
+  const options = { name: role, level, hooks: { streamWrite: redactText } };
+  return destination ? pino(options, destination) : pino(options);
 }
 
 export interface OpsRoutesOptions {

@@ -16,6 +16,7 @@ export function verifyCommand(): Command {
     .option("--sample-seed <n>", "with --rpc-url: the sample's seed (default: from the content hash)")
     .option("--all", "with --rpc-url: check every traced response, not a sample")
     .option("--data-url <url>", "with --rpc-url: fetch leaves from this origin instead of the batches' on-chain data URIs")
+    .option("--allow-private-network <cidr...>", "with --rpc-url: an on-chain data URI may point at this loopback/private CIDR block (default: public addresses only; also VB_ALLOW_PRIVATE_NETWORKS)")
     .option("--skip-traces", "do not check the traces file next to the envelope")
     .option("--json", "print the report as JSON");
   return addTrustOptions(cmd);
@@ -51,7 +52,7 @@ export async function verifyMain(args: string[]): Promise<number> {
     if (traces) report.checks.splice(report.checks.length - 1, 0, traces.check);
     if (rpcUrl !== undefined) {
       if (!plain?.commitment) throw new VerificationError("commitment", "--rpc-url was given, but the envelope commits to no on-chain batch");
-      const onChain = await checkChainLinkOfEnvelope(plain, traces?.lines ?? null, rpcUrl, report.contentHash, { sample, all: v.all === true, seed: sampleSeed, dataUrl });
+      const onChain = await checkChainLinkOfEnvelope(plain, traces?.lines ?? null, rpcUrl, report.contentHash, { sample, all: v.all === true, seed: sampleSeed, dataUrl, allowPrivateNetworks: privateNetworks(v.allowPrivateNetwork) });
       report.checks.splice(report.checks.length - 1, 0, onChain);
       if (onChain.result !== "pass") report.status = "unverified";
     }
@@ -72,4 +73,10 @@ export async function verifyMain(args: string[]): Promise<number> {
     }
     throw e;
   }
+}
+
+/** --allow-private-network values and VB_ALLOW_PRIVATE_NETWORKS, comma lists allowed. */
+function privateNetworks(flag: unknown): string[] {
+  return [...((flag as string[] | undefined) ?? []), ...(process.env.VB_ALLOW_PRIVATE_NETWORKS ?? "").split(",")]
+    .flatMap((c) => c.split(",")).map((c) => c.trim()).filter(Boolean);
 }

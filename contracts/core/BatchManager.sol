@@ -101,6 +101,15 @@ contract BatchManager is EIP712, ReentrancyGuard {
     /// @notice Verdict of a failed check (signed off chain; disputes carry it on chain).
     uint8 public constant VERDICT_INVALID = 2;
     uint256 private constant BPS = 10_000;
+    /// @notice Most leaves a batch may commit: what a Merkle tree of the protocol holds (2^25,
+    /// protocol/merkle MAX_BATCH_LEAVES). Operators sample leaf indices below leafCount; a larger
+    /// count could never be checked.
+    uint64 public constant MAX_LEAF_COUNT = 2 ** 25;
+    /// @notice Longest data URI, in bytes: operators fetch it, and every event carries it.
+    uint256 public constant MAX_DATA_URI_BYTES = 2048;
+    /// @notice Longest response, challenge or voting window (30 days): deadlines every off-chain
+    /// party can plan around, and unbonding delays that stay within reach.
+    uint32 public constant MAX_WINDOW = 30 days;
 
     /// @notice The staking back end.
     IOperatorRegistry public immutable registry;
@@ -220,6 +229,12 @@ contract BatchManager is EIP712, ReentrancyGuard {
     error ZeroRoot();
     /// @notice A batch of zero leaves.
     error EmptyBatch();
+    /// @notice More leaves than a tree of the protocol holds (MAX_LEAF_COUNT).
+    error LeafCountTooLarge(uint64 leafCount, uint64 max);
+    /// @notice A zero model id (keccak256 of the model's name is never zero).
+    error ZeroModelId();
+    /// @notice An empty data URI, or one longer than MAX_DATA_URI_BYTES.
+    error InvalidDataURI(uint256 length, uint256 max);
     /// @notice The model has no verification profile in the ModelRegistry: nobody could judge it.
     error ModelNotRegistered(bytes32 modelId);
     /// @notice The batch is not in a state that allows this call.
@@ -279,9 +294,9 @@ contract BatchManager is EIP712, ReentrancyGuard {
         if (treasury_ == address(0)) revert InvalidConfig("treasury");
         if (config.attestThresholdBps == 0 || config.attestThresholdBps > BPS) revert InvalidConfig("attestThresholdBps");
         if (config.voteThresholdBps == 0 || config.voteThresholdBps > BPS) revert InvalidConfig("voteThresholdBps");
-        if (config.responseWindow == 0) revert InvalidConfig("responseWindow");
-        if (config.challengeWindow == 0) revert InvalidConfig("challengeWindow");
-        if (config.votingWindow == 0) revert InvalidConfig("votingWindow");
+        if (config.responseWindow == 0 || config.responseWindow > MAX_WINDOW) revert InvalidConfig("responseWindow");
+        if (config.challengeWindow == 0 || config.challengeWindow > MAX_WINDOW) revert InvalidConfig("challengeWindow");
+        if (config.votingWindow == 0 || config.votingWindow > MAX_WINDOW) revert InvalidConfig("votingWindow");
         if (config.proverSlashBps == 0 || config.proverSlashBps > BPS) revert InvalidConfig("proverSlashBps");
         if (config.operatorSlashBps == 0 || config.operatorSlashBps > BPS) revert InvalidConfig("operatorSlashBps");
         if (config.challengerRewardBps > BPS) revert InvalidConfig("challengerRewardBps");
@@ -313,8 +328,8 @@ contract BatchManager is EIP712, ReentrancyGuard {
     /// @param modelId keccak256 of the model id string.
     /// @param envelopeHash Hash of the batch's envelope (metadata document).
     /// @param root Merkle root over the batch's leaves (protocol/merkle).
-    /// @param leafCount Number of leaves.
-    /// @param dataURI Where operators fetch leaves and proofs.
+    /// @param leafCount Number of leaves, 1..MAX_LEAF_COUNT.
+    /// @param dataURI Where operators fetch leaves and proofs (1..MAX_DATA_URI_BYTES bytes).
     /// @return batchId The new batch's id.
     function submitBatch(bytes32 modelId, bytes32 envelopeHash, bytes32 root, uint64 leafCount, string calldata dataURI)
         external
@@ -323,6 +338,10 @@ contract BatchManager is EIP712, ReentrancyGuard {
         if (!registry.isActiveProver(msg.sender)) revert NotActiveProver(msg.sender);
         if (root == bytes32(0)) revert ZeroRoot();
         if (leafCount == 0) revert EmptyBatch();
+        if (leafCount > MAX_LEAF_COUNT) revert LeafCountTooLarge(leafCount, MAX_LEAF_COUNT);
+        if (modelId == bytes32(0)) revert ZeroModelId();
+        uint256 uriLength = bytes(dataURI).length;
+        if (uriLength == 0 || uriLength > MAX_DATA_URI_BYTES) revert InvalidDataURI(uriLength, MAX_DATA_URI_BYTES);
         bytes32 profileHash = models.profileOf(modelId);
         if (profileHash == bytes32(0)) revert ModelNotRegistered(modelId);
         batchId = _nextBatchId++;

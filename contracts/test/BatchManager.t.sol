@@ -144,8 +144,47 @@ contract BatchManagerTest is Fixture {
         vm.expectRevert(BatchManager.EmptyBatch.selector);
         manager.submitBatch(0, 0, bytes32(uint256(1)), 0, "");
         vm.expectRevert(abi.encodeWithSelector(BatchManager.ModelNotRegistered.selector, keccak256("unknown model")));
-        manager.submitBatch(keccak256("unknown model"), 0, bytes32(uint256(1)), 1, "");
+        manager.submitBatch(keccak256("unknown model"), 0, bytes32(uint256(1)), 1, "http://127.0.0.1/b");
         vm.stopPrank();
+    }
+
+    /// @notice Every on-chain value an operator acts on is bounded at submission: the leaf count
+    /// (2^25 + 1 used to be accepted, and every operator's sampler then refused the batch on
+    /// every retry), the model id, the data URI's length.
+    function testRevertsSubmitBounds() public {
+        bytes32 root = bytes32(uint256(1));
+        bytes32 model = keccak256("model");
+        uint64 max = manager.MAX_LEAF_COUNT();
+        require(max == 2 ** 25, "a tree holds 2^25 leaves");
+        vm.startPrank(PROVER);
+        vm.expectRevert(abi.encodeWithSelector(BatchManager.LeafCountTooLarge.selector, max + 1, max));
+        manager.submitBatch(model, 0, root, max + 1, "http://127.0.0.1/b");
+        vm.expectRevert(abi.encodeWithSelector(BatchManager.LeafCountTooLarge.selector, type(uint64).max, max));
+        manager.submitBatch(model, 0, root, type(uint64).max, "http://127.0.0.1/b");
+        vm.expectRevert(BatchManager.ZeroModelId.selector);
+        manager.submitBatch(0, 0, root, 1, "http://127.0.0.1/b");
+        vm.expectRevert(abi.encodeWithSelector(BatchManager.InvalidDataURI.selector, 0, 2048));
+        manager.submitBatch(model, 0, root, 1, "");
+        bytes memory long = new bytes(2049);
+        for (uint256 i = 0; i < long.length; ++i) long[i] = "a";
+        vm.expectRevert(abi.encodeWithSelector(BatchManager.InvalidDataURI.selector, 2049, 2048));
+        manager.submitBatch(model, 0, root, 1, string(long));
+        // The bounds themselves are accepted.
+        bytes memory longest = new bytes(2048);
+        for (uint256 i = 0; i < longest.length; ++i) longest[i] = "a";
+        manager.submitBatch(model, 0, root, max, string(longest));
+        vm.stopPrank();
+    }
+
+    /// @notice The leaf count bound holds for every value.
+    function testFuzzLeafCountBound(uint64 leafCount) public {
+        vm.prank(PROVER);
+        if (leafCount == 0) {
+            vm.expectRevert(BatchManager.EmptyBatch.selector);
+        } else if (leafCount > 2 ** 25) {
+            vm.expectRevert(abi.encodeWithSelector(BatchManager.LeafCountTooLarge.selector, leafCount, uint64(2 ** 25)));
+        }
+        manager.submitBatch(keccak256("model"), 0, bytes32(uint256(1)), leafCount, "http://127.0.0.1/b");
     }
 
     function testRevertsAttestChecks() public {
@@ -318,6 +357,18 @@ contract BatchManagerTest is Fixture {
         c = _config();
         c.disputeBond = 0;
         vm.expectRevert(abi.encodeWithSelector(BatchManager.InvalidConfig.selector, "disputeBond"));
+        new BatchManager(registry, models, token, address(1), c);
+        c = _config();
+        c.responseWindow = 30 days + 1;
+        vm.expectRevert(abi.encodeWithSelector(BatchManager.InvalidConfig.selector, "responseWindow"));
+        new BatchManager(registry, models, token, address(1), c);
+        c = _config();
+        c.challengeWindow = 30 days + 1;
+        vm.expectRevert(abi.encodeWithSelector(BatchManager.InvalidConfig.selector, "challengeWindow"));
+        new BatchManager(registry, models, token, address(1), c);
+        c = _config();
+        c.votingWindow = type(uint32).max;
+        vm.expectRevert(abi.encodeWithSelector(BatchManager.InvalidConfig.selector, "votingWindow"));
         new BatchManager(registry, models, token, address(1), c);
         c = _config();
         c.challengeWindow = uint32(UNBONDING);

@@ -156,7 +156,7 @@ contract BatchHandler is Fixture {
     function submit() external {
         (InferenceLeaf memory a, InferenceLeaf memory b, bytes32 root) = _twoLeaves(batches + 1);
         vm.prank(PROVER);
-        uint256 id = manager.submitBatch(keccak256("m"), keccak256("e"), root, 2, "");
+        uint256 id = manager.submitBatch(keccak256("m"), keccak256("e"), root, 2, "http://127.0.0.1/b");
         leafA[id] = a;
         leafB[id] = b;
         batches = id;

@@ -2691,6 +2691,22 @@ export const batchManagerAbi = [
     "type": "error"
   },
   {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "length",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "max",
+        "type": "uint256"
+      }
+    ],
+    "name": "InvalidDataURI",
+    "type": "error"
+  },
+  {
     "inputs": [],
     "name": "InvalidShortString",
     "type": "error"
@@ -2720,6 +2736,22 @@ export const batchManagerAbi = [
       }
     ],
     "name": "LeafAlreadyDisputed",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint64",
+        "name": "leafCount",
+        "type": "uint64"
+      },
+      {
+        "internalType": "uint64",
+        "name": "max",
+        "type": "uint64"
+      }
+    ],
+    "name": "LeafCountTooLarge",
     "type": "error"
   },
   {
@@ -2935,6 +2967,11 @@ export const batchManagerAbi = [
   {
     "inputs": [],
     "name": "ZeroEvidence",
+    "type": "error"
+  },
+  {
+    "inputs": [],
+    "name": "ZeroModelId",
     "type": "error"
   },
   {
@@ -3295,6 +3332,45 @@ export const batchManagerAbi = [
     ],
     "name": "VotesCast",
     "type": "event"
+  },
+  {
+    "inputs": [],
+    "name": "MAX_DATA_URI_BYTES",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "MAX_LEAF_COUNT",
+    "outputs": [
+      {
+        "internalType": "uint64",
+        "name": "",
+        "type": "uint64"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "MAX_WINDOW",
+    "outputs": [
+      {
+        "internalType": "uint32",
+        "name": "",
+        "type": "uint32"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
   },
   {
     "inputs": [],

@@ -22,3 +22,8 @@ export class MalformedSignatureError extends TypedDataError {
 export class DuplicateSignerError extends TypedDataError {
   override name = "DuplicateSignerError";
 }
+
+/** A signature that recovers but is not the one canonical encoding (high s, v not 27/28, r or s out of range). */
+export class NonCanonicalSignatureError extends MalformedSignatureError {
+  override name = "NonCanonicalSignatureError";
+}

@@ -8,6 +8,7 @@ import {
   type Hex,
   type LocalAccount,
 } from "viem";
+import { assertCanonicalSignature } from "./canonical.ts";
 import { DuplicateSignerError, InvalidTypedDataFieldError, MalformedSignatureError } from "./errors.ts";
 import {
   attestationTypes,
@@ -131,10 +132,14 @@ export async function signDisputeVote(
   return { signer: signingKey.address, signature: { fraud: message.fraud, ...toCompactSignature(signature) } };
 }
 
-/** Recovers who signed an attestation (for the aggregator to check signatures before counting them). */
+/**
+ * Recovers who signed an attestation (for the aggregator to check signatures before counting them).
+ * Only a canonical signature is recovered (canonical.ts): NonCanonicalSignatureError otherwise.
+ */
 export async function recoverAttestationSigner(domain: ProtocolDomain, message: AttestationMessage, signature: CompactSignature | Hex): Promise<Address> {
   checkDomain(domain);
   checkAttestation(message);
+  assertCanonicalSignature(signature);
   return recoverTypedDataAddress({
     domain,
     types: attestationTypes,
@@ -144,10 +149,11 @@ export async function recoverAttestationSigner(domain: ProtocolDomain, message: 
   });
 }
 
-/** Recovers who signed a dispute vote. */
+/** Recovers who signed a dispute vote (canonical signatures only, as for attestations). */
 export async function recoverDisputeVoteSigner(domain: ProtocolDomain, message: DisputeVoteMessage, signature: CompactSignature | Hex): Promise<Address> {
   checkDomain(domain);
   checkDisputeVote(message);
+  assertCanonicalSignature(signature);
   return recoverTypedDataAddress({
     domain,
     types: disputeVoteTypes,
@@ -163,6 +169,8 @@ export function toCompactSignature(signature: Hex): CompactSignature {
     throw new MalformedSignatureError(`signature must be 64 or 65 bytes of hex, got ${signature.length} characters`, "signature");
   }
   if (signature.length === 130) return { r: `0x${signature.slice(2, 66)}`, vs: `0x${signature.slice(66)}` };
+  // viem would throw a plain Error on a high s; the contracts would refuse it anyway.
+  assertCanonicalSignature(signature);
   const compact = signatureToCompactSignature(parseSignature(signature));
   return { r: compact.r, vs: compact.yParityAndS };
 }

@@ -2,8 +2,8 @@
  * What operators send the aggregator, over the gossip mesh or its HTTP fallback: signed
  * attestations and dispute votes, as compact JSON. The signer is never taken from the message:
  * it is recovered from the EIP-712 signature over the decoded fields, so a message cannot claim
- * someone else's stake. Decoding is strict (exact keys, types and ranges) because every byte
- * comes from an untrusted peer.
+ * someone else's stake. Decoding is strict (exact keys, types and ranges, canonical low-s
+ * signatures only) because every byte comes from an untrusted peer.
  *
  *   {"type":"attestation","v":1,"chainId":31337,"contract":"0x…","batchId":"12",
  *    "root":"0x…32 bytes","verdict":1,"leavesChecked":4,"signature":"0x…65 bytes"}
@@ -13,7 +13,7 @@
  * uint256 values travel as decimal strings (JSON numbers lose precision past 2^53).
  */
 import type { Address, Hex } from "viem";
-import type { AttestationMessage, DisputeVoteMessage, VerdictValue } from "../eip712/index.ts";
+import { signatureProblem, type AttestationMessage, type DisputeVoteMessage, type VerdictValue } from "../eip712/index.ts";
 import { GossipError } from "./errors.ts";
 
 export const MESSAGE_VERSION = 1;
@@ -86,6 +86,14 @@ function hex(value: unknown, bytes: number, field: string): Hex {
   return value as Hex;
 }
 
+/** 65 bytes, low s, v 27/28: a malleated copy of a genuine signature is refused at the door. */
+function canonicalSignature(value: unknown): Hex {
+  const signature = hex(value, 65, "signature");
+  const problem = signatureProblem(signature);
+  if (problem) fail("signature", `is not canonical: ${problem}`);
+  return signature;
+}
+
 function uint256(value: unknown, field: string): bigint {
   if (typeof value !== "string" || !/^(0|[1-9][0-9]{0,77})$/.test(value)) fail(field, "must be a decimal uint256 string");
   const n = BigInt(value);
@@ -118,7 +126,7 @@ export function decodeGossipMessage(data: Uint8Array): GossipMessage {
   const envelope = {
     chainId: integer(body.chainId, 1, Number.MAX_SAFE_INTEGER, "chainId"),
     contract: hex(body.contract, 20, "contract") as Address,
-    signature: hex(body.signature, 65, "signature"),
+    signature: canonicalSignature(body.signature),
   };
   if (body.type === "attestation") {
     const verdict = integer(body.verdict, 1, 2, "verdict") as VerdictValue;

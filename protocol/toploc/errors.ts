@@ -42,3 +42,12 @@ export class ProofCountMismatchError extends ToplocError {
 export class NoInjectiveModulusError extends ToplocError {
   override name = "NoInjectiveModulusError";
 }
+
+/**
+ * The proof's modulus is not the one the reference chooses (the largest m <= 65497 that keeps
+ * the top-k indices distinct): a second encoding of the same claims, or a proof built for
+ * other indices.
+ */
+export class NonCanonicalModulusError extends MalformedProofError {
+  override name = "NonCanonicalModulusError";
+}

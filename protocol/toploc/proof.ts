@@ -1,5 +1,5 @@
 import { FIELD_PRIME, evaluate, evaluateMany, interpolate } from "./field.ts";
-import { InvalidBase64Error, MalformedProofError, NoInjectiveModulusError } from "./errors.ts";
+import { InvalidBase64Error, MalformedProofError, NoInjectiveModulusError, NonCanonicalModulusError } from "./errors.ts";
 
 /**
  * One TOPLOC proof: a polynomial over GF(65497) through the points (index mod m, bf16 bits),
@@ -32,8 +32,14 @@ export class ToplocProof {
     return evaluate(this.coefficients, index % this.modulus);
   }
 
-  /** valueAt for many indices at once (the verifier's hot path). */
-  valuesAt(indices: ArrayLike<number>): Uint32Array {
+  /**
+   * The claims at the verifier's recomputed top-k indices (the verifier's hot path). Checks first
+   * that the modulus is canonical for those indices (canonicalModulusProblem): a proof with any
+   * other modulus is refused with NonCanonicalModulusError, not evaluated.
+   */
+  valuesAt(indices: ArrayLike<number>, field = "proof"): Uint32Array {
+    const problem = canonicalModulusProblem(this.modulus, indices);
+    if (problem) throw new NonCanonicalModulusError(`${field}.modulus ${problem}`, `${field}.modulus`);
     const xs = new Uint32Array(indices.length);
     for (let i = 0; i < xs.length; i++) xs[i] = indices[i]! % this.modulus;
     const out = new Uint32Array(indices.length);
@@ -59,9 +65,15 @@ export class ToplocProof {
   /**
    * Decodes and validates proof bytes. `expectedK`, when given, pins the length to 2 + 2k.
    * Rejects what the reference would misread: odd or short lengths, modulus 0 (division by
-   * zero in the reference), a modulus above the field prime, coefficients outside the field.
+   * zero in the reference), a modulus above the field prime, coefficients outside the field;
+   * and what no honest prover writes: a modulus below k (k distinct indices never stay distinct
+   * modulo fewer than k values). Anything but a Uint8Array is a MalformedProofError too.
    */
   static fromBytes(bytes: Uint8Array, expectedK?: number, field = "proof"): ToplocProof {
+    if (!(bytes instanceof Uint8Array)) {
+      const got = bytes === null ? "null" : Array.isArray(bytes) ? "an array" : typeof bytes;
+      throw new MalformedProofError(`${field} must be bytes (a Uint8Array), got ${got}`, field);
+    }
     if (bytes.length < 4 || bytes.length % 2 !== 0) {
       throw new MalformedProofError(
         `${field} is ${bytes.length} bytes; a proof is 2 + 2k bytes (k >= 1)`,
@@ -81,6 +93,9 @@ export class ToplocProof {
         `${field}.modulus is ${modulus}; it must be in 1..${FIELD_PRIME}`,
         `${field}.modulus`,
       );
+    }
+    if (modulus < k) {
+      throw new NonCanonicalModulusError(`${field}.modulus is ${modulus}; ${k} distinct indices need a modulus of at least ${k}`, `${field}.modulus`);
     }
     const coefficients = new Uint16Array(k);
     for (let i = 0; i < k; i++) {
@@ -139,4 +154,56 @@ export function findInjectiveModulus(indices: ArrayLike<number>): number {
     if (injective) return m;
   }
   throw new NoInjectiveModulusError(`no modulus maps ${indices.length} indices injectively`, "indices");
+}
+
+/** Distinct residues of `indices` modulo m. */
+function residueCount(indices: ArrayLike<number>, m: number, skip = -1): number {
+  if (++generation === 0xffffffff) {
+    seenAt.fill(0);
+    generation = 1;
+  }
+  let distinct = 0;
+  for (let i = 0; i < indices.length; i++) {
+    if (i === skip) continue;
+    const r = indices[i]! % m;
+    if (seenAt[r] !== generation) {
+      seenAt[r] = generation;
+      distinct++;
+    }
+  }
+  return distinct;
+}
+
+/**
+ * Why `modulus` is not canonical for the recomputed top-k `indices`, or undefined when it is.
+ * Canonical is what the reference's prover chooses: the largest injective modulus of ITS top-k
+ * indices. The verifier only has its recomputation, whose top-k set may differ from the
+ * prover's by an index or two on other hardware (bf16 rounding noise); in about 1 chunk in 400
+ * (k = 128, 32 x 4096 values, measured) such a differing index changes the largest injective
+ * modulus. So the rule allows exactly that much: the modulus must be the largest injective
+ * modulus of the recomputed indices with at most one index removed or one index added. Any
+ * other modulus, e.g. one a prover picked to re-encode the same claims, is refused.
+ */
+export function canonicalModulusProblem(modulus: number, indices: ArrayLike<number>): string | undefined {
+  const k = indices.length;
+  if (k === 0) return undefined;
+  const expected = findInjectiveModulus(indices);
+  if (modulus === expected) return undefined;
+  const shown = `is ${modulus}, not ${expected}, the largest modulus that keeps the ${k} recomputed top-k indices distinct`;
+  if (modulus > expected) {
+    // One recomputed index the prover did not have may collide at the prover's modulus.
+    if (k - residueCount(indices, modulus) !== 1) return shown;
+    for (let skip = 0; skip < k; skip++) {
+      if (residueCount(indices, modulus, skip) !== k - 1) continue;
+      let largest = true;
+      for (let m = FIELD_PRIME; m > modulus && largest; m--) if (residueCount(indices, m, skip) === k - 1) largest = false;
+      if (largest) return undefined;
+    }
+    return shown;
+  }
+  // The prover may have had one index the recomputation lacks, colliding at every larger
+  // modulus at which the recomputed indices are distinct: possible for one such modulus only.
+  let distinctAbove = 0;
+  for (let m = FIELD_PRIME; m > modulus && distinctAbove <= 1; m--) if (residueCount(indices, m) === k) distinctAbove++;
+  return distinctAbove <= 1 && residueCount(indices, modulus) === k ? undefined : shown;
 }

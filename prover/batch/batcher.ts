@@ -16,6 +16,7 @@ import type { PendingEntry, ProofStore, StoredBatch } from "../store/index.ts";
 import { RecordOnlyCommitter, type BatchCommitter, type ClosedBatch } from "./committer.ts";
 import { manifestHash } from "./manifest.ts";
 import { BatchConfigError } from "./errors.ts";
+import { redactText } from "../../runtime/redact.ts";
 
 export interface BatcherOptions {
   /** Close as soon as this many records wait. */
@@ -187,7 +188,8 @@ export class Batcher {
         committer: this.committer.name,
         attempts,
         updatedAt: updatedAt(),
-        lastError: error instanceof Error ? error.message : String(error),
+        // Served by the unauthenticated GET /v1/batches/:id: an RPC error names the RPC URL (and its key).
+        lastError: redactText(error instanceof Error ? error.message : String(error)),
       });
       this.report(error, `committing batch ${batch.id}`);
       this.armRetryTimer();

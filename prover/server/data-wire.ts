@@ -4,6 +4,7 @@
  * recompute the proofs, the leaf's Merkle proof, and the root it proves against.
  */
 import type { ProofRecord, RecordLocation, StoredBatch, StoredLeaf } from "../store/index.ts";
+import { redactText } from "../../runtime/redact.ts";
 
 export function recordJson(record: ProofRecord, location: RecordLocation | undefined): Record<string, unknown> {
   return {
@@ -53,7 +54,8 @@ export function batchJson(batch: StoredBatch): Record<string, unknown> {
       committer: commitment.committer ?? null,
       attempts: commitment.attempts,
       updated_at: commitment.updatedAt ?? null,
-      last_error: commitment.lastError ?? null,
+      // Redacted again when served: a record written before redaction existed may still hold a secret.
+      last_error: commitment.lastError === undefined ? null : redactText(commitment.lastError),
       receipt: commitment.receipt ?? null,
     },
   };

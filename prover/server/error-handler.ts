@@ -3,7 +3,9 @@
  * Fastify's own errors (schema validation, bad JSON, body too large, unknown route, wrong media
  * type) are translated here, so a client never sees fastify's default error format.
  */
-import type { FastifyError, FastifyInstance } from "fastify";
+import { STATUS_CODES } from "node:http";
+import type { Socket } from "node:net";
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { ApiError } from "./errors.ts";
 
 interface ValidationIssue {
@@ -84,11 +86,48 @@ export function installErrorHandling(app: FastifyInstance): void {
     if (error instanceof ApiError) apiError = error;
     else if (Array.isArray(error.validation)) apiError = fromValidation(error.validation as ValidationIssue[], error.validationContext ?? "body");
     else apiError = fromFastify(error);
-    if (apiError.statusCode >= 500) request.log.error({ err: error }, "request failed");
+    // A full queue or a rate limit is load, not a fault: a warning without a stack trace.
+    if (apiError.code === "engine_overloaded") request.log.warn({ code: apiError.code, url: request.url }, "engine queue full; request refused");
+    else if (apiError.statusCode === 429) request.log.info({ code: apiError.code, key: (request as { apiKeyName?: string }).apiKeyName }, "request refused by the key's limits");
+    else if (apiError.statusCode >= 500) request.log.error({ err: error }, "request failed");
     void reply.code(apiError.statusCode).headers(apiError.headers).send(apiError.toBody());
   });
   app.setNotFoundHandler((request, reply) => {
     const error = new ApiError(404, `No route ${request.method} ${request.url.split("?")[0]}.`, "invalid_request_error", null, "unknown_url");
     void reply.code(404).send(error.toBody());
   });
+}
+
+/**
+ * Errors fastify raises before a route runs (fastify's `frameworkErrors` option): a path that is
+ * not valid percent-encoding, a path parameter over maxParamLength (100), a failing constraint.
+ */
+export function frameworkErrorHandler(error: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  let apiError: ApiError;
+  if (error.code === "FST_ERR_BAD_URL") {
+    apiError = new ApiError(400, "The request path is not valid percent-encoding.", "invalid_request_error", null, "invalid_url");
+  } else if (error.code === "FST_ERR_MAX_PARAM_LENGTH") {
+    apiError = new ApiError(414, "A path parameter is longer than 100 characters.", "invalid_request_error", null, "uri_too_long");
+  } else {
+    apiError = new ApiError(error.statusCode && error.statusCode < 500 ? error.statusCode : 400, "The request could not be routed.", "invalid_request_error", null, "invalid_request");
+  }
+  void reply.code(apiError.statusCode).headers(apiError.headers).send(apiError.toBody());
+}
+
+/**
+ * Errors of the HTTP parser, before fastify sees a request (fastify's `clientErrorHandler`):
+ * headers over the size limit (431), a request timeout (408), anything unparseable (400). The
+ * connection is answered in OpenAI's shape, then closed.
+ */
+export function clientErrorHandler(error: NodeJS.ErrnoException, socket: Socket): void {
+  if (error.code === "ECONNRESET" || socket.destroyed) return;
+  const [status, message, code] =
+    error.code === "HPE_HEADER_OVERFLOW" ? [431, "The request headers are too large.", "request_header_fields_too_large"]
+    : error.code === "ERR_HTTP_REQUEST_TIMEOUT" ? [408, "The request did not arrive in time.", "request_timeout"]
+    : [400, "The request is not valid HTTP.", "invalid_http"];
+  const body = JSON.stringify(new ApiError(status, message, "invalid_request_error", null, code).toBody());
+  if (socket.writable) {
+    socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  }
+  socket.destroy(error);
 }

@@ -38,7 +38,19 @@ export async function serveCompletion(
   });
 
   if (!settings.stream) {
-    const outcome = await runCompletion(deps, { kind, recordId, createdAt, promptTokens, settings, signal: abort.signal });
+    let outcome: CompletionOutcome;
+    try {
+      outcome = await runCompletion(deps, { kind, recordId, createdAt, promptTokens, settings, signal: abort.signal });
+    } catch (error) {
+      // The client went away and the generation was cancelled for it: nothing failed, nobody to answer.
+      if (abort.signal.aborted) {
+        request.log.info({ recordId }, "client closed the connection; generation cancelled");
+        reply.hijack();
+        reply.raw.destroy();
+        return;
+      }
+      throw error;
+    }
     reply.header(PROOF_RECORD_HEADER, recordId);
     await reply.send(kind === "chat" ? chatBody(meta, outcome) : completionBody(meta, outcome));
     return;
@@ -90,7 +102,8 @@ class SseStream {
     this.reply.raw.writeHead(200, {
       "content-type": "text/event-stream; charset=utf-8",
       "cache-control": "no-cache",
-      connection: "keep-alive",
+      // No explicit "connection: keep-alive": Node keeps HTTP/1.1 connections alive by itself,
+      // and a client that asked for Connection: close gets its connection closed after [DONE].
       [PROOF_RECORD_HEADER]: this.recordId,
     });
     if (opening !== undefined) this.send(opening);

@@ -12,6 +12,7 @@
  * Writes use fsync (`sync: true`) unless the store is opened with `sync: false` (tests).
  */
 import { Level } from "level";
+import { ensurePrivateDir, restrictNewFiles } from "../../runtime/private-files.ts";
 import { DuplicateRecordError, StoreError, UnknownBatchError } from "./errors.ts";
 import type {
   BatchStatus,
@@ -84,6 +85,9 @@ export class ProofStore {
   }
 
   static async open(path: string, options: OpenStoreOptions = {}): Promise<ProofStore> {
+    // Records, proofs and commitments: a folder only this user can read (files 0600, see runtime/private-files.ts).
+    restrictNewFiles();
+    ensurePrivateDir(path);
     const db = new Level<string, string>(path, { valueEncoding: "utf8" });
     await db.open();
     const store = new ProofStore(db, options.sync ?? true);

@@ -239,20 +239,29 @@ export async function launchProver(setup: NetworkSetup, launch: ProverLaunch): P
     PROVER_KEY_FILE: p.accountKeyFile,
     PROVER_LOG_LEVEL: "warn",
     PROVER_SYNC_WRITES: "false",
+    // The local network's clients (tests, bench, chaos) are on this machine; the prover listens on 127.0.0.1.
+    PROVER_AUTH: "off",
     ...launch.env,
   }, setup.dir);
   const match = await proc.waitFor(/prover: serving \S+ on (\S+)/, 120_000);
   return { proc, url: match[1]! };
 }
 
-export async function launchAggregator(setup: NetworkSetup, env: Record<string, string> = {}, rpcUrl = setup.rpcUrl): Promise<{ proc: NodeProcess; url: string; mesh: string }> {
+/** Fixed ports keep an aggregator's HTTP and mesh addresses across restarts (operators keep theirs). */
+export interface AggregatorPorts {
+  http?: number;
+  mesh?: number;
+}
+
+export async function launchAggregator(setup: NetworkSetup, env: Record<string, string> = {}, rpcUrl = setup.rpcUrl, ports: AggregatorPorts = {}): Promise<{ proc: NodeProcess; url: string; mesh: string }> {
   const a = setup.aggregator;
   const configFile = path.join(setup.dir, "aggregator.json");
   writeFileSync(configFile, JSON.stringify({
     chain: { rpcUrl, deployment: setup.deploymentFile, pollIntervalMs: 200 },
     account: { keyFile: a.accountKeyFile },
     dataDir: path.join(setup.dir, "aggregator"),
-    http: { host: "127.0.0.1", port: 0 },
+    http: { host: "127.0.0.1", port: ports.http ?? 0 },
+    ...(ports.mesh !== undefined ? { mesh: { listen: [`/ip4/127.0.0.1/tcp/${ports.mesh}`], bootstrap: [] } } : {}),
   }, null, 2));
   const proc = spawnTs("aggregator", "aggregator/main.ts", ["--config", configFile], { AGGREGATOR_LOG_LEVEL: "info", ...env }, setup.dir);
   const match = await proc.waitFor(/aggregator: ready on (\S+) mesh (\S+)/, 60_000);
@@ -268,6 +277,10 @@ export interface OperatorLaunch {
   samplingFraction?: number;
   /** onnxruntime threads of its engine (default: onnxruntime's choice). */
   threads?: number;
+  /** CIDR blocks the operator may fetch data URIs from (default 127.0.0.1/32). */
+  allowPrivateNetworks?: string[];
+  /** More configuration fields (fetchTimeoutMs, maxBatchLeaves, ...). */
+  config?: Record<string, unknown>;
 }
 
 export async function launchOperator(setup: NetworkSetup, launch: OperatorLaunch): Promise<{ proc: NodeProcess; url: string }> {
@@ -284,6 +297,10 @@ export async function launchOperator(setup: NetworkSetup, launch: OperatorLaunch
     mesh: { listen: ["/ip4/127.0.0.1/tcp/0"], bootstrap: launch.bootstrap },
     aggregatorUrls: [launch.aggregatorUrl],
     resendIntervalMs: 3000,
+    // Provers serve on 127.0.0.1 here; any other non-public address stays refused.
+    fetchPolicy: { allowPrivateNetworks: launch.allowPrivateNetworks ?? ["127.0.0.1/32"], maxBytes: 16 << 20, maxRedirects: 3 },
+    retry: { baseMs: 1000, maxMs: 5000 },
+    ...launch.config,
   }, null, 2));
   const proc = spawnTs(op.name, launch.script ?? "operator/main.ts", ["--config", configFile], { OPERATOR_LOG_LEVEL: "info", ...launch.env }, setup.dir);
   const match = await proc.waitFor(/operator: ready on (\S+)/, 90_000);

@@ -2,12 +2,15 @@ import assert from "node:assert/strict";
 import { network } from "hardhat";
 import type { Hex, PublicClient } from "viem";
 import { Admission, IngestError } from "../../aggregator/ingest.ts";
-import { fromCompactSignature, protocolDomain, Role, signAttestation, signDisputeVote, Verdict, type AttestationMessage } from "../../protocol/eip712/index.ts";
+import { fromCompactSignature, protocolDomain, Role, malleatedSignature, signAttestation, signDisputeVote, Verdict, type AttestationMessage } from "../../protocol/eip712/index.ts";
 import { encodeGossipMessage, type GossipMessage } from "../../protocol/gossip/index.ts";
 import { hashLeafFields } from "../../protocol/merkle/index.ts";
 import { deploySystem, MIN_STAKE, testAccount, type Member, type System } from "../helpers/contracts.ts";
 
 const connection = await network.create();
+
+/** The other encoding of the same signature: s -> n - s, v flipped. It recovers the same signer. */
+const malleate = malleatedSignature;
 
 async function refusal(admission: Admission, data: Uint8Array, field: string, status: number): Promise<void> {
   await assert.rejects(admission.admit(data), (error: unknown) => {
@@ -64,6 +67,14 @@ describe("aggregator admission: signatures and stake checked against the chain",
     await refusal(admission, encodeGossipMessage(await attestation(operators[0]!, {}, otherContract)), "contract", 400);
   });
 
+  it("refuses a high-s (malleated) copy of a genuine attestation, then admits the genuine one", async () => {
+    const genuine = await attestation(operators[0]!);
+    const copy = { ...genuine, signature: malleate(genuine.signature) };
+    await refusal(admission, encodeGossipMessage(copy), "signature", 400);
+    const admitted = await admission.admit(encodeGossipMessage(genuine));
+    assert.equal(admitted.signer, operators[0]!.signingKey.address);
+  });
+
   it("refuses a signer without stake (a forged or unregistered key) and a signature over other fields", async () => {
     await refusal(admission, encodeGossipMessage(await attestation({ signingKey: testAccount("stranger") })), "signature", 403);
     // Signed for 4 leaves, claimed for 5: recovers to some other address, which has no stake.
@@ -88,5 +99,6 @@ describe("aggregator admission: signatures and stake checked against the chain",
       message: { disputeId: 7n, batchId, leafHash, fraud: true },
     };
     await refusal(admission, encodeGossipMessage(message), "disputeId", 404);
+    await refusal(admission, encodeGossipMessage({ ...message, signature: malleate(message.signature) }), "signature", 400);
   });
 });

@@ -10,9 +10,12 @@ const signer = (n: number) => `0x${n.toString(16).padStart(40, "0")}` as Address
 const att = (n: number, weight: bigint, m: AttestationMessage = message): CheckedAttestation => ({
   message: m,
   signer: signer(n),
-  signature: `0x${"00".repeat(65)}` as Hex,
+  signature: LOW_S,
   weight,
 });
+// Content is not checked by the pool, only the encoding: a canonical (low-s, v = 27) shape.
+const LOW_S = `0x${"aa".repeat(32)}${"22".repeat(32)}1b` as Hex;
+const HIGH_S = `0x${"aa".repeat(32)}${"ee".repeat(32)}1c` as Hex;
 
 function pool(graceMs = 0) {
   let clock = 1000;
@@ -21,6 +24,13 @@ function pool(graceMs = 0) {
 }
 
 describe("aggregator/quorum", () => {
+  it("refuses a non-canonical (high-s) signature: it could never be submitted on chain", () => {
+    const { p } = pool();
+    p.open(1n, 300n);
+    assert.throws(() => p.add({ ...att(1, 100n), signature: HIGH_S }), (e: unknown) => e instanceof QuorumError && e.field === "signature");
+    assert.equal(p.add(att(1, 100n)), "accepted", "the genuine copy still counts");
+  });
+
   it("is ready once two thirds of stake signed the same content, signers ascending", () => {
     const { p } = pool();
     p.open(1n, 300n);

@@ -7,11 +7,19 @@ const addr = (n: number): Address => `0x${n.toString(16).padStart(40, "0")}` as 
 const vote = (signer: number, fraud: boolean, weight: bigint, disputeId = 1n): CheckedVote => ({
   message: { disputeId, batchId: 5n, leafHash: LEAF, fraud },
   signer: addr(signer),
-  signature: `0x${"00".repeat(65)}`,
+  signature: `0x${"aa".repeat(32)}${"22".repeat(32)}1b`,
   weight,
 });
 
 describe("aggregator vote pool (stake-weighted dispute tally)", () => {
+  it("refuses a high-s vote signature (one bad vote would hold up castVotes for every vote)", () => {
+    const pool = new VotePool(6000);
+    pool.open(1n, 300n);
+    const highS = { ...vote(1, true, 100n), signature: `0x${"aa".repeat(32)}${"ee".repeat(32)}1c` as Hex };
+    assert.throws(() => pool.add(highS), (e: unknown) => e instanceof VotePoolError && e.field === "signature");
+    assert.equal(pool.add(vote(1, true, 100n)), "accepted");
+  });
+
   it("upholds once fraud weight reaches the threshold, exactly as resolveDispute does", () => {
     const pool = new VotePool(6000);
     pool.open(1n, 300n);

@@ -100,7 +100,11 @@ describe("vb run --link-batches and vb verify --rpc-url against the prover and a
     const lines = readFileSync(join(dir, "traces.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
     assert.ok(lines.every((t) => /^rec_/.test(t.proof.record_id) && /^0x[0-9a-f]{64}$/.test(t.proof.leaf_hash) && c.batches.some((b) => b.batch_id === t.proof.batch_id) && Number.isInteger(t.proof.leaf_index)));
     const envFile = join(dir, "envelope.json");
-    const verify = (file: string, ...extra: string[]) => runMain(["verify", file, "--trust-key", pub, "--rpc-url", rpc.url, ...extra]);
+    // The prover's on-chain data URIs are on loopback: the verifier's fetch policy must be told.
+    const verify = (file: string, ...extra: string[]) => runMain(["verify", file, "--trust-key", pub, "--rpc-url", rpc.url, "--allow-private-network", "127.0.0.1/32", ...extra]);
+    const strict = await runMain(["verify", envFile, "--trust-key", pub, "--rpc-url", rpc.url, "--all"]);
+    assert.equal(strict.code, 1, strict.stdout + strict.stderr);
+    assert.match(strict.stderr, /127\.0\.0\.1 is a loopback, private, link-local or reserved address/);
 
     // Submitted, not attested yet: the leaves check out, the envelope is unverified.
     const pending = await verify(envFile, "--all");

@@ -246,6 +246,8 @@ describe("vb CLI end to end: keygen, run, verify, replay, diff (the main path in
 
 describe("vb fetch from a local HTTP server", function () {
   this.timeout(60_000);
+  // The server is on loopback: the fetch policy must be told it may go there.
+  const loopback = ["127.0.0.1/32"];
   let server: http.Server;
   let base = "";
   const hits: string[] = [];
@@ -256,6 +258,7 @@ describe("vb fetch from a local HTTP server", function () {
       if (req.url === "/datasets/acme/bench-results/resolve/main/runs/baseline.json") return void res.writeHead(200).end(baseline);
       if (req.url === "/datasets/acme/bench-results/resolve/main/envelope.json") return void res.writeHead(302, { location: "/direct/baseline.json" }).end();
       if (req.url === "/direct/baseline.json") return void res.writeHead(200).end(baseline);
+      if (req.url === "/elsewhere") return void res.writeHead(302, { location: `http://localhost:${(server.address() as AddressInfo).port}/direct/baseline.json` }).end();
       if (req.url === "/bad-schema.json") return void res.writeHead(200).end(JSON.stringify({ envelope_version: "v1", suite_id: "x" }));
       if (req.url === "/not-json.json") return void res.writeHead(200).end("<html>");
       res.writeHead(404).end("missing");
@@ -279,37 +282,48 @@ describe("vb fetch from a local HTTP server", function () {
 
   it("downloads, validates and caches; then serves from the cache", async () => {
     const cacheDir = mkdtempSync(join(tmpdir(), "vb-cache-"));
-    const a = await fetchEnvelope("hf://datasets/acme/bench-results/runs/baseline.json", { hfEndpoint: base, cacheDir });
+    const a = await fetchEnvelope("hf://datasets/acme/bench-results/runs/baseline.json", { hfEndpoint: base, cacheDir, allowPrivateNetworks: loopback });
     assert.equal(a.fromCache, false);
     assert.equal(a.format, "inferencebench/v1");
     assert.ok(a.path.startsWith(join(cacheDir, "envelopes")));
     assert.equal(readFileSync(a.path, "utf8"), baseline);
     const n = hits.length;
-    const b = await fetchEnvelope("hf://datasets/acme/bench-results/runs/baseline.json", { hfEndpoint: base, cacheDir });
+    const b = await fetchEnvelope("hf://datasets/acme/bench-results/runs/baseline.json", { hfEndpoint: base, cacheDir, allowPrivateNetworks: loopback });
     assert.equal(b.fromCache, true);
     assert.equal(hits.length, n);
     assert.equal(b.contentHash, a.contentHash);
-    const redirected = await fetchEnvelope("hf://datasets/acme/bench-results", { hfEndpoint: base, cacheDir });
+    const redirected = await fetchEnvelope("hf://datasets/acme/bench-results", { hfEndpoint: base, cacheDir, allowPrivateNetworks: loopback });
     assert.equal(redirected.contentHash, a.contentHash);
+  });
+
+  it("fetches under the untrusted-URL policy: no internal targets unless allowed, no cross-host redirects", async () => {
+    const cacheDir = mkdtempSync(join(tmpdir(), "vb-cache-"));
+    await assert.rejects(fetchEnvelope(`${base}/direct/baseline.json`, { cacheDir }), (e: unknown) => e instanceof FetchError && /loopback, private/.test(e.message));
+    await assert.rejects(fetchEnvelope("http://169.254.169.254/latest/meta-data", { cacheDir }), (e: unknown) => e instanceof FetchError && /169\.254\.169\.254/.test(e.message));
+    await assert.rejects(fetchEnvelope(`${base}/elsewhere`, { cacheDir, allowPrivateNetworks: loopback }), (e: unknown) => e instanceof FetchError && /redirects to another host/.test(e.message));
+    assert.equal(existsSync(join(cacheDir, "envelopes")), false);
   });
 
   it("refuses invalid envelopes and HTTP errors, caching nothing", async () => {
     const cacheDir = mkdtempSync(join(tmpdir(), "vb-cache-"));
-    await assert.rejects(fetchEnvelope(`${base}/bad-schema.json`, { cacheDir }), SchemaValidationError);
-    await assert.rejects(fetchEnvelope(`${base}/not-json.json`, { cacheDir }), MalformedJsonError);
-    await assert.rejects(fetchEnvelope(`${base}/missing.json`, { cacheDir }), (e: unknown) => e instanceof FetchError && /HTTP 404/.test(e.message));
-    await assert.rejects(fetchEnvelope(`${base}/direct/baseline.json`, { cacheDir, maxBytes: 100 }), /larger than 100 bytes/);
+    await assert.rejects(fetchEnvelope(`${base}/bad-schema.json`, { cacheDir, allowPrivateNetworks: loopback }), SchemaValidationError);
+    await assert.rejects(fetchEnvelope(`${base}/not-json.json`, { cacheDir, allowPrivateNetworks: loopback }), MalformedJsonError);
+    await assert.rejects(fetchEnvelope(`${base}/missing.json`, { cacheDir, allowPrivateNetworks: loopback }), (e: unknown) => e instanceof FetchError && /HTTP 404/.test(e.message));
+    await assert.rejects(fetchEnvelope(`${base}/direct/baseline.json`, { cacheDir, maxBytes: 100, allowPrivateNetworks: loopback }), /larger than 100 bytes/);
     assert.equal(existsSync(join(cacheDir, "envelopes")), false);
     await assert.rejects(fetchEnvelope(join(cacheDir, "absent.json")), FetchError);
   });
 
   it("works through the CLI with HF_ENDPOINT and XDG_CACHE_HOME", async () => {
     const xdg = mkdtempSync(join(tmpdir(), "vb-xdg-"));
-    const r = await runCli(["fetch", "hf://datasets/acme/bench-results/runs/baseline.json"], { HF_ENDPOINT: base, XDG_CACHE_HOME: xdg });
+    const refused = await runCli(["fetch", "hf://datasets/acme/bench-results/runs/baseline.json"], { HF_ENDPOINT: base, XDG_CACHE_HOME: xdg });
+    assert.equal(refused.code, 1, "loopback is refused unless allowed");
+    assert.match(refused.stderr, /127\.0\.0\.1 is a loopback, private, link-local or reserved address/);
+    const r = await runCli(["fetch", "hf://datasets/acme/bench-results/runs/baseline.json", "--allow-private-network", "127.0.0.1/32"], { HF_ENDPOINT: base, XDG_CACHE_HOME: xdg });
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /fetched inferencebench\/v1 envelope/);
     assert.equal(readdirSync(join(xdg, "verifiable-benchmarks", "envelopes")).length, 1);
-    const bad = await runMain(["fetch", `${base}/bad-schema.json`, "--cache-dir", join(xdg, "other")]);
+    const bad = await runMain(["fetch", `${base}/bad-schema.json`, "--cache-dir", join(xdg, "other"), "--allow-private-network", "127.0.0.1"]);
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /SchemaValidationError/);
     const local = await runMain(["fetch", `file://${new URL("bench_baseline.json", IB_DIR).pathname}`]);

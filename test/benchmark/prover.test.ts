@@ -19,12 +19,14 @@ describe("benchmark against the project's prover server", function () {
   this.timeout(120_000);
   const tmp = mkdtempSync(join(tmpdir(), "vb-bench-prover-"));
   const key = generateEd25519();
+  const API_KEY = "sk-vb-test-0123456789abcdef";
   let prover: RunningProver;
 
   before(async () => {
     const config = loadConfig({
       argv: ["--port", "0", "--data-dir", join(tmp, "data")],
-      env: { PROVER_LOG_LEVEL: "silent", PROVER_MODEL_CACHE_DIR: join(tmp, "models"), PROVER_SYNC_WRITES: "false" },
+      // A real provider's set-up: the benchmark client authenticates with an API key.
+      env: { PROVER_LOG_LEVEL: "silent", PROVER_MODEL_CACHE_DIR: join(tmp, "models"), PROVER_SYNC_WRITES: "false", PROVER_API_KEYS: API_KEY },
     });
     prover = await startProver(config);
   });
@@ -37,7 +39,7 @@ describe("benchmark against the project's prover server", function () {
     suite: "prover-smoke", suiteVersion: "1.0.0", model: prover.engine.info.modelId, modelRevision: "embedded", engine: "vb-prover", engineVersion: "0.1.0",
     quant: "fp32", baseUrl: `${prover.address}/v1`, api, concurrency: 2, rate: null, numRequests: 6, durationS: null, maxTokens: 8, temperature: 0,
     seed: 5, dataset: "synthetic", warmupRuns: 1, convergence: { window: 3, cvThreshold: 0.05, timeoutS: 0.3 },
-    slo: { ttft_ms: null, tpot_ms: null, e2e_ms: null }, launches: 1, resamples: 200, requestTimeoutMs: 60_000, progress: false,
+    slo: { ttft_ms: null, tpot_ms: null, e2e_ms: null }, launches: 1, resamples: 200, requestTimeoutMs: 60_000, progress: false, apiKey: API_KEY,
   });
 
   it("runs chat and completions, verifies, replays and diffs", async () => {
@@ -63,7 +65,7 @@ describe("benchmark against the project's prover server", function () {
     assert.ok(calibration.tokens_per_word > 3, JSON.stringify(calibration));
     assert.ok(Math.abs(sized.envelope.metrics.prompt_tokens_mean! - 60) <= 6, `prompt tokens ${sized.envelope.metrics.prompt_tokens_mean}`);
 
-    const replay = await replayEnvelope(join(dir, "envelope.json"), { baseUrl: `${prover.address}/v1`, outDir: join(tmp, "replay"), noVerify: false, trust, keys: { ed25519: key }, progress: false });
+    const replay = await replayEnvelope(join(dir, "envelope.json"), { baseUrl: `${prover.address}/v1`, outDir: join(tmp, "replay"), noVerify: false, trust, keys: { ed25519: key }, progress: false, apiKey: API_KEY });
     assert.equal(replay.run.envelope.replay_of, chat.envelope.signature!.content_hash);
     assert.equal(replay.run.envelope.metrics.ok_rate, 1);
     // Same seed, greedy decoding, same prompts: the prover produces the same number of tokens.

@@ -10,6 +10,8 @@ import {
   hashRegistration,
   InvalidTypedDataFieldError,
   MalformedSignatureError,
+  malleatedSignature,
+  NonCanonicalSignatureError,
   protocolDomain,
   recoverAttestationSigner,
   recoverDisputeVoteSigner,
@@ -169,6 +171,11 @@ describe("EIP-712: TypeScript helpers against the contracts", () => {
     await assertRevertsWith(sys.batchManager.write.castVotes([disputeId, []]), "NoSignatures");
     const good = await signDisputeVote(operators[0]!.signingKey, sys.batchDomain, { disputeId, batchId: batch.batchId, leafHash, fraud: true });
     assert.equal(await recoverDisputeVoteSigner(sys.batchDomain, { disputeId, batchId: batch.batchId, leafHash, fraud: true }, good.signature), operators[0]!.signingKey.address);
+    // A high-s copy of the good vote: refused on chain (ECDSA.tryRecover) and off chain.
+    const highS = { ...good.signature, vs: `0x${(BigInt(good.signature.vs) | ((1n << 255n) - 1n)).toString(16)}` as Hex };
+    await assertRevertsWith(sys.batchManager.write.castVotes([disputeId, [highS]]), "InvalidSignature");
+    const full = fromCompactSignature(good.signature);
+    await assert.rejects(recoverDisputeVoteSigner(sys.batchDomain, { disputeId, batchId: batch.batchId, leafHash, fraud: true }, malleatedSignature(full)), NonCanonicalSignatureError);
     await sys.batchManager.write.castVotes([disputeId, [good.signature]]);
     assert.equal(await sys.batchManager.read.hasVoted([disputeId, operators[0]!.signingKey.address]), true);
   });
@@ -197,6 +204,20 @@ describe("EIP-712 helpers: bad input gets typed errors", () => {
     const full = await key.signTypedData({ domain, types: { T: [{ name: "x", type: "uint256" }] }, primaryType: "T", message: { x: 1n } });
     assert.equal(fromCompactSignature(toCompactSignature(full)), full);
     field(() => toCompactSignature("0x1234"), MalformedSignatureError, "signature");
+  });
+
+  it("recovers only canonical signatures: a malleated (high-s) copy, v = 0/1 and zero r or s are refused, typed", async () => {
+    const key = testAccount("canonical");
+    const message = { batchId: 1n, root, verdict: Verdict.Valid, leavesChecked: 1 } as const;
+    const signed = fromCompactSignature((await signAttestation(key, domain, message)).signature);
+    assert.equal(await recoverAttestationSigner(domain, message, signed), key.address);
+    const refused = async (signature: Hex) =>
+      assert.rejects(recoverAttestationSigner(domain, message, signature), (e: unknown) => e instanceof NonCanonicalSignatureError && e.field === "signature");
+    await refused(malleatedSignature(signed));
+    await refused(`${signed.slice(0, 130)}${signed.endsWith("1b") ? "00" : "01"}` as Hex);
+    await refused(`0x${"00".repeat(32)}${signed.slice(66)}` as Hex);
+    await refused(`${signed.slice(0, 66)}${"00".repeat(32)}${signed.slice(130)}` as Hex);
+    field(() => toCompactSignature(malleatedSignature(signed)), NonCanonicalSignatureError, "signature");
   });
 
   it("sorts by signer and refuses a duplicate signer", async () => {

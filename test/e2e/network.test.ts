@@ -46,6 +46,7 @@ import {
   type NodeProcess,
 } from "../../scripts/network/launch.ts";
 import { startFlakyRpc, type FlakyRpc } from "../helpers/flaky-rpc.ts";
+import { DEFAULT_FETCH_POLICY, UntrustedFetcher } from "../../runtime/untrusted-fetch.ts";
 
 const ENABLED = process.env.VB_E2E !== "0";
 const DEFAULT_MODEL = "vb-byte-llama-4l-256h-v1";
@@ -254,7 +255,7 @@ async function complete(proverUrl: string, count: number, label: string, model =
     await complete(honestProver.url, 32, "groundless");
     const batchId = await submittedBy(setup.provers[0]!.account.address, lastBatch);
     const [submitted] = await setup.publicClient.getContractEvents({ address: bm(), abi: batchManagerAbi, eventName: "BatchSubmitted", args: { batchId }, fromBlock: 0n });
-    const { record, merkleProof } = parseLeafResponse(await fetchJson(leafUrl((submitted!.args as { dataURI: string }).dataURI, 0), 10_000));
+    const { record, merkleProof } = parseLeafResponse(await fetchJson(leafUrl((submitted!.args as { dataURI: string }).dataURI, 0), new UntrustedFetcher({ ...DEFAULT_FETCH_POLICY, allowPrivateNetworks: ["127.0.0.1/32"] })));
     // Someone with a bond disputes an honest leaf before the operators' attestations land.
     const challenger = setup.deployment.deployer;
     const wallet = createWalletClient({ transport: http(setup.rpcUrl), account: challenger });
@@ -353,7 +354,7 @@ async function complete(proverUrl: string, count: number, label: string, model =
     assert.ok((await acceptedAttestations(aggregator.url, "replay")) >= 1, "re-admitted from level");
     assert.equal(flaky.refused(), 4);
     assert.match(await (await fetch(`${aggregator.url}/metrics`)).text(), /vb_aggregator_transactions_total\{[^}]*result="failed"[^}]*\} [1-9]/);
-    assert.match(aggregator.proc.log, /transaction failed; backing off/);
+    assert.match(aggregator.proc.log, /"key":"attest:\d+".*job failed; backing off/);
     const status = (await (await fetch(`${aggregator.url}/v1/status`)).json()) as { submissions: { kind: string; subject: string }[] };
     assert.ok(status.submissions.some((s) => s.kind === "attest" && s.subject === String(batchId)));
   });

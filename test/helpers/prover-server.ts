@@ -12,6 +12,8 @@ import { Batcher, type BatchCommitter } from "../../prover/batch/index.ts";
 import { Engine } from "../../prover/engine/index.ts";
 import type { InferenceEngine } from "../../prover/inference-engine.ts";
 import { buildProverApp } from "../../prover/server/index.ts";
+import type { ApiKeys } from "../../prover/server/auth.ts";
+import type { Logger } from "pino";
 import { ProofStore } from "../../prover/store/index.ts";
 
 export interface TempDir {
@@ -38,6 +40,12 @@ export interface TestServerOptions {
   bodyLimitBytes?: number;
   maxWaiting?: number;
   defaultMaxTokens?: number;
+  /** Who may call the OpenAI routes (default "off": the tests' servers are on loopback). */
+  auth?: ApiKeys | "off";
+  /** The server's logger (default: none). */
+  loggerInstance?: Logger;
+  /** Listen on this port (a restarted prover keeps its address, and so its batches' data URIs). */
+  port?: number;
 }
 
 export interface TestServer {
@@ -64,6 +72,8 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
     onError: (error, context) => batchErrors.push({ error, context }),
   });
   const app = await buildProverApp({
+    auth: options.auth ?? "off",
+    ...(options.loggerInstance ? { loggerInstance: options.loggerInstance } : {}),
     engine: options.engine,
     store,
     batcher,
@@ -71,7 +81,7 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
     ...(options.maxWaiting !== undefined ? { maxWaiting: options.maxWaiting } : {}),
     ...(options.defaultMaxTokens !== undefined ? { defaultMaxTokens: options.defaultMaxTokens } : {}),
   });
-  address = await app.listen({ host: "127.0.0.1", port: 0 });
+  address = await app.listen({ host: "127.0.0.1", port: options.port ?? 0 });
   await batcher.start();
   const client = new OpenAI({ baseURL: `${address}/v1`, apiKey: "unused", maxRetries: 0, timeout: 30_000 });
   let stopped = false;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync, chmodSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadAggregatorConfig } from "../../aggregator/config.ts";
@@ -86,8 +86,13 @@ describe("operator and aggregator configuration: file < environment < flags, val
   it("resolves key sources: a key file, or a keystore with its password from a file or the environment", () => {
     assert.deepEqual(keySource({ keyFile: "/k" }, "signer"), { keyFile: "/k" });
     const pw = join(dir, "pw");
-    writeFileSync(pw, "secret\n");
+    writeFileSync(pw, "secret\n", { mode: 0o600 });
     assert.deepEqual(keySource({ keystore: "/ks", passwordFile: pw }, "signer"), { keystore: "/ks", password: "secret" });
+    // A password file others can read is refused, as key files are.
+    const loose = join(dir, "pw-loose");
+    writeFileSync(loose, "secret\n", { mode: 0o644 });
+    chmodSync(loose, 0o644);
+    rejects(() => keySource({ keystore: "/ks", passwordFile: loose }, "signer"), "signer.passwordFile", /chmod 600/);
     assert.deepEqual(keySource({ keystore: "/ks", passwordEnv: "PW" }, "signer", { PW: "x" }), { keystore: "/ks", password: "x" });
     rejects(() => keySource({}, "signer"), "signer");
     rejects(() => keySource({ keystore: "/ks", keyFile: "/k" }, "signer"), "signer", /not both/);

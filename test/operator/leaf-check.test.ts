@@ -10,7 +10,11 @@ import type { Hex } from "viem";
 import { LeafChecker, LeafFormatError, parseLeafResponse, type OnchainBatch } from "../../operator/leaf-check.ts";
 import { BatchMerkleTree, hashInferenceLeaf, hashModelId } from "../../protocol/merkle/index.ts";
 import { Engine } from "../../prover/engine/index.ts";
+import { UntrustedFetcher } from "../../runtime/untrusted-fetch.ts";
 import { getJson, loadDefaultEngine, startTestServer, tempDir, waitFor, type TempDir, type TestServer } from "../helpers/prover-server.ts";
+
+// The prover runs on loopback here: the operator's fetch policy must allow it, as the local network's does.
+const loopback = new UntrustedFetcher({ allowPrivateNetworks: ["127.0.0.1/32"], maxBytes: 16 << 20, timeoutMs: 5_000, maxRedirects: 3 });
 
 describe("operator leaf check (real prover and engine on loopback)", function () {
   this.timeout(60_000);
@@ -36,7 +40,7 @@ describe("operator leaf check (real prover and engine on loopback)", function ()
       return json.data.length > 0 ? json.data[0] : undefined;
     }, 10_000, "a closed batch");
     batch = { batchId: 1n, root: listed.root, modelId: hashModelId(engine.info.modelId), leafCount: listed.leaf_count, dataURI: listed.data_uri };
-    checker = new LeafChecker(engine, 5_000);
+    checker = new LeafChecker(engine, loopback);
     leafJson = (await getJson(server.address, `/v1/batches/${listed.id}/leaves/1`)).json;
   });
 
@@ -76,7 +80,7 @@ describe("operator leaf check (real prover and engine on loopback)", function ()
     assert.match(missing.reason, /404/);
     const other = await Engine.load({ cacheDir: join(cache.dir, "models"), modelId: "someone-elses-model" });
     try {
-      const result = await new LeafChecker(other, 5_000).check(batch, 0);
+      const result = await new LeafChecker(other, loopback).check(batch, 0);
       assert.equal(result.outcome, "unsupported");
     } finally {
       await other.close();

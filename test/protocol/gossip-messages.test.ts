@@ -12,7 +12,11 @@ import {
 } from "../../protocol/gossip/index.ts";
 
 const contract = "0x5FbDB2315678afecb367f032d93F642f64180aa3" as Address;
-const signature = `0x${"ab".repeat(65)}` as Hex;
+// r, then a low s, then v = 27: the one canonical encoding.
+const signature = `0x${"ab".repeat(32)}${"11".repeat(32)}1b` as Hex;
+const N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
+/** The same signature with s -> n - s and v flipped: recovers the same key, but is a second encoding. */
+const malleated = `0x${"ab".repeat(32)}${(N - BigInt(`0x${"11".repeat(32)}`)).toString(16)}1c`;
 const attestation: GossipMessage = {
   type: "attestation",
   chainId: 31337,
@@ -50,6 +54,10 @@ describe("protocol/gossip messages", () => {
     ["batchId above uint256", (o) => ({ ...o, batchId: (1n << 256n).toString() }), "batchId"],
     ["short root", (o) => ({ ...o, root: "0x1234" }), "root"],
     ["64-byte signature", (o) => ({ ...o, signature: `0x${"ab".repeat(64)}` }), "signature"],
+    ["a high-s (malleated) signature", (o) => ({ ...o, signature: malleated }), "signature"],
+    ["v = 0 instead of 27", (o) => ({ ...o, signature: `${signature.slice(0, -2)}00` }), "signature"],
+    ["s = 0", (o) => ({ ...o, signature: `0x${"ab".repeat(32)}${"00".repeat(32)}1b` }), "signature"],
+    ["r = n", (o) => ({ ...o, signature: `0x${N.toString(16)}${"11".repeat(32)}1b` }), "signature"],
     ["verdict 0", (o) => ({ ...o, verdict: 0 }), "verdict"],
     ["negative leavesChecked", (o) => ({ ...o, leavesChecked: -1 }), "leavesChecked"],
     ["fractional chainId", (o) => ({ ...o, chainId: 1.5 }), "chainId"],

@@ -5,7 +5,9 @@
  * waiting records and uncommitted batches.
  */
 import assert from "node:assert/strict";
+import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { batchJson } from "../../prover/server/data-wire.ts";
 import { hashInferenceLeaf, hashModelId, merkleRoot, verifyMerkleProof } from "../../protocol/merkle/index.ts";
 import {
   Batcher,
@@ -285,6 +287,42 @@ describe("prover/batch: batcher on real engine records", () => {
       assert.deepEqual(rest.map((b) => [b.model, b.leafCount]), [[engine.info.modelId, 3]]);
     } finally {
       await batcher.stop();
+      await store.close();
+    }
+  });
+
+  it("never keeps or serves the RPC URL's key in last_error (GET /v1/batches/:id is unauthenticated)", async () => {
+    const store = await openStore();
+    const rpcUrl = "https://eth-mainnet.example.com/v2/sk_live_4f9a8b7c6d5e4f3a2b1c";
+    // What viem's HttpRequestError says when the endpoint is down.
+    const leaky: BatchCommitter = { name: "leaky", commit: async () => { throw new Error(`HTTP request failed.\n\nStatus: 503\nURL: ${rpcUrl}\nRequest body: {"method":"eth_chainId"}`); } };
+    const batcher = new Batcher(store, { maxRecords: 1, maxAgeMs: 3_600_000, commitRetryMs: 3_600_000, committer: leaky });
+    try {
+      await store.putRecord(recordCopy(0));
+      batcher.notifyRecord();
+      const batch = await waitFor(async () => ((await store.getBatch(1))?.commitment.attempts === 1 ? store.getBatch(1) : undefined), 5_000, "the failed attempt");
+      assert.doesNotMatch(batch!.commitment.lastError!, /sk_live/);
+      assert.match(batch!.commitment.lastError!, /URL: https:\/\/eth-mainnet\.example\.com\/v2\/\*\*\*/);
+      // A record written before redaction existed is redacted when served.
+      await store.updateCommitment(1, "closed", { ...batch!.commitment, lastError: `connect failed: https://user:hunter2@rpc.example/?apikey=abcdef123456` });
+      const served = JSON.stringify(batchJson((await store.getBatch(1))!));
+      assert.doesNotMatch(served, /hunter2|abcdef123456/);
+    } finally {
+      await batcher.stop();
+      await store.close();
+    }
+  });
+
+  it("creates its data folder 0700 and its files 0600", async () => {
+    const where = join(tmp.dir, "modes", "store");
+    const store = await openStore(where);
+    try {
+      await store.putRecord(recordCopy(0));
+      assert.equal(statSync(where).mode & 0o777, 0o700);
+      const files = readdirSync(where);
+      assert.ok(files.length > 0);
+      for (const file of files) assert.equal(statSync(join(where, file)).mode & 0o777, 0o600, file);
+    } finally {
       await store.close();
     }
   });

@@ -5,6 +5,7 @@
  * official openai client, every response proven, and each proof record verified by a second
  * engine loaded from the same folder the way an operator loads it (float32 recomputation).
  */
+import { UntrustedFetcher } from "../../runtime/untrusted-fetch.ts";
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -127,7 +128,7 @@ describe("serving a generated Hugging Face folder (fp16 external weights, Senten
     assert.equal(listed.data.length, 1);
     const batch = listed.data[0]!;
     assert.equal(batch.leaf_count, 3);
-    const checker = new LeafChecker(verifier, 10_000);
+    const checker = new LeafChecker(verifier, new UntrustedFetcher({ allowPrivateNetworks: ["127.0.0.1/32"], maxBytes: 16 << 20, timeoutMs: 10_000, maxRedirects: 3 }));
     for (let index = 0; index < 3; index++) {
       const result = await checker.check({ batchId: 1n, root: batch.root, modelId: hashModelId("tiny-chat-fp16"), leafCount: 3, dataURI: batch.data_uri }, index);
       assert.equal(result.outcome, "valid", result.reason);

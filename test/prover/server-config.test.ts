@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { writeFileSync, chmodSync } from "node:fs";
 import { join } from "node:path";
 import OpenAI from "openai";
 import { ConfigError, DEFAULT_CONFIG, defaultDataDir, loadConfig } from "../../prover/config.ts";
@@ -94,12 +94,13 @@ describe("startProver (npm run prover) on the embedded default model", () => {
   it("serves the default model, batches by count, and shuts down cleanly", async () => {
     const config = loadConfig({
       argv: ["--port", "0", "--data-dir", join(tmp.dir, "data")],
-      env: { PROVER_LOG_LEVEL: "silent", PROVER_BATCH_MAX_RECORDS: "2", PROVER_MODEL_CACHE_DIR: join(tmp.dir, "models") },
+      env: { PROVER_LOG_LEVEL: "silent", PROVER_BATCH_MAX_RECORDS: "2", PROVER_MODEL_CACHE_DIR: join(tmp.dir, "models"), PROVER_API_KEYS: "sk-vb-config-test-0123456789" },
     });
     const prover = await startProver(config);
     try {
       assert.match(prover.address, /^http:\/\/127\.0\.0\.1:\d+$/);
-      const client = new OpenAI({ baseURL: `${prover.address}/v1`, apiKey: "unused", maxRetries: 0 });
+      await assert.rejects(new OpenAI({ baseURL: `${prover.address}/v1`, apiKey: "sk-vb-not-a-key-000000000", maxRetries: 0 }).models.list(), OpenAI.AuthenticationError);
+      const client = new OpenAI({ baseURL: `${prover.address}/v1`, apiKey: "sk-vb-config-test-0123456789", maxRetries: 0 });
       const [model] = (await client.models.list()).data;
       assert.equal(model!.id, prover.engine.info.modelId);
       for (let i = 0; i < 2; i++) await client.completions.create({ model: model!.id, prompt: `hello ${i}`, max_tokens: 8, seed: i });
@@ -120,7 +121,10 @@ describe("startProver (npm run prover) on the embedded default model", () => {
     const dataDir = join(tmp.dir, "process");
     const root = new URL("../../", import.meta.url).pathname;
     // process.execPath is the Node 22 running the tests; tsx is loaded as an import hook.
-    const child = spawn(process.execPath, ["--import", "tsx", "prover/main.ts", "--port", "0", "--data-dir", dataDir], {
+    const keysFile = join(tmp.dir, "process-keys.json");
+    writeFileSync(keysFile, JSON.stringify({ keys: [{ name: "test", key: "sk-vb-process-test-0123456789" }] }), { mode: 0o600 });
+    chmodSync(keysFile, 0o600);
+    const child = spawn(process.execPath, ["--import", "tsx", "prover/main.ts", "--port", "0", "--data-dir", dataDir, "--api-keys-file", keysFile], {
       cwd: root,
       env: { ...process.env, PROVER_LOG_LEVEL: "silent", PROVER_MODEL_CACHE_DIR: join(tmp.dir, "process-models") },
       stdio: ["ignore", "pipe", "pipe"],
@@ -132,7 +136,7 @@ describe("startProver (npm run prover) on the embedded default model", () => {
     const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
     try {
       const address = await waitFor(async () => /serving \S+ on (http:\/\/\S+)/.exec(stdout)?.[1], 30_000, `the prover to start (stderr: ${stderr})`);
-      const client = new OpenAI({ baseURL: `${address}/v1`, apiKey: "unused", maxRetries: 0 });
+      const client = new OpenAI({ baseURL: `${address}/v1`, apiKey: "sk-vb-process-test-0123456789", maxRetries: 0 });
       const [model] = (await client.models.list()).data;
       const reply = await client.completions.create({ model: model!.id, prompt: "persist me", max_tokens: 6, seed: 9 });
       child.kill("SIGTERM");

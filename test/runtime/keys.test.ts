@@ -35,9 +35,20 @@ describe("runtime/keys", function () {
     await writeKeystore(path, key, "right", FAST);
     await assert.rejects(loadAccount({ keystore: path, password: "wrong" }, "signer"), (e: unknown) => e instanceof KeyLoadError && e.field === "signer.keystore" && /wrong password/.test(e.message));
     const notKeystore = join(dir, "junk.json");
-    await writeFile(notKeystore, '{"hello":1}');
+    await writeFile(notKeystore, '{"hello":1}', { mode: 0o600 });
     await assert.rejects(loadAccount({ keystore: notKeystore, password: "x" }, "signer"), /not an encrypted JSON keystore/);
     await assert.rejects(loadAccount({ keystore: join(dir, "missing.json"), password: "x" }, "signer"), /ENOENT/);
+  });
+
+  it("refuses a keystore that group or others can read or write", async () => {
+    const path = join(dir, "loose.json");
+    await writeKeystore(path, key, "pw", FAST);
+    for (const mode of [0o644, 0o640, 0o604, 0o620]) {
+      await chmod(path, mode);
+      await assert.rejects(loadAccount({ keystore: path, password: "pw" }, "signer"), (e: unknown) => e instanceof KeyLoadError && e.field === "signer.keystore" && /chmod 600/.test(e.message));
+    }
+    await chmod(path, 0o600);
+    assert.equal((await loadAccount({ keystore: path, password: "pw" }, "signer")).address, address);
   });
 
   it("loads a plain key file and refuses one that others can read or that is not a key", async () => {
