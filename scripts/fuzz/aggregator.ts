@@ -52,6 +52,8 @@ async function buildWorld(dir: string, seed: number): Promise<{ world: World; st
     const setup = await setupNetwork(chain.rpcUrl, dir, {
       operators: 3,
       provers: 1,
+      // The batches name model "model": bind it to a profile, or BatchManager refuses them.
+      models: [{ model: "model", profileHash: keccak256(toHex("profile of model")), weightsHash: keccak256(toHex("weights of model")) }],
       // Quorum needs every operator: genuine attestations pile up, conflicts get slashed.
       config: { attestThresholdBps: 10_000, voteThresholdBps: 10_000, responseWindow: 3_600, challengeWindow: 3_600, votingWindow: 3_600, unbondingDelay: 20_000 },
     });

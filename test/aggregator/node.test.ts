@@ -95,6 +95,8 @@ describe("aggregator node: poison messages and isolated work (Hardhat node on lo
     setup = await setupNetwork(chain.rpcUrl, dir, {
       operators: 3,
       provers: 1,
+      // The batches name model "model": bind it to a profile, or BatchManager refuses them.
+      models: [{ model: "model", profileHash: keccak256(toHex("profile of model")), weightsHash: keccak256(toHex("weights of model")) }],
       config: { attestThresholdBps: 3000, voteThresholdBps: 6000, responseWindow: 600, challengeWindow: 600, votingWindow: 600, unbondingDelay: 4000 },
     });
     for (const op of setup.operators) {

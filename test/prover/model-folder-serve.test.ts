@@ -52,7 +52,7 @@ describe("serving a generated Hugging Face folder (fp16 external weights, Senten
     await writeHfModelFolder({ dir: modelDir, tokenizerDir: join(ROOT, "test/fixtures/hf/tokenizers/sp-bpe-metaspace"), dtype: "float16", shards: 2 });
     const config = loadConfig({
       argv: ["--model-dir", modelDir, "--port", "0", "--data-dir", join(scratch, "data"), "--log-level", "silent"],
-      env: { PROVER_MODEL_CACHE_DIR: join(scratch, "prover-cache"), PROVER_SYNC_WRITES: "false", PROVER_BATCH_MAX_RECORDS: "3" },
+      env: { PROVER_MODEL_CACHE_DIR: join(scratch, "prover-cache"), PROVER_SYNC_WRITES: "false", PROVER_BATCH_MAX_RECORDS: "3", PROVER_AUTH: "off" },
     });
     prover = await startProver(config);
     // The operator's side: its own cache, float32 recomputation.
@@ -148,7 +148,7 @@ describe("serving a generated Hugging Face folder (fp16 external weights, Senten
   it("a weights hash other than the registered one: the prover refuses to start, nothing is served", async () => {
     const config = loadConfig({
       argv: ["--model-dir", modelDir, "--port", "0", "--data-dir", join(scratch, "data-2"), "--log-level", "silent"],
-      env: { PROVER_MODEL_CACHE_DIR: join(scratch, "prover-cache") },
+      env: { PROVER_MODEL_CACHE_DIR: join(scratch, "prover-cache"), PROVER_AUTH: "off" },
     });
     await assert.rejects(startProver(config, { registeredWeightsHash: async () => "ab".repeat(32) }), (error: unknown) => {
       assert.ok(error instanceof WeightsHashMismatchError);
@@ -156,7 +156,7 @@ describe("serving a generated Hugging Face folder (fp16 external weights, Senten
       return true;
     });
     await assert.rejects(
-      startProver(loadConfig({ argv: ["--model-dir", modelDir, "--port", "0", "--log-level", "silent", "--weights-hash", "cd".repeat(32)], env: { PROVER_DATA_DIR: join(scratch, "data-3"), PROVER_MODEL_CACHE_DIR: join(scratch, "prover-cache") } })),
+      startProver(loadConfig({ argv: ["--model-dir", modelDir, "--port", "0", "--log-level", "silent", "--weights-hash", "cd".repeat(32)], env: { PROVER_DATA_DIR: join(scratch, "data-3"), PROVER_MODEL_CACHE_DIR: join(scratch, "prover-cache"), PROVER_AUTH: "off" } })),
       WeightsHashMismatchError,
     );
   });
