@@ -22,6 +22,8 @@ const DISPUTE_TREE_LEAVES = 2 ** 20;
 
 const connection = await network.create();
 
+const BENCH_MODEL = "meta-llama/Llama-3.1-8B-Instruct";
+
 async function gasOf(sys: System, hash: Hex): Promise<bigint> {
   const receipt = await sys.publicClient.waitForTransactionReceipt({ hash });
   if (receipt.status !== "success") throw new Error(`transaction ${hash} reverted`);
@@ -31,6 +33,8 @@ async function gasOf(sys: System, hash: Hex): Promise<bigint> {
 async function systemWith(operatorCount: number, label: string, mode: "native" | "eigenlayer" = "native") {
   const sys = await deploySystem(connection, mode, `gas-${label}-`);
   const prover = await sys.addMember(Role.Prover);
+  // The model a real batch names, bound to its verification profile (BatchManager refuses others).
+  await sys.publicClient.waitForTransactionReceipt({ hash: await sys.modelRegistry.write.setModelProfile([BENCH_MODEL, keccak256(toHex("profile")), keccak256(toHex("weights")), ""]) });
   const operators: Member[] = [];
   for (let i = 0; i < operatorCount; i++) operators.push(await sys.addMember(Role.Operator));
   return { sys, prover, operators };
@@ -38,7 +42,7 @@ async function systemWith(operatorCount: number, label: string, mode: "native" |
 
 async function submit(sys: System, prover: Member, root: Hex, leafCount: bigint): Promise<{ batchId: bigint; gas: bigint }> {
   const hash = await sys.sendAs(prover.account, sys.batchManager.address, batchManagerAbi, "submitBatch", [
-    keccak256(toHex("meta-llama/Llama-3.1-8B-Instruct")), keccak256(toHex("envelope")), root, leafCount, "https://prover.example/batches/0001",
+    keccak256(toHex(BENCH_MODEL)), keccak256(toHex("envelope")), root, leafCount, "https://prover.example/batches/0001",
   ]);
   return { batchId: await sys.batchManager.read.batchCount(), gas: await gasOf(sys, hash) };
 }
