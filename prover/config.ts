@@ -70,7 +70,8 @@ export interface ProverConfig {
   logLevel: LogLevel;
   /** fsync every store write (turn off only for throwaway data). */
   syncWrites: boolean;
-  queue: { concurrency: number; maxWaiting: number };
+  /** concurrency absent: the engine's (its batch size with continuous batching, else 1). */
+  queue: { concurrency?: number; maxWaiting: number };
   generation: { defaultMaxTokens: number };
   batch: { maxRecords: number; maxAgeMs: number; commitRetryMs: number };
   model: ModelConfig;
@@ -93,7 +94,7 @@ export const DEFAULT_CONFIG: Readonly<Omit<ProverConfig, "dataDir">> = Object.fr
   bodyLimitBytes: 1 << 20,
   logLevel: "info",
   syncWrites: true,
-  queue: { concurrency: 1, maxWaiting: 16 },
+  queue: { maxWaiting: 64 },
   generation: { defaultMaxTokens: 256 },
   batch: { maxRecords: 64, maxAgeMs: 60_000, commitRetryMs: 30_000 },
   model: {},
@@ -122,7 +123,7 @@ const CONFIG_SCHEMA = {
     queue: {
       type: "object",
       additionalProperties: false,
-      properties: { concurrency: positive(64), maxWaiting: { type: "integer", minimum: 0, maximum: 100_000 } },
+      properties: { concurrency: positive(4096), maxWaiting: { type: "integer", minimum: 0, maximum: 100_000 } },
     },
     generation: { type: "object", additionalProperties: false, properties: { defaultMaxTokens: positive(1 << 20) } },
     batch: {

@@ -132,7 +132,7 @@ export async function startProver(config: ProverConfig, options: StartOptions = 
       store,
       batcher,
       bodyLimitBytes: config.bodyLimitBytes,
-      concurrency: config.queue.concurrency,
+      ...(config.queue.concurrency !== undefined ? { concurrency: config.queue.concurrency } : {}),
       maxWaiting: config.queue.maxWaiting,
       defaultMaxTokens: config.generation.defaultMaxTokens,
       metrics,

@@ -5,13 +5,14 @@ import { ensureDefaultModel } from "../model/ensure.ts";
 import { DEFAULT_MODEL_MANIFEST } from "../model/manifest.ts";
 import { defaultModelProfile } from "../model/profile.ts";
 import { assertCudaAvailable, DEVICES, type Device } from "./device.ts";
-import { ContextLengthError, GenerationAbortedError, InvalidOptionError, InvalidRequestError, ProfileMismatchError, UnsupportedModelError, WeightsHashMismatchError } from "./errors.ts";
+import { ContextLengthError, InvalidOptionError, InvalidRequestError, ProfileMismatchError, UnsupportedModelError, WeightsHashMismatchError } from "./errors.ts";
 import { defaultCacheDir, prepareHookedModel, type Precision, type WeightsDtype } from "./hook.ts";
 import { readModelFolder, type ModelFolder } from "./model-folder.ts";
-import { ProofAccumulator } from "./proving.ts";
+import { BatchScheduler, type BatchingOptions, type SchedulerStats } from "./batching/scheduler.ts";
+import { GenerationState, type GenerationResult } from "./generation-state.ts";
 import { checkGenerateRequest, checkTokens, type GenerateRequest } from "./request.ts";
 import { ModelRunner, type GraphOptimization } from "./runner.ts";
-import { CURRENT_SAMPLER_VERSION, TokenSampler, type SamplerVersion, type SamplingSettings } from "../../protocol/sampler/index.ts";
+import type { SamplingSettings } from "../../protocol/sampler/index.ts";
 import { ByteTokenizer, type Tokenizer } from "./text/tokenizer.ts";
 import { HfTokenizer, loadHfTokenizer } from "./text/hf-tokenizer.ts";
 
@@ -40,20 +41,7 @@ export interface EngineInfo {
   stopTokenIds: readonly number[];
 }
 
-export interface Generation {
-  promptTokens: number[];
-  /** Generated tokens, EOS included when the model emitted it. */
-  outputTokens: number[];
-  finishReason: "stop" | "length";
-  /** TOPLOC proofs (258 bytes each at k = 128): the prefill, then every decodeBatchSize decode steps. */
-  proofs: Uint8Array[];
-  toploc: ToplocParams;
-  /** The token sampler's version (protocol/sampler): recorded, and committed in the leaf. */
-  sampler: SamplerVersion;
-  /** Everything the sampler was run with: what verify() needs to replay it. */
-  sampling: SamplingSettings;
-  timings: { prefillMs: number; decodeMs: number; proofMs: number };
-}
+export type Generation = GenerationResult;
 
 export interface LoadOptions {
   /**
@@ -93,6 +81,12 @@ export interface LoadOptions {
   expectedWeightsHash?: string;
   /** Progress of long steps (hashing, upcasting). */
   onProgress?: (message: string) => void;
+  /**
+   * Continuous batching of concurrent generate() calls (batching/scheduler.ts): on by default
+   * for models with a KV cache, an attention mask and position ids; false runs one generation
+   * at a time. Other models always run one at a time.
+   */
+  batching?: BatchingOptions | false;
 }
 
 export interface VerifyOptions {
@@ -145,6 +139,15 @@ function checkOptions(options: LoadOptions): void {
   if (options.graphOptimization !== undefined && !["disabled", "basic", "extended", "all"].includes(options.graphOptimization)) {
     throw new InvalidOptionError(`graphOptimization must be disabled, basic, extended or all, got ${JSON.stringify(options.graphOptimization)}`, "graphOptimization");
   }
+  if (options.batching !== undefined && options.batching !== false) {
+    if (options.batching === null || typeof options.batching !== "object") throw new InvalidOptionError("batching must be false or an object", "batching");
+    for (const [field, min, max] of [["maxBatch", 1, 4096], ["maxWaiting", 0, 1_000_000], ["kvCacheBytes", 1 << 20, 2 ** 48], ["maxCohorts", 1, 64]] as const) {
+      const value = options.batching[field];
+      if (value !== undefined && (!Number.isSafeInteger(value) || value < min || value > max)) {
+        throw new InvalidOptionError(`batching.${field} must be an integer in ${min}..${max}, got ${String(value)}`, `batching.${field}`);
+      }
+    }
+  }
   for (const [field, min, max] of [["maxContext", 2, 1 << 20], ["threads", 0, 256]] as const) {
     const value = options[field];
     if (value !== undefined && (!Number.isInteger(value) || value < min || value > max)) {
@@ -160,6 +163,7 @@ function checkOptions(options: LoadOptions): void {
  */
 export class Engine {
   private queue: Promise<unknown> = Promise.resolve();
+  private scheduler: BatchScheduler | undefined;
 
   private constructor(
     private readonly runner: ModelRunner,
@@ -249,6 +253,9 @@ export class Engine {
       const profile = options.profile === null ? undefined : (options.profile ?? (isDefault ? defaultModelProfile() : undefined));
       const engine = new Engine(runner, Object.freeze(info), tokenizer, profile, Object.freeze(warnings));
       if (profile) engine.checkProfile(profile);
+      if (options.batching !== false && runner.hasKvCache && runner.batchable) {
+        engine.scheduler = new BatchScheduler(runner, info, (job) => engine.enqueue(job), options.batching ?? {});
+      }
       return engine;
     } catch (error) {
       await runner.close();
@@ -271,49 +278,44 @@ export class Engine {
     }
     // Snapshot the prompt now: it was validated now, and the job may run later.
     const snapshot = { ...request, promptTokens: request.promptTokens.slice() };
+    if (this.scheduler) return this.scheduler.submit(snapshot);
     return this.enqueue(() => this.runGeneration(snapshot));
   }
 
+  /** Generations this engine runs at once: its batch size, or 1 without batching. */
+  get concurrency(): number {
+    return this.scheduler?.maxBatch ?? 1;
+  }
+
+  /** Whether concurrent generate() calls share forwards. */
+  get batching(): boolean {
+    return this.scheduler !== undefined;
+  }
+
+  /** The batch scheduler's figures (undefined without batching). */
+  batchStats(): SchedulerStats | undefined {
+    return this.scheduler?.stats();
+  }
+
+  /** When a refused request should come back, in seconds (Retry-After). */
+  retryAfterSeconds(): number {
+    return this.scheduler?.retryAfterSeconds() ?? 1;
+  }
+
+  /** One generation alone (models that cannot batch, or batching off). */
   private async runGeneration(request: GenerateRequest): Promise<Generation> {
-    const { promptTokens, temperature, topP, maxTokens, seed, shouldStop, onToken, signal } = request;
-    const prompt = promptTokens;
-    const checkAbort = () => {
-      if (signal?.aborted) throw new GenerationAbortedError("generation was aborted by the caller", "signal");
-    };
-    checkAbort();
-    const toploc = this.info.toploc;
-    const prover = request.prove === false ? undefined : new ProofAccumulator(this.info.hiddenSize, toploc);
-    const sampler = request.sampler ?? CURRENT_SAMPLER_VERSION;
-    const tokens = new TokenSampler({ sampler, temperature, topP, seed });
-    const stopTokens = new Set(this.info.stopTokenIds);
+    const state = new GenerationState(request, this.info.hiddenSize, this.info.toploc, new Set(this.info.stopTokenIds));
+    state.checkAbort();
     const sequence = this.runner.beginSequence();
-
     const prefillStart = performance.now();
-    let step = await sequence.prefill(prompt);
-    const prefillMs = performance.now() - prefillStart;
-    prover?.addPrefill(step.hidden);
-
-    const decodeStart = performance.now();
-    const output: number[] = [];
-    let finishReason: Generation["finishReason"] = "length";
-    for (;;) {
-      const token = tokens.next(step.lastLogits);
-      output.push(token);
-      onToken?.(token, output.length - 1);
-      if (stopTokens.has(token) || shouldStop?.(output)) {
-        finishReason = "stop";
-        break;
-      }
-      if (output.length >= maxTokens) break;
-      checkAbort();
-      step = await sequence.step(token);
-      prover?.addDecode(step.hidden);
+    let step = await sequence.prefill(request.promptTokens);
+    state.afterPrefill(step.hidden, step.lastLogits, performance.now() - prefillStart);
+    while (!state.done) {
+      state.checkAbort();
+      step = await sequence.step(state.lastToken);
+      state.afterStep(step.hidden, step.lastLogits);
     }
-    const proofs = prover ? prover.finish() : [];
-    const proofMs = prover?.elapsedMs ?? 0;
-    const decodeMs = performance.now() - decodeStart - proofMs;
-    const sampling = { sampler, temperature, topP, seed };
-    return { promptTokens: prompt, outputTokens: output, finishReason, proofs, toploc: { ...toploc }, sampler, sampling, timings: { prefillMs, decodeMs, proofMs } };
+    return state.result();
   }
 
   /**
@@ -444,6 +446,7 @@ export class Engine {
   }
 
   async close(): Promise<void> {
+    this.scheduler?.close();
     await this.enqueue(() => this.runner.close());
   }
 }
