@@ -198,6 +198,37 @@ describe("prover/engine continuous batching", () => {
     assert.ok((await running).outputTokens.length > 0);
   });
 
+  it("verifies several requests in right-padded shared prefills with the statistics of each verified alone; a bad request is its own error", async () => {
+    const gens = await aloneRuns(prompts.slice(0, 8).map((_, i) => request(i)));
+    const requests = gens.map((g) => ({ promptTokens: g.promptTokens, outputTokens: g.outputTokens, proofs: g.proofs, options: { sampling: g.sampling } }));
+    const bad = [
+      { ...requests[0]!, outputTokens: [...requests[0]!.outputTokens.slice(0, -1), 9999] },
+      { ...requests[1]!, proofs: requests[1]!.proofs.slice(1) },
+      { ...requests[2]!, proofs: [new Uint8Array(3), ...requests[2]!.proofs.slice(1)] },
+    ];
+    const mixed = [...requests.slice(0, 4), ...bad, ...requests.slice(4)];
+    const together = await alone.verifyBatch(mixed);
+    const one = [];
+    for (const r of mixed) one.push(await alone.verify(r.promptTokens, r.outputTokens, r.proofs, r.options).catch((e: Error) => e));
+    assert.equal(together.length, mixed.length);
+    for (const [i, v] of together.entries()) {
+      const o = one[i]!;
+      if (o instanceof Error) {
+        assert.ok(v instanceof Error, `request ${i}: ${String(v)}`);
+        assert.equal(v.name, o.name);
+        assert.equal(v.message, o.message);
+        continue;
+      }
+      assert.ok(!(v instanceof Error), `request ${i}: ${String(v)}`);
+      assert.deepEqual(v.statistics, o.statistics, `request ${i}: batched statistics equal those of the request alone`);
+      assert.equal(v.accepted, o.accepted);
+    }
+    assert.deepEqual(together.map((v) => v instanceof Error ? v.name : v.accepted), [true, true, true, true, "InvalidRequestError", "ProofCountMismatchError", "MalformedProofError", true, true, true, true]);
+    // Sized by memory: a budget of one sequence packs nothing together, with the same result.
+    const unbatched = await alone.verifyBatch(requests, { maxTokensPerForward: 1 });
+    for (const [i, v] of unbatched.entries()) assert.deepEqual((v as { statistics: unknown }).statistics, (together[i < 4 ? i : i + 3] as { statistics: unknown }).statistics);
+  });
+
   it("refuses bad batching options with a typed error naming the field", async () => {
     await assert.rejects(Engine.load({ cacheDir: cache.dir, batching: { maxBatch: 0 } }), { name: "InvalidOptionError", field: "batching.maxBatch" });
     await assert.rejects(Engine.load({ cacheDir: cache.dir, batching: { kvCacheBytes: 12 } }), { name: "InvalidOptionError", field: "batching.kvCacheBytes" });

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { Writable } from "node:stream";
+import { checkSamplerVersion } from "../../protocol/sampler/index.ts";
 import { Engine } from "../../prover/engine/index.ts";
 import { createLogger } from "../../runtime/observability.ts";
 import { tempCacheDir } from "../helpers/engine-fixtures.ts";
@@ -40,7 +41,7 @@ describe("prover server with continuous batching", () => {
       const proof = (answer as unknown as { proof: { record_id: string } }).proof;
       const record = (await server.store.getRecord(proof.record_id))!;
       assert.ok(record, "the record is on disk before the response");
-      const verdict = await engine.verify(record.promptTokens, record.outputTokens, record.proofs, { sampling: { ...record.sampling, seed: BigInt(record.seed) } });
+      const verdict = await engine.verify(record.promptTokens, record.outputTokens, record.proofs, { sampling: { ...record.sampling, sampler: checkSamplerVersion(record.sampling.sampler ?? 1), seed: BigInt(record.seed) } });
       assert.equal(verdict.accepted, true, JSON.stringify(verdict.failures));
     }
   });
