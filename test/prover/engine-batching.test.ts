@@ -208,7 +208,7 @@ describe("prover/engine continuous batching", () => {
     ];
     const mixed = [...requests.slice(0, 4), ...bad, ...requests.slice(4)];
     const together = await alone.verifyBatch(mixed);
-    const one = [];
+    const one: (Awaited<ReturnType<Engine["verify"]>> | Error)[] = [];
     for (const r of mixed) one.push(await alone.verify(r.promptTokens, r.outputTokens, r.proofs, r.options).catch((e: Error) => e));
     assert.equal(together.length, mixed.length);
     for (const [i, v] of together.entries()) {
