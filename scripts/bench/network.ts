@@ -137,7 +137,8 @@ try {
   const b = submitted[0]!.args as { root: `0x${string}`; modelId: `0x${string}`; leafCount: bigint; dataURI: string; profileHash: `0x${string}` };
   const onchain: OnchainBatch = { batchId, root: b.root, modelId: b.modelId, leafCount: Number(b.leafCount), dataURI: b.dataURI, ...(b.profileHash ? { profileHash: b.profileHash } : {}) };
   const engine = await Engine.load({ cacheDir: path.join(dir, "bench-models") });
-  const checker = new LeafChecker(engine, new UntrustedFetcher({ allowPrivateNetworks: ["127.0.0.1/32"], maxBytes: 16 << 20, timeoutMs: 10_000, maxRedirects: 0 }));
+  const profiles = new Map(engine.profile ? [[engine.profile.contentHash.toLowerCase(), engine.profile]] : []);
+  const checker = new LeafChecker(engine, new UntrustedFetcher({ allowPrivateNetworks: ["127.0.0.1/32"], maxBytes: 16 << 20, timeoutMs: 10_000, maxRedirects: 0 }), { profiles });
   const fetched: FetchedLeaf[] = [];
   for (let i = 0; i < onchain.leafCount; i++) fetched.push(await checker.fetch(onchain, i));
   const timeJudging = async (group: number): Promise<{ rate: number; valid: number }> => {
@@ -151,6 +152,7 @@ try {
   const grouped = await timeJudging(8);
   const whole = await timeJudging(fetched.length);
   const best = Math.max(grouped.rate, whole.rate);
+  if (single.valid !== fetched.length || grouped.valid !== fetched.length || whole.valid !== fetched.length) throw new Error(`not every leaf judged valid (${single.valid} / ${grouped.valid} / ${whole.valid} of ${fetched.length})`);
   await engine.close();
   rows.push([`judging this batch's ${fetched.length} leaves, one per forward (leaves / s)`, `${single.rate.toFixed(1)} (${single.valid} valid)`, "", ""]);
   rows.push(["  batched, 8 per call as operators do (leaves / s)", `${grouped.rate.toFixed(1)} (${grouped.valid} valid)`, "", ""]);
