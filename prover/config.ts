@@ -75,6 +75,8 @@ export interface ProverConfig {
   generation: { defaultMaxTokens: number };
   batch: { maxRecords: number; maxAgeMs: number; commitRetryMs: number };
   model: ModelConfig;
+  /** Serve through an upstream GPU engine (the proof sidecar) instead of running the model here. */
+  upstream?: { kind: "sglang"; url: string; timeoutMs?: number };
   auth: AuthConfig;
   /** Where closed batches are committed (BatchManager.submitBatch); absent: recorded locally only. */
   chain?: { rpcUrl: string; deployment: string };
@@ -154,6 +156,12 @@ const CONFIG_SCHEMA = {
         requestsPerMinute: positive(10_000_000),
       },
     },
+    upstream: {
+      type: "object",
+      additionalProperties: false,
+      required: ["kind", "url"],
+      properties: { kind: { enum: ["sglang"] }, url: { type: "string", pattern: "^https?://[^\\s]+$", maxLength: 2000 }, timeoutMs: positive(3_600_000) },
+    },
     model: {
       type: "object",
       additionalProperties: false,
@@ -191,6 +199,9 @@ export const ENV_VARS: Readonly<Record<string, readonly [string, EnvKind]>> = Ob
   PROVER_BATCH_MAX_RECORDS: ["batch.maxRecords", "integer"],
   PROVER_BATCH_MAX_AGE_MS: ["batch.maxAgeMs", "integer"],
   PROVER_BATCH_COMMIT_RETRY_MS: ["batch.commitRetryMs", "integer"],
+  PROVER_UPSTREAM: ["upstream.kind", "string"],
+  PROVER_UPSTREAM_URL: ["upstream.url", "string"],
+  PROVER_UPSTREAM_TIMEOUT_MS: ["upstream.timeoutMs", "integer"],
   PROVER_MODEL_DIR: ["model.dir", "string"],
   PROVER_MODEL_FILE: ["model.file", "string"],
   PROVER_DEVICE: ["model.device", "string"],
@@ -221,6 +232,9 @@ export const PROVER_FLAGS: Readonly<Record<string, readonly [string, EnvKind]>> 
   port: ["port", "integer"],
   "data-dir": ["dataDir", "string"],
   "public-url": ["publicUrl", "string"],
+  upstream: ["upstream.kind", "string"],
+  "upstream-url": ["upstream.url", "string"],
+  "upstream-timeout-ms": ["upstream.timeoutMs", "integer"],
   "model-dir": ["model.dir", "string"],
   "model-file": ["model.file", "string"],
   device: ["model.device", "string"],

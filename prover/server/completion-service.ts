@@ -10,6 +10,7 @@ import type { Batcher } from "../batch/index.ts";
 import type { GenerationLike, InferenceEngine } from "../inference-engine.ts";
 import type { ProofRecord, ProofStore } from "../store/index.ts";
 import { EngineBusyError, InvalidRequestError as EngineInvalidRequestError } from "../engine/errors.ts";
+import { UpstreamError } from "../upstream/errors.ts";
 import { ApiError, engineFailure, internalError, invalidRequest, overloaded } from "./errors.ts";
 import { EngineQueue, QueueAbortedError, QueueFullError } from "./engine-queue.ts";
 import type { GenerationSettings } from "./request-params.ts";
@@ -84,6 +85,11 @@ export async function runCompletion(deps: ServiceDeps, job: CompletionJob): Prom
     if (error instanceof QueueAbortedError || job.signal?.aborted) throw error;
     // The routes check what they can; the engine has the last word on token ids and ranges.
     if (error instanceof EngineInvalidRequestError) throw invalidRequest(error.message, requestParam(error.field));
+    if (error instanceof UpstreamError) {
+      // The upstream engine (the SGLang sidecar's) failed: the client is told which way; nothing is recorded.
+      deps.onError?.(error, `upstream for ${job.recordId}`);
+      throw new ApiError(error.statusCode, `The upstream inference server failed: ${error.message}`, "server_error", null, error.code);
+    }
     deps.onError?.(error, `generating ${job.recordId}`);
     throw engineFailure();
   }

@@ -112,6 +112,7 @@ try {
   rows.push(["requests in the batch", String(REQUESTS), "", ""]);
   rows.push(["prover generation (all requests, s)", generationS.toFixed(1), "", ""]);
   rows.push(["submission -> on-chain attestation (s)", submitToAttestS.toFixed(2), `<= ${TARGET_SUBMIT_TO_ATTEST_S}`, submitToAttestS <= TARGET_SUBMIT_TO_ATTEST_S ? "met" : "MISSED"]);
+  const operatorRates: number[] = [];
   operators.forEach((_, i) => {
     const phase = (p: string) => delta(after[i]!, before[i]!, `vb_operator_verification_seconds_sum{phase="${p}"}`);
     const leaves = delta(after[i]!, before[i]!, `vb_operator_leaves_verified_total{outcome="valid"}`);
@@ -123,6 +124,7 @@ try {
     // Fetches overlap recomputation, so the rate is over the checking wall time of the batch.
     const checkingS = batchS - seedS - signS;
     const rate = leaves / checkingS;
+    operatorRates.push(rate);
     rows.push([`operator ${i + 1}: leaves verified / s`, `${rate.toFixed(1)} (${leaves} in ${checkingS.toFixed(2)} s)`, `>= ${TARGET_LEAVES_PER_S}`, rate >= TARGET_LEAVES_PER_S ? "met" : "MISSED"]);
     rows.push([`operator ${i + 1}: seed block / fetch* / recompute / sign (s)`, `${seedS.toFixed(2)} / ${fetchS.toFixed(2)} / ${recomputeS.toFixed(2)} / ${signS.toFixed(3)}`, "", ""]);
   });
@@ -158,7 +160,8 @@ try {
   rows.push(["  batched, 8 per call as operators do (leaves / s)", `${grouped.rate.toFixed(1)} (${grouped.valid} valid)`, "", ""]);
   rows.push(["  batched, all in one call (leaves / s)", `${whole.rate.toFixed(1)} (${whole.valid} valid)`, "", ""]);
   rows.push(["  batched vs one per forward", `${(best / single.rate).toFixed(2)}x`, `>= ${TARGET_BATCHED_SPEEDUP}x`, best / single.rate >= TARGET_BATCHED_SPEEDUP ? "met" : "MISSED"]);
-  rows.push([`  batched vs the ${BEFORE_LEAVES_PER_S} leaves/s before`, `${(best / BEFORE_LEAVES_PER_S).toFixed(2)}x`, `>= ${TARGET_BATCHED_SPEEDUP}x`, best / BEFORE_LEAVES_PER_S >= TARGET_BATCHED_SPEEDUP ? "met" : "MISSED"]);
+  const meanOperator = operatorRates.reduce((a, b) => a + b, 0) / operatorRates.length;
+  rows.push([`operators' mean leaves / s vs the ${BEFORE_LEAVES_PER_S} leaves/s the issue measured before`, `${(meanOperator / BEFORE_LEAVES_PER_S).toFixed(2)}x`, `>= ${TARGET_BATCHED_SPEEDUP}x`, meanOperator / BEFORE_LEAVES_PER_S >= TARGET_BATCHED_SPEEDUP ? "met" : "MISSED"]);
   const table = printTable(rows);
   console.log("* fetch is the sum of per-leaf fetch latencies; up to 8 fetches run ahead of the recomputation, so it overlaps.");
   if (values.record) {
