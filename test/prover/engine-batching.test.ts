@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { EngineBusyError, Engine, GenerationAbortedError, type GenerateRequest, type Generation } from "../../prover/engine/index.ts";
-import { tempCacheDir } from "../helpers/engine-fixtures.ts";
+import { LLAMA_TINY_ONNX, tempCacheDir } from "../helpers/engine-fixtures.ts";
 
 /**
  * Continuous batching on the default model: concurrent requests share forwards, and each one's
@@ -227,6 +227,30 @@ describe("prover/engine continuous batching", () => {
     // Sized by memory: a budget of one sequence packs nothing together, with the same result.
     const unbatched = await alone.verifyBatch(requests, { maxTokensPerForward: 1 });
     for (const [i, v] of unbatched.entries()) assert.deepEqual((v as { statistics: unknown }).statistics, (together[i < 4 ? i : i + 3] as { statistics: unknown }).statistics);
+  });
+
+  it("verifies in shared prefills on torch exports without a KV cache (llama_tiny, gpt2_tiny) with the statistics of each alone", async () => {
+    for (const modelPath of [LLAMA_TINY_ONNX, LLAMA_TINY_ONNX.replace("llama_tiny.onnx", "gpt2_tiny.onnx")]) {
+      const engine = await Engine.load({ modelPath, cacheDir: cache.dir });
+      try {
+        assert.equal(engine.batching, false, "no KV cache: generation runs one at a time");
+        const requests = [];
+        for (let i = 0; i < 4; i++) {
+          const g = await engine.generate({ promptTokens: Array.from({ length: 5 + i * 3 }, (_, j) => 10 + ((i * 7 + j * 3) % 200)), temperature: 0, topP: 1, maxTokens: 8 + i * 4, seed: 0n });
+          requests.push({ promptTokens: g.promptTokens, outputTokens: g.outputTokens, proofs: g.proofs, options: { sampling: g.sampling } });
+        }
+        const together = await engine.verifyBatch(requests);
+        for (const [i, r] of requests.entries()) {
+          const one = await engine.verify(r.promptTokens, r.outputTokens, r.proofs, r.options);
+          const v = together[i]!;
+          assert.ok(!(v instanceof Error), String(v));
+          assert.deepEqual(v.statistics, one.statistics, `${modelPath} request ${i}`);
+          assert.equal(v.accepted, true);
+        }
+      } finally {
+        await engine.close();
+      }
+    }
   });
 
   it("refuses bad batching options with a typed error naming the field", async () => {
