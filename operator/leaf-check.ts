@@ -122,6 +122,70 @@ export class LeafChecker {
 
   /** Inclusion against the on-chain root, then recomputation with our engine. */
   async judge(batch: OnchainBatch, fetched: FetchedLeaf): Promise<LeafCheck> {
+    return (await this.judgeMany(batch, [fetched]))[0]!;
+  }
+
+  /**
+   * judge() for several leaves of one batch, their recomputations batched into shared
+   * prefills (Engine.verifyBatch: right-padded rows, sized by memory). Each leaf's result is
+   * the one judge() gives it alone: a leaf that fails its checks or its recomputation is its
+   * own outcome and never holds back the others.
+   */
+  async judgeMany(batch: OnchainBatch, leaves: readonly FetchedLeaf[]): Promise<LeafCheck[]> {
+    const results: LeafCheck[] = new Array(leaves.length);
+    const toRecompute: { at: number; prepared: Prepared }[] = [];
+    leaves.forEach((fetched, at) => {
+      const prepared = this.prepare(batch, fetched);
+      if ("outcome" in prepared) results[at] = prepared;
+      else toRecompute.push({ at, prepared });
+    });
+    if (toRecompute.length === 0) return results;
+    const recomputeStart = performance.now();
+    const verdicts = await this.engine.verifyBatch(
+      toRecompute.map(({ prepared }) => {
+        const { record, profile } = prepared;
+        let sampler;
+        try {
+          sampler = checkSamplerVersion(record.sampling.sampler ?? 1, "record.sampling.sampler");
+        } catch (error) {
+          prepared.refused = error as Error;
+        }
+        return {
+          // An unknown sampler version: an empty request the engine refuses on its own, in its place.
+          promptTokens: prepared.refused ? [] : (record.promptTokens as number[]),
+          outputTokens: record.outputTokens as number[],
+          proofs: record.proofs,
+          options: {
+            ...(profile ? { profile } : {}),
+            sampling: { ...(sampler ? { sampler } : {}), temperature: record.sampling.temperature, topP: record.sampling.topP, seed: record.seed },
+            toploc: record.proofParams,
+          },
+        };
+      }),
+    );
+    // One forward served several leaves: each is charged its share of the wall time.
+    const recomputeMs = (performance.now() - recomputeStart) / toRecompute.length;
+    toRecompute.forEach(({ at, prepared }, i) => {
+      const verdict = verdicts[i]!;
+      const { base, fraud, fetchMs } = prepared;
+      if (prepared.refused || verdict instanceof Error) {
+        // The record is committed but our model cannot even run it (tokens outside the vocabulary,
+        // too long for the context, malformed proofs, an unknown sampler): the claimed model did not produce it.
+        results[at] = fraud(`recomputation refused the record: ${(prepared.refused ?? (verdict as Error)).message}`, recomputeMs);
+        return;
+      }
+      const judgement = summarize(verdict);
+      if (!verdict.accepted) {
+        results[at] = { ...fraud(`request rejected under profile ${verdict.profile}: ${verdict.failures.join("; ")}`, recomputeMs), judgement };
+        return;
+      }
+      results[at] = { ...base, outcome: "valid", reason: `accepted under profile ${verdict.profile}`, judgement, timings: { fetchMs, recomputeMs } };
+    });
+    return results;
+  }
+
+  /** Everything before recomputation: a final outcome, or what recomputation needs. */
+  private prepare(batch: OnchainBatch, fetched: FetchedLeaf): LeafCheck | Prepared {
     const { index, fetchMs } = fetched;
     if (!fetched.parsed) return { index, outcome: "unavailable", reason: fetched.error ?? "leaf not served", timings: { fetchMs, recomputeMs: 0 } };
     const { record, merkleProof } = fetched.parsed;
@@ -150,25 +214,7 @@ export class LeafChecker {
     }
     const profile = this.profileFor(batch);
     if (typeof profile === "string") return { ...base, outcome: "unsupported", reason: profile, timings: { fetchMs, recomputeMs: 0 } };
-    const recomputeStart = performance.now();
-    try {
-      const verdict = await this.engine.verify(record.promptTokens as number[], record.outputTokens as number[], record.proofs, {
-        ...(profile ? { profile } : {}),
-        sampling: { sampler: checkSamplerVersion(record.sampling.sampler ?? 1, "record.sampling.sampler"), temperature: record.sampling.temperature, topP: record.sampling.topP, seed: record.seed },
-        toploc: record.proofParams,
-      });
-      const recomputeMs = performance.now() - recomputeStart;
-      const judgement = summarize(verdict);
-      if (!verdict.accepted) {
-        const result = fraud(`request rejected under profile ${verdict.profile}: ${verdict.failures.join("; ")}`, recomputeMs);
-        return { ...result, judgement };
-      }
-      return { ...base, outcome: "valid", reason: `accepted under profile ${verdict.profile}`, judgement, timings: { fetchMs, recomputeMs } };
-    } catch (error) {
-      // The record is committed but our model cannot even run it (tokens outside the vocabulary,
-      // too long for the context, malformed proofs, an unknown sampler): the claimed model did not produce it.
-      return fraud(`recomputation refused the record: ${(error as Error).message}`, performance.now() - recomputeStart);
-    }
+    return { record, profile, base, fraud, fetchMs };
   }
 
   /** The profile a batch is judged by, or why this operator will not judge it. */
@@ -181,6 +227,17 @@ export class LeafChecker {
     }
     return profile;
   }
+}
+
+/** A leaf that passed every check before recomputation. */
+interface Prepared {
+  record: InferenceRecord;
+  profile: VerificationProfile | undefined;
+  base: Pick<LeafCheck, "index" | "leafHash" | "fields" | "merkleProof">;
+  fraud: (reason: string, recomputeMs?: number) => LeafCheck;
+  fetchMs: number;
+  /** Set when the record cannot even be put to the engine (an unknown sampler version). */
+  refused?: Error;
 }
 
 function summarize(verdict: RequestVerdict): LeafJudgement {

@@ -59,6 +59,8 @@ const BatchState = { None: 0, Submitted: 1, Attested: 2, Disputed: 3, Cleared: 4
 const DisputeOpen = 1;
 /** Leaves fetched ahead of the one being recomputed. */
 const FETCH_AHEAD = 8;
+/** Leaves recomputed together (the engine packs them into prefills sized by memory). */
+const VERIFY_GROUP = 8;
 
 function firstLine(error: unknown): string {
   return (error as Error)?.message?.split("\n")[0] ?? String(error);
@@ -482,32 +484,40 @@ export class OperatorNode {
     let verdict: BatchRecord["status"] = "valid";
     let failing: LeafCheck | undefined;
     let permanent = false;
-    // Fetches run ahead of recomputation (the engine runs one forward at a time anyway).
+    // Fetches run ahead of recomputation; fetched leaves are recomputed VERIFY_GROUP at a time
+    // in shared prefills (LeafChecker.judgeMany), then recorded one by one, in order.
     const todo = indices.filter((i) => !known.has(i));
     const fetches = new Map<number, Promise<FetchedLeaf>>();
-    for (let k = 0; k < todo.length; k++) {
+    checking: for (let k = 0; k < todo.length; ) {
       if (this.stopped.signal.aborted) return undefined;
       if (Date.now() / 1000 > deadlineSeconds) return { reason: "the response window closed while checking", permanent: true };
-      for (let j = k; j < Math.min(todo.length, k + FETCH_AHEAD); j++) {
+      for (let j = k; j < Math.min(todo.length, k + VERIFY_GROUP + FETCH_AHEAD); j++) {
         if (!fetches.has(j)) fetches.set(j, this.checker.fetch(onchain, todo[j]!));
       }
-      const fetched = await fetches.get(k)!;
-      fetches.delete(k);
-      const index = todo[k]!;
-      const honest = async () => this.checker.judge(onchain, fetched);
-      const result = this.checkHook ? await this.checkHook(onchain, index, honest) : await honest();
-      this.metrics.leavesVerified.inc({ outcome: result.outcome });
-      this.metrics.verifySeconds.observe({ phase: "fetch" }, result.timings.fetchMs / 1000);
-      this.metrics.verifySeconds.observe({ phase: "recompute" }, result.timings.recomputeMs / 1000);
-      if (result.outcome === "valid") known.set(index, result);
-      if (result.leafHash) checked.push({ leafHash: result.leafHash, index });
-      if (result.judgement) judged.push({ index, outcome: result.outcome, ...result.judgement });
-      if (result.outcome !== "valid") {
-        verdict = result.outcome;
-        failing = result;
-        permanent = fetched.refusedByPolicy === true;
-        break;
+      const group: FetchedLeaf[] = [];
+      for (let j = k; j < Math.min(todo.length, k + VERIFY_GROUP); j++) {
+        group.push(await fetches.get(j)!);
+        fetches.delete(j);
       }
+      const honestResults = await this.checker.judgeMany(onchain, group);
+      for (const [i, fetched] of group.entries()) {
+        const index = todo[k + i]!;
+        const honest = async () => honestResults[i]!;
+        const result = this.checkHook ? await this.checkHook(onchain, index, honest) : await honest();
+        this.metrics.leavesVerified.inc({ outcome: result.outcome });
+        this.metrics.verifySeconds.observe({ phase: "fetch" }, result.timings.fetchMs / 1000);
+        this.metrics.verifySeconds.observe({ phase: "recompute" }, result.timings.recomputeMs / 1000);
+        if (result.outcome === "valid") known.set(index, result);
+        if (result.leafHash) checked.push({ leafHash: result.leafHash, index });
+        if (result.judgement) judged.push({ index, outcome: result.outcome, ...result.judgement });
+        if (result.outcome !== "valid") {
+          verdict = result.outcome;
+          failing = result;
+          permanent = fetched.refusedByPolicy === true;
+          break checking;
+        }
+      }
+      k += group.length;
     }
     if (this.stopped.signal.aborted) return undefined;
     for (const [index, result] of known) if (result.leafHash) checked.push({ leafHash: result.leafHash, index });

@@ -70,10 +70,13 @@ export interface ProverConfig {
   logLevel: LogLevel;
   /** fsync every store write (turn off only for throwaway data). */
   syncWrites: boolean;
-  queue: { concurrency: number; maxWaiting: number };
+  /** concurrency absent: the engine's (its batch size with continuous batching, else 1). */
+  queue: { concurrency?: number; maxWaiting: number };
   generation: { defaultMaxTokens: number };
   batch: { maxRecords: number; maxAgeMs: number; commitRetryMs: number };
   model: ModelConfig;
+  /** Serve through an upstream GPU engine (the proof sidecar) instead of running the model here. */
+  upstream?: { kind: "sglang"; url: string; timeoutMs?: number };
   auth: AuthConfig;
   /** Where closed batches are committed (BatchManager.submitBatch); absent: recorded locally only. */
   chain?: { rpcUrl: string; deployment: string };
@@ -93,7 +96,7 @@ export const DEFAULT_CONFIG: Readonly<Omit<ProverConfig, "dataDir">> = Object.fr
   bodyLimitBytes: 1 << 20,
   logLevel: "info",
   syncWrites: true,
-  queue: { concurrency: 1, maxWaiting: 16 },
+  queue: { maxWaiting: 64 },
   generation: { defaultMaxTokens: 256 },
   batch: { maxRecords: 64, maxAgeMs: 60_000, commitRetryMs: 30_000 },
   model: {},
@@ -122,7 +125,7 @@ const CONFIG_SCHEMA = {
     queue: {
       type: "object",
       additionalProperties: false,
-      properties: { concurrency: positive(64), maxWaiting: { type: "integer", minimum: 0, maximum: 100_000 } },
+      properties: { concurrency: positive(4096), maxWaiting: { type: "integer", minimum: 0, maximum: 100_000 } },
     },
     generation: { type: "object", additionalProperties: false, properties: { defaultMaxTokens: positive(1 << 20) } },
     batch: {
@@ -152,6 +155,12 @@ const CONFIG_SCHEMA = {
         maxConcurrent: positive(10_000),
         requestsPerMinute: positive(10_000_000),
       },
+    },
+    upstream: {
+      type: "object",
+      additionalProperties: false,
+      required: ["kind", "url"],
+      properties: { kind: { enum: ["sglang"] }, url: { type: "string", pattern: "^https?://[^\\s]+$", maxLength: 2000 }, timeoutMs: positive(3_600_000) },
     },
     model: {
       type: "object",
@@ -190,6 +199,9 @@ export const ENV_VARS: Readonly<Record<string, readonly [string, EnvKind]>> = Ob
   PROVER_BATCH_MAX_RECORDS: ["batch.maxRecords", "integer"],
   PROVER_BATCH_MAX_AGE_MS: ["batch.maxAgeMs", "integer"],
   PROVER_BATCH_COMMIT_RETRY_MS: ["batch.commitRetryMs", "integer"],
+  PROVER_UPSTREAM: ["upstream.kind", "string"],
+  PROVER_UPSTREAM_URL: ["upstream.url", "string"],
+  PROVER_UPSTREAM_TIMEOUT_MS: ["upstream.timeoutMs", "integer"],
   PROVER_MODEL_DIR: ["model.dir", "string"],
   PROVER_MODEL_FILE: ["model.file", "string"],
   PROVER_DEVICE: ["model.device", "string"],
@@ -220,6 +232,9 @@ export const PROVER_FLAGS: Readonly<Record<string, readonly [string, EnvKind]>> 
   port: ["port", "integer"],
   "data-dir": ["dataDir", "string"],
   "public-url": ["publicUrl", "string"],
+  upstream: ["upstream.kind", "string"],
+  "upstream-url": ["upstream.url", "string"],
+  "upstream-timeout-ms": ["upstream.timeoutMs", "integer"],
   "model-dir": ["model.dir", "string"],
   "model-file": ["model.file", "string"],
   device: ["model.device", "string"],

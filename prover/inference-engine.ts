@@ -52,4 +52,8 @@ export interface InferenceEngine {
   readonly info: EngineInfoLike;
   readonly tokenizer: TokenizerLike;
   generate(request: GenerateRequestLike): Promise<GenerationLike>;
+  /** Generations the engine takes at once (a batching engine's batch size); absent: 1. */
+  readonly concurrency?: number;
+  /** Seconds until a refused request should come back (Retry-After); absent: 1. */
+  retryAfterSeconds?(): number;
 }

@@ -21,6 +21,8 @@ import { type AuthConfig } from "./config.ts";
 import { ApiKeyConfigError, ApiKeys } from "./server/auth.ts";
 import { buildProverApp } from "./server/index.ts";
 import { ProofStore } from "./store/index.ts";
+import { SglangUpstream } from "./upstream/sglang.ts";
+import type { InferenceEngine } from "./inference-engine.ts";
 import { stopOnSignals } from "../runtime/process.ts";
 import { createLogger } from "../runtime/observability.ts";
 import { redactText } from "../runtime/redact.ts";
@@ -126,13 +128,17 @@ export async function startProver(config: ProverConfig, options: StartOptions = 
       onError: (error, context) => app.log.error({ err: error }, context),
     });
     cleanups.push(() => batcher.stop());
+    // The sidecar: the model here only names the weights, the tokenizer and the hidden size; SGLang runs it.
+    const served: InferenceEngine = config.upstream
+      ? new SglangUpstream(engine, { url: config.upstream.url, stopTokenIds: engine.info.stopTokenIds, ...(config.upstream.timeoutMs !== undefined ? { timeoutMs: config.upstream.timeoutMs } : {}) })
+      : engine;
     const app = await buildProverApp({
       auth: keys,
-      engine,
+      engine: served,
       store,
       batcher,
       bodyLimitBytes: config.bodyLimitBytes,
-      concurrency: config.queue.concurrency,
+      ...(config.queue.concurrency !== undefined ? { concurrency: config.queue.concurrency } : {}),
       maxWaiting: config.queue.maxWaiting,
       defaultMaxTokens: config.generation.defaultMaxTokens,
       metrics,

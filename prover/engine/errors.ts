@@ -88,3 +88,17 @@ export class WeightsHashMismatchError extends EngineError {
 export class DeviceUnavailableError extends EngineError {
   override name = "DeviceUnavailableError";
 }
+
+/**
+ * The engine's admission is full (every batch slot taken and its waiting list at its bound):
+ * load, not a fault. `retryAfterS` estimates when a slot frees (the server's Retry-After).
+ */
+export class EngineBusyError extends EngineError {
+  override name = "EngineBusyError";
+  constructor(
+    message: string,
+    readonly retryAfterS: number,
+  ) {
+    super(message, "engine");
+  }
+}

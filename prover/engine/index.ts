@@ -1,4 +1,5 @@
-export { Engine, FALLBACK_MAX_CONTEXT, type EngineInfo, type Generation, type LoadOptions, type Recomputation, type VerifyOptions } from "./engine.ts";
+export { DEFAULT_BATCHING, type BatchingOptions, type SchedulerStats } from "./batching/scheduler.ts";
+export { Engine, FALLBACK_MAX_CONTEXT, type EngineInfo, type Generation, type LoadOptions, type Recomputation, type VerifyOptions, type VerifyRequest } from "./engine.ts";
 export type { GenerateRequest, Sampling } from "./request.ts";
 export { MAX_TEMPERATURE, MAX_UINT64 } from "./request.ts";
 export { ByteTokenizer, plainChatText, type ChatMessage, type Tokenizer } from "./text/tokenizer.ts";

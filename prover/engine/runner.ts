@@ -15,6 +15,30 @@ export interface ForwardOutput {
   hidden: Float32Array;
 }
 
+/** One batched forward's feeds: `rows` sequences of `cols` new tokens each, over a shared-length past. */
+export interface BatchFeed {
+  rows: number;
+  cols: number;
+  /** rows x cols token ids (padding where a row has fewer tokens). */
+  inputIds: BigInt64Array;
+  /** rows x cols positions. */
+  positionIds: BigInt64Array;
+  /** rows x (past length + cols): 1 where a key is real, 0 where it is padding. */
+  attentionMask: BigInt64Array;
+  /** The past, [rows, ..., past length, ...] per cache input (empty: this.emptyPast of batch rows). */
+  past?: ReadonlyMap<string, ort.Tensor>;
+}
+
+/** One batched forward's results, row-major over rows x cols. */
+export interface BatchOutput {
+  /** rows x cols x vocabSize. */
+  logits: Float32Array;
+  /** rows x cols x hiddenSize. */
+  hidden: Float32Array;
+  /** present.N.key/value by their past input's name: [rows, ..., past + cols, ...]. */
+  present: Map<string, ort.Tensor>;
+}
+
 /** A growing sequence: prefill once, then one step per generated token. */
 export interface Sequence {
   prefill(tokens: readonly number[]): Promise<ForwardOutput>;
@@ -102,6 +126,71 @@ export class ModelRunner {
 
   get hasKvCache(): boolean {
     return this.pastInputs.length > 0;
+  }
+
+  /**
+   * Whether rows of different lengths can share a forward: the graph takes an attention mask
+   * (padding) and position ids (each row's own positions). Without them every row would see
+   * the others' padding as tokens.
+   */
+  get batchable(): boolean {
+    return this.inputs.has("attention_mask") && this.inputs.has("position_ids");
+  }
+
+  /** The cache inputs' names. */
+  get pastNames(): string[] {
+    return this.pastInputs.map((p) => p.name);
+  }
+
+  /** Bytes of KV cache one token of one sequence takes (every layer's key and value). */
+  get kvBytesPerToken(): number {
+    let bytes = 0;
+    for (const tensor of this.emptyPast.values()) {
+      const perToken = tensor.dims.reduce((a, d, i) => (i === 0 || d === 0 ? a : a * d), 1);
+      bytes += perToken * (tensor.type === "float16" ? 2 : 4);
+    }
+    return bytes;
+  }
+
+  /**
+   * A zero-filled cache of `rows` sequences and `length` positions per cache input: the
+   * masked past a row joins a running batch with. The length axis is the one that is 0 in an
+   * empty cache.
+   */
+  zeroPast(rows: number, length: number): Map<string, ort.Tensor> {
+    const out = new Map<string, ort.Tensor>();
+    for (const [name, empty] of this.emptyPast) {
+      const dims = empty.dims.map((d, i) => (i === 0 ? rows : d === 0 ? length : d));
+      const size = dims.reduce((a, d) => a * d, 1);
+      out.set(name, empty.type === "float16" ? new ort.Tensor("float16", new Uint16Array(size), dims) : new ort.Tensor("float32", new Float32Array(size), dims));
+    }
+    return out;
+  }
+
+  /** One batched forward (see BatchFeed); the caller keeps rows, positions and masks consistent. */
+  async forwardBatch(feed: BatchFeed): Promise<BatchOutput> {
+    if (this.closed) throw new EngineClosedError("the engine is closed", "engine");
+    const { rows, cols } = feed;
+    const total = feed.attentionMask.length / rows;
+    const feeds: Record<string, ort.Tensor> = {
+      input_ids: new ort.Tensor("int64", feed.inputIds, [rows, cols]),
+      attention_mask: new ort.Tensor("int64", feed.attentionMask, [rows, total]),
+      position_ids: new ort.Tensor("int64", feed.positionIds, [rows, cols]),
+    };
+    for (const name of ["num_logits_to_keep", "logits_to_keep"]) if (this.inputs.has(name)) feeds[name] = new ort.Tensor("int64", new BigInt64Array(1), []);
+    const past = feed.past ?? (this.hasKvCache ? this.zeroPast(rows, 0) : new Map());
+    for (const [name, tensor] of past) feeds[name] = tensor;
+    const result = await this.session.run(feeds);
+    const hidden = floats(result[this.activationTensor]!);
+    if (hidden.length !== rows * cols * this.hiddenSize) {
+      throw new ActivationTensorError(
+        `activation tensor ${JSON.stringify(this.activationTensor)} has ${hidden.length} values for ${rows} x ${cols} tokens; expected ${rows * cols * this.hiddenSize}`,
+        "activationTensor",
+      );
+    }
+    const present = new Map<string, ort.Tensor>();
+    for (const input of this.pastInputs) present.set(input.name, result[`present.${input.layer}.${input.kind}`]!);
+    return { logits: floats(result[LOGITS_OUTPUT]!), hidden, present };
   }
 
   static async open(model: HookedModel, options: RunnerOptions = {}): Promise<ModelRunner> {

@@ -31,7 +31,7 @@ export interface ProverAppOptions {
   batcher?: Batcher;
   /** Largest accepted request body in bytes (default 1 MiB). */
   bodyLimitBytes?: number;
-  /** Generations run at once (default 1) and requests allowed to wait (default 16). */
+  /** Generations run at once (default: the engine's concurrency, its batch size; 1 for an engine that does not batch) and requests allowed to wait (default 16). */
   concurrency?: number;
   maxWaiting?: number;
   /** max_tokens when a request gives none (default 256, capped by the context left). */
@@ -68,7 +68,7 @@ export async function buildProverApp(options: ProverAppOptions): Promise<Fastify
   installErrorHandling(app);
   // JSON only: fastify's default text/plain parser would hand a string to the JSON schemas.
   app.removeContentTypeParser("text/plain");
-  const queue = new EngineQueue(options.concurrency ?? 1, options.maxWaiting ?? 16);
+  const queue = new EngineQueue(options.concurrency ?? options.engine.concurrency ?? 1, options.maxWaiting ?? 16);
   const metrics = options.metrics ?? createProverMetrics();
   installProverMetrics(app, metrics, options.store, queue);
   const deps: ServiceDeps = {

@@ -9,7 +9,8 @@ import { hashInferenceLeaf } from "../../protocol/merkle/index.ts";
 import type { Batcher } from "../batch/index.ts";
 import type { GenerationLike, InferenceEngine } from "../inference-engine.ts";
 import type { ProofRecord, ProofStore } from "../store/index.ts";
-import { InvalidRequestError as EngineInvalidRequestError } from "../engine/errors.ts";
+import { EngineBusyError, InvalidRequestError as EngineInvalidRequestError } from "../engine/errors.ts";
+import { UpstreamError } from "../upstream/errors.ts";
 import { ApiError, engineFailure, internalError, invalidRequest, overloaded } from "./errors.ts";
 import { EngineQueue, QueueAbortedError, QueueFullError } from "./engine-queue.ts";
 import type { GenerationSettings } from "./request-params.ts";
@@ -47,8 +48,8 @@ export function newRecordId(): string {
 }
 
 /** Refuses at once when the queue is full, before a stream is opened. */
-export function assertCapacity(queue: EngineQueue): void {
-  if (queue.active >= queue.concurrency && queue.waiting >= queue.maxWaiting) throw overloaded(queue.waiting);
+export function assertCapacity(queue: EngineQueue, engine?: InferenceEngine): void {
+  if (queue.active >= queue.concurrency && queue.waiting >= queue.maxWaiting) throw overloaded(queue.waiting, engine?.retryAfterSeconds?.());
 }
 
 export async function runCompletion(deps: ServiceDeps, job: CompletionJob): Promise<CompletionOutcome> {
@@ -79,10 +80,16 @@ export async function runCompletion(deps: ServiceDeps, job: CompletionJob): Prom
       job.signal,
     );
   } catch (error) {
-    if (error instanceof QueueFullError) throw overloaded(error.waiting);
+    if (error instanceof QueueFullError) throw overloaded(error.waiting, engine.retryAfterSeconds?.());
+    if (error instanceof EngineBusyError) throw overloaded(queue.waiting, error.retryAfterS);
     if (error instanceof QueueAbortedError || job.signal?.aborted) throw error;
     // The routes check what they can; the engine has the last word on token ids and ranges.
     if (error instanceof EngineInvalidRequestError) throw invalidRequest(error.message, requestParam(error.field));
+    if (error instanceof UpstreamError) {
+      // The upstream engine (the SGLang sidecar's) failed: the client is told which way; nothing is recorded.
+      deps.onError?.(error, `upstream for ${job.recordId}`);
+      throw new ApiError(error.statusCode, `The upstream inference server failed: ${error.message}`, "server_error", null, error.code);
+    }
     deps.onError?.(error, `generating ${job.recordId}`);
     throw engineFailure();
   }

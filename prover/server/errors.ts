@@ -39,14 +39,16 @@ export function notFound(message: string, param: string | null, code = "not_foun
   return new ApiError(404, message, "invalid_request_error", param, code);
 }
 
-export function overloaded(waiting: number): ApiError {
+/** Every batch slot and queue place taken: 429 (load, not a fault) with the engine's estimate of when a slot frees. */
+export function overloaded(waiting: number, retryAfterS = 1): ApiError {
+  const seconds = Math.max(1, Math.ceil(retryAfterS));
   return new ApiError(
-    503,
-    `The engine is overloaded (${waiting} requests already waiting); retry later.`,
-    "server_error",
+    429,
+    `The engine is at capacity (${waiting} requests already waiting); retry in ${seconds} s.`,
+    "rate_limit_error",
     null,
     "engine_overloaded",
-    { "retry-after": "1" },
+    { "retry-after": String(seconds) },
   );
 }
 

@@ -45,6 +45,8 @@ export function meteredEngine(engine: InferenceEngine, metrics: ProverMetrics): 
     get tokenizer() {
       return engine.tokenizer;
     },
+    ...(engine.concurrency !== undefined ? { concurrency: engine.concurrency } : {}),
+    ...(engine.retryAfterSeconds ? { retryAfterSeconds: () => engine.retryAfterSeconds!() } : {}),
     async generate(request) {
       const end = metrics.generationSeconds.startTimer();
       const generation = await engine.generate(request);

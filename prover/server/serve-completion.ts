@@ -56,7 +56,7 @@ export async function serveCompletion(
     return;
   }
 
-  assertCapacity(deps.queue);
+  assertCapacity(deps.queue, deps.engine);
   reply.hijack();
   const stream = new SseStream(reply, recordId);
   const chunks = new ChunkFactory(kind, meta, settings.includeUsage);

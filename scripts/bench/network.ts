@@ -11,7 +11,10 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
+import { LeafChecker, type FetchedLeaf, type OnchainBatch } from "../../operator/leaf-check.ts";
 import { batchManagerAbi } from "../../protocol/contracts/abis.ts";
+import { Engine } from "../../prover/engine/index.ts";
+import { UntrustedFetcher } from "../../runtime/untrusted-fetch.ts";
 import { launchAggregator, launchOperator, launchProver, setupNetwork, startHardhatNode, type NodeProcess } from "../network/launch.ts";
 import { machineLine, printTable, recordSection } from "./harness.ts";
 
@@ -29,6 +32,10 @@ const GRACE_MS = Number(values["grace-ms"]);
 /** Our targets for a CPU-only laptop-class machine (the issue names the figures, not the bounds). */
 const TARGET_SUBMIT_TO_ATTEST_S = 60;
 const TARGET_LEAVES_PER_S = 10;
+/** Batched recomputation against one leaf per forward, measured side by side below. */
+const TARGET_BATCHED_SPEEDUP = 3;
+/** The operators' leaves/s before batched verification (issue 15's figure). */
+const BEFORE_LEAVES_PER_S = 37;
 
 type Samples = Map<string, number>;
 
@@ -105,6 +112,7 @@ try {
   rows.push(["requests in the batch", String(REQUESTS), "", ""]);
   rows.push(["prover generation (all requests, s)", generationS.toFixed(1), "", ""]);
   rows.push(["submission -> on-chain attestation (s)", submitToAttestS.toFixed(2), `<= ${TARGET_SUBMIT_TO_ATTEST_S}`, submitToAttestS <= TARGET_SUBMIT_TO_ATTEST_S ? "met" : "MISSED"]);
+  const operatorRates: number[] = [];
   operators.forEach((_, i) => {
     const phase = (p: string) => delta(after[i]!, before[i]!, `vb_operator_verification_seconds_sum{phase="${p}"}`);
     const leaves = delta(after[i]!, before[i]!, `vb_operator_leaves_verified_total{outcome="valid"}`);
@@ -116,6 +124,7 @@ try {
     // Fetches overlap recomputation, so the rate is over the checking wall time of the batch.
     const checkingS = batchS - seedS - signS;
     const rate = leaves / checkingS;
+    operatorRates.push(rate);
     rows.push([`operator ${i + 1}: leaves verified / s`, `${rate.toFixed(1)} (${leaves} in ${checkingS.toFixed(2)} s)`, `>= ${TARGET_LEAVES_PER_S}`, rate >= TARGET_LEAVES_PER_S ? "met" : "MISSED"]);
     rows.push([`operator ${i + 1}: seed block / fetch* / recompute / sign (s)`, `${seedS.toFixed(2)} / ${fetchS.toFixed(2)} / ${recomputeS.toFixed(2)} / ${signS.toFixed(3)}`, "", ""]);
   });
@@ -123,6 +132,36 @@ try {
   const chainS = delta(aggAfter, aggBefore, `vb_aggregator_transaction_seconds_sum{kind="attest"}`);
   rows.push(["aggregate: first attestation -> attest() sent (s, incl. grace)", Math.max(0, firstToSubmit - chainS).toFixed(2), `grace ${GRACE_MS} ms`, ""]);
   rows.push(["chain: attest() send -> receipt (s)", chainS.toFixed(2), "", ""]);
+
+  // One at a time against batched, side by side: the leaves of this batch, judged by a fresh
+  // operator-side checker in this process after the network has gone quiet.
+  const submitted = await setup.publicClient.getContractEvents({ address: bm, abi: batchManagerAbi, eventName: "BatchSubmitted", fromBlock: 0n });
+  const b = submitted[0]!.args as { root: `0x${string}`; modelId: `0x${string}`; leafCount: bigint; dataURI: string; profileHash: `0x${string}` };
+  const onchain: OnchainBatch = { batchId, root: b.root, modelId: b.modelId, leafCount: Number(b.leafCount), dataURI: b.dataURI, ...(b.profileHash ? { profileHash: b.profileHash } : {}) };
+  const engine = await Engine.load({ cacheDir: path.join(dir, "bench-models") });
+  const profiles = new Map(engine.profile ? [[engine.profile.contentHash.toLowerCase(), engine.profile]] : []);
+  const checker = new LeafChecker(engine, new UntrustedFetcher({ allowPrivateNetworks: ["127.0.0.1/32"], maxBytes: 16 << 20, timeoutMs: 10_000, maxRedirects: 0 }), { profiles });
+  const fetched: FetchedLeaf[] = [];
+  for (let i = 0; i < onchain.leafCount; i++) fetched.push(await checker.fetch(onchain, i));
+  const timeJudging = async (group: number): Promise<{ rate: number; valid: number }> => {
+    const start = performance.now();
+    let valid = 0;
+    for (let i = 0; i < fetched.length; i += group) for (const r of await checker.judgeMany(onchain, fetched.slice(i, i + group))) if (r.outcome === "valid") valid++;
+    return { rate: fetched.length / ((performance.now() - start) / 1000), valid };
+  };
+  await timeJudging(fetched.length); // warm-up
+  const single = await timeJudging(1);
+  const grouped = await timeJudging(8);
+  const whole = await timeJudging(fetched.length);
+  const best = Math.max(grouped.rate, whole.rate);
+  if (single.valid !== fetched.length || grouped.valid !== fetched.length || whole.valid !== fetched.length) throw new Error(`not every leaf judged valid (${single.valid} / ${grouped.valid} / ${whole.valid} of ${fetched.length})`);
+  await engine.close();
+  rows.push([`judging this batch's ${fetched.length} leaves, one per forward (leaves / s)`, `${single.rate.toFixed(1)} (${single.valid} valid)`, "", ""]);
+  rows.push(["  batched, 8 per call as operators do (leaves / s)", `${grouped.rate.toFixed(1)} (${grouped.valid} valid)`, "", ""]);
+  rows.push(["  batched, all in one call (leaves / s)", `${whole.rate.toFixed(1)} (${whole.valid} valid)`, "", ""]);
+  rows.push(["  batched vs one per forward", `${(best / single.rate).toFixed(2)}x`, `>= ${TARGET_BATCHED_SPEEDUP}x`, best / single.rate >= TARGET_BATCHED_SPEEDUP ? "met" : "MISSED"]);
+  const meanOperator = operatorRates.reduce((a, b) => a + b, 0) / operatorRates.length;
+  rows.push([`operators' mean leaves / s vs the ${BEFORE_LEAVES_PER_S} leaves/s the issue measured before`, `${(meanOperator / BEFORE_LEAVES_PER_S).toFixed(2)}x`, `>= ${TARGET_BATCHED_SPEEDUP}x`, meanOperator / BEFORE_LEAVES_PER_S >= TARGET_BATCHED_SPEEDUP ? "met" : "MISSED"]);
   const table = printTable(rows);
   console.log("* fetch is the sum of per-leaf fetch latencies; up to 8 fetches run ahead of the recomputation, so it overlaps.");
   if (values.record) {

@@ -60,6 +60,20 @@ describe("operator leaf check (real prover and engine on loopback)", function ()
     }
   });
 
+  it("judges several leaves in shared prefills exactly as one at a time, each bad leaf its own outcome", async () => {
+    const fetched = await Promise.all([0, 1, 2, 99, 1].map((i) => checker.fetch(batch, i)));
+    // Leaf 1 a second time with a proof cut short: a malformed record among honest ones.
+    const broken = structuredClone(fetched[4]!);
+    broken.parsed!.record.proofs = [broken.parsed!.record.proofs[0]!.slice(0, 10)];
+    fetched[4] = broken;
+    const together = await checker.judgeMany(batch, fetched);
+    const alone = [];
+    for (const f of fetched) alone.push(await checker.judge(batch, f));
+    assert.deepEqual(together.map((r) => r.outcome), ["valid", "valid", "valid", "unavailable", "unavailable"]);
+    assert.deepEqual(together.map((r) => r.outcome), alone.map((r) => r.outcome));
+    for (let i = 0; i < 3; i++) assert.deepEqual(together[i]!.judgement, alone[i]!.judgement, `leaf ${i}: the statistics of the batched prefill equal those of its own`);
+  });
+
   it("checks inclusion against the on-chain root, not the served one", async () => {
     const result = await checker.check({ ...batch, root: `0x${"ab".repeat(32)}` as Hex }, 0);
     assert.equal(result.outcome, "unavailable");

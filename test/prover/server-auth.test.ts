@@ -214,7 +214,7 @@ describe("prover server: API keys, per-key limits, OpenAI-shaped errors everywhe
     const body = JSON.stringify({ model: "scripted-test-engine", prompt: "hi", max_tokens: 2 });
     const running = postRaw(s.address, "/v1/completions", body);
     await waitFor(async () => ((await getJson(s.address, "/health")).json.queue.active === 1 ? true : undefined), 5_000, "a running request");
-    assertOpenAIError(await postRaw(s.address, "/v1/completions", body), 503, "engine_overloaded");
+    assertOpenAIError(await postRaw(s.address, "/v1/completions", body), 429, "engine_overloaded");
     gate = Promise.resolve();
     release();
     await running;

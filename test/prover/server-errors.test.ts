@@ -234,7 +234,7 @@ describe("prover server: engine failures and overload (scripted engine)", () => 
     assertOpenAIError(result, 500, { code: "engine_error" });
   });
 
-  it("bounds the engine queue: requests beyond it get 503 engine_overloaded with retry-after", async () => {
+  it("bounds the engine queue: requests beyond it get 429 engine_overloaded with retry-after", async () => {
     // The engine is held busy until the test releases it, so the queue's state is exact.
     let release!: () => void;
     let gate = new Promise<void>((resolve) => (release = resolve));
@@ -254,7 +254,7 @@ describe("prover server: engine failures and overload (scripted engine)", () => 
     // A streaming request is refused the same way, before any event is sent.
     refused.push(await postRaw(server.address, "/v1/completions", JSON.stringify({ model, prompt: "hi", max_tokens: 4, stream: true })));
     for (const result of refused) {
-      assertOpenAIError(result, 503, { type: "server_error", code: "engine_overloaded" });
+      assertOpenAIError(result, 429, { type: "rate_limit_error", code: "engine_overloaded" });
       assert.equal(result.headers.get("retry-after"), "1");
     }
     gate = Promise.resolve();
