@@ -22,7 +22,8 @@ describe("prover/engine continuous batching", () => {
   const prompts: number[][] = [];
 
   before(async () => {
-    batched = await Engine.load({ cacheDir: cache.dir });
+    // Cohorts large enough that every request of a test shares forwards (the default bound is sized for speed).
+    batched = await Engine.load({ cacheDir: cache.dir, batching: { cohortTokens: 4096 } });
     alone = await Engine.load({ cacheDir: cache.dir, batching: false });
     for (let i = 0; i < 12; i++) prompts.push(batched.tokenizer.chatPrompt([{ role: "user", content: `Request ${i}: ${"say something ".repeat(i % 4)}` }]));
   });

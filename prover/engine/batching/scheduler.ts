@@ -15,16 +15,18 @@ export interface BatchingOptions {
   /** Most cohorts (one decode forward each per step) at once (default 16). */
   maxCohorts?: number;
   /**
-   * Most cache tokens (members x final clock) one cohort's forward carries (default 4096).
-   * Each decode step reads and rewrites its whole cache (the graph concatenates past and new
-   * keys), so past the CPU's cache size a bigger forward can cost more per row than two smaller
-   * ones (one measurement here: 16 rows x 140 positions took 4x the time of 8 rows x 140); on
-   * this shared 2-core machine the end-to-end effect of the bound was within the noise.
+   * Most cache tokens (members x final clock) one cohort's forward carries (default 512).
+   * Each decode step copies its whole cache (the graph concatenates past and new keys, and
+   * onnxruntime-node copies every output into JavaScript), so forwards grow faster than their
+   * rows: on the default model 16 rows x 150 positions took 12x one row, 8 rows x 150 2.6x.
+   * 16 concurrent requests through the engine, against one at a time in the same process:
+   * bound 256 1.6x, 512 1.4x, 768 1.1x, 1536 1.1x, 4096 0.7x (.scratch measurements on this
+   * 2-core machine, noisy: the machine was shared).
    */
   cohortTokens?: number;
 }
 
-export const DEFAULT_BATCHING = Object.freeze({ maxBatch: 64, maxWaiting: 256, kvCacheBytes: 1 << 30, maxCohorts: 16, cohortTokens: 4096 });
+export const DEFAULT_BATCHING = Object.freeze({ maxBatch: 64, maxWaiting: 256, kvCacheBytes: 1 << 30, maxCohorts: 16, cohortTokens: 512 });
 
 export interface SchedulerModel {
   hiddenSize: number;
