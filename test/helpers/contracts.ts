@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import {
+  zeroAddress,
   createWalletClient,
   custom,
   encodeAbiParameters,
@@ -98,7 +99,7 @@ export async function deploySystem(connection: Connection, mode: Mode, label = "
   } else {
     const am = await viem.deployContract("MockAllocationManager", []);
     allocationManager = getContract({ address: am.address as Address, abi: mockAllocationManagerAbi, client: { public: publicClient, wallet: deployerClient } });
-    const r = await viem.deployContract("EigenServiceManager", [am.address, [STRATEGY], MIN_STAKE, MIN_STAKE, UNBONDING_DELAY, 10, deployer]);
+    const r = await viem.deployContract("EigenServiceManager", [am.address, [STRATEGY], MIN_STAKE, MIN_STAKE, UNBONDING_DELAY, 10, deployer, token.address, zeroAddress]);
     registryAddress = r.address;
   }
   const registry = getContract({ address: registryAddress, abi: stakeRegistryAbi, client: { public: publicClient, wallet: deployerClient } });
