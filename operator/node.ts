@@ -284,7 +284,13 @@ export class OperatorNode {
 
   private async ensureRegistered(): Promise<void> {
     try {
-      const outcome = await ensureRegistered(this.conn, this.signer, BigInt(this.config.stake));
+      const el = this.config.eigenLayer ?? {};
+      const outcome = await ensureRegistered(this.conn, this.signer, BigInt(this.config.stake), {
+        ...(el.allocationDelay !== undefined ? { allocationDelay: el.allocationDelay } : {}),
+        ...(el.magnitude !== undefined ? { magnitude: BigInt(el.magnitude) } : {}),
+        ...(el.metadataURI !== undefined ? { metadataURI: el.metadataURI } : {}),
+        onStep: (step, detail) => this.log.info({ step, ...detail }, "EigenLayer: joining the operator set"),
+      });
       if (outcome === "registered") this.log.info({ stake: this.config.stake, mode: this.conn.deployment.mode }, "registered as operator");
     } catch (error) {
       if (error instanceof RegistrationError) throw new OperatorError(error.message, error.field);

@@ -128,23 +128,36 @@ async function send(ctx: Ctx, address: Address, abi: Abi, functionName: string, 
   if (receipt.status !== "success") throw new DeployError(`${functionName} on ${address} reverted (tx ${hash})`, functionName);
 }
 
+/** Clients to deploy with instead of options.rpcUrl (tests on the in-process chain). */
+export interface DeployClients {
+  publicClient: PublicClient;
+  walletClient: WalletClient;
+  account: Account | Address;
+}
+
 /** Deploys everything for `options.mode` and writes the deployment file; returns what it wrote. */
-export async function deploy(options: DeployOptions): Promise<Deployment> {
+export async function deploy(options: DeployOptions, clients?: DeployClients): Promise<Deployment> {
   const config: DeployedConfig = { ...DEFAULT_CONFIG, ...options.config };
-  const transport = http(options.rpcUrl);
-  const publicClient = createPublicClient({ transport }) as PublicClient;
-  const walletClient = createWalletClient({ transport });
-  const chainId = await publicClient.getChainId();
+  let publicClient: PublicClient;
+  let walletClient: WalletClient;
   let account: Account | Address;
-  const key = process.env.DEPLOYER_PRIVATE_KEY;
-  if (key) {
-    if (!/^0x[0-9a-fA-F]{64}$/.test(key)) throw new DeployError("DEPLOYER_PRIVATE_KEY must be 32 bytes of 0x-hex", "DEPLOYER_PRIVATE_KEY");
-    account = privateKeyToAccount(key as Hex);
+  if (clients) {
+    ({ publicClient, walletClient, account } = clients);
   } else {
-    const accounts = await walletClient.getAddresses();
-    if (accounts.length === 0) throw new DeployError(`${options.rpcUrl} has no unlocked account; set DEPLOYER_PRIVATE_KEY`, "DEPLOYER_PRIVATE_KEY");
-    account = accounts[0]!;
+    const transport = http(options.rpcUrl);
+    publicClient = createPublicClient({ transport }) as PublicClient;
+    walletClient = createWalletClient({ transport });
+    const key = process.env.DEPLOYER_PRIVATE_KEY;
+    if (key) {
+      if (!/^0x[0-9a-fA-F]{64}$/.test(key)) throw new DeployError("DEPLOYER_PRIVATE_KEY must be 32 bytes of 0x-hex", "DEPLOYER_PRIVATE_KEY");
+      account = privateKeyToAccount(key as Hex);
+    } else {
+      const accounts = await walletClient.getAddresses();
+      if (accounts.length === 0) throw new DeployError(`${options.rpcUrl} has no unlocked account; set DEPLOYER_PRIVATE_KEY`, "DEPLOYER_PRIVATE_KEY");
+      account = accounts[0]!;
+    }
   }
+  const chainId = await publicClient.getChainId();
   const deployer = typeof account === "string" ? account : account.address;
   const ctx: Ctx = { publicClient, walletClient, account };
 
