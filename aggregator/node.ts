@@ -460,7 +460,7 @@ export class AggregatorNode {
         const record = await this.state.dispute(disputeId);
         if (!record) continue;
         const decision = this.votes.decision(disputeId);
-        const votingOver = Date.now() / 1000 > Number(record.votingDeadline) + 1;
+        const votingOver = (await this.chainNowSeconds()) > Number(record.votingDeadline) + 1;
         if (!decision && !votingOver) continue;
         const pending = this.votes.pending(disputeId);
         if (pending.length > 0 && !votingOver) {
@@ -571,7 +571,7 @@ export class AggregatorNode {
 
   /** Batches whose response window passed without quorum: expire() them (frees nothing, but ends them). */
   private async expireDue(): Promise<void> {
-    const nowSeconds = Date.now() / 1000;
+    const nowSeconds = await this.chainNowSeconds();
     for (const record of await this.state.openAwaiting()) {
       if (nowSeconds <= Number(record.responseDeadline) + 1) continue;
       const key = `expire:${record.batchId}`;
@@ -594,10 +594,20 @@ export class AggregatorNode {
     }
   }
 
+  /**
+   * The chain's clock (the newest block's timestamp), which the contract's deadlines are on: a
+   * development chain's clock runs ahead of the wall clock when it mines blocks faster than one a
+   * second (every block's timestamp is at least its parent's plus one).
+   */
+  private async chainNowSeconds(): Promise<number> {
+    const block = await this.conn.publicClient.getBlock({ blockTag: "latest" });
+    return Math.max(Number(block.timestamp), Date.now() / 1000);
+  }
+
   private async finalizeDue(): Promise<void> {
     if (!this.config.finalize) return;
     await this.phase("expire", () => this.expireDue());
-    const nowSeconds = Date.now() / 1000;
+    const nowSeconds = await this.chainNowSeconds();
     for (const record of await this.state.openAttested()) {
       if (nowSeconds <= Number(record.challengeDeadline) + 1) continue;
       const key = `finalize:${record.batchId}`;

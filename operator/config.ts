@@ -30,7 +30,7 @@ export interface OperatorConfig {
   /** Share of each batch's leaves to check, in (0, 1]. */
   samplingFraction: number;
   /**
-   * EigenLayer mode on EigenLayer's core (operator/eigenlayer-join.ts): the allocation delay set
+   * EigenLayer mode on EigenLayer's core (runtime/eigenlayer-join.ts): the allocation delay set
    * at registerAsOperator (blocks), the magnitude of each strategy allocated to the operator set
    * (decimal, parts of 1e18), and the operator metadata URI.
    */

@@ -1,7 +1,7 @@
 /**
  * Joining the operator set when the account is not a member yet. Native mode: approve the stake
  * token and StakeRegistry.register(1, stake, signingKey, deadline, signature). EigenLayer mode:
- * on EigenLayer's core (the deployment names it), the real path of operator/eigenlayer-join.ts
+ * on EigenLayer's core (the deployment names it), the real path of runtime/eigenlayer-join.ts
  * (registerAsOperator, deposit, modifyAllocations, the allocation delay), then
  * AllocationManager.registerForOperatorSets(account, { avs, [0], abi.encode(signingKey, deadline,
  * signature) }); with the unit tests' stand-in (no core named) the allocation is the test's.
@@ -13,7 +13,7 @@ import { allocationManagerAbi, devStakeTokenAbi, stakeRegistryAbi } from "../pro
 import { protocolDomain, Role, signRegistration } from "../protocol/eip712/index.ts";
 import type { ChainConnection } from "../runtime/chain.ts";
 import { FieldError } from "../protocol/errors.ts";
-import { EigenLayerJoinError, FULL_MAGNITUDE, joinEigenLayer, type EigenLayerJoinOptions } from "./eigenlayer-join.ts";
+import { EigenLayerJoinError, FULL_MAGNITUDE, joinEigenLayer, type EigenLayerJoinOptions } from "../runtime/eigenlayer-join.ts";
 
 export class RegistrationError extends FieldError {
   override name = "RegistrationError";

@@ -199,13 +199,14 @@ export async function deployEigenLayerCore(
   }
   // DelegationManager.slashOperatorShares looks up its queue at block.number - MIN_WITHDRAWAL_DELAY
   // - 1, which underflows (and every slash reverts) while the chain is younger than that: a bare
-  // local chain is. Development nodes (Hardhat, anvil) mine the gap at once.
+  // local chain is. Development nodes (Hardhat, anvil) mine the gap at once, in the same second
+  // (interval 0): the chain clock must stay on the wall clock for nodes that compare the two.
   const head = Number(await ctx.publicClient.getBlockNumber());
   const needed = params.minWithdrawalDelayBlocks + 2;
   if (head < needed) {
     await step(`mine to block ${needed} (slashing needs the chain older than the withdrawal delay)`, async () => {
       try {
-        await ctx.publicClient.request({ method: "hardhat_mine" as never, params: [`0x${(needed - head).toString(16)}`] as never });
+        await ctx.publicClient.request({ method: "hardhat_mine" as never, params: [`0x${(needed - head).toString(16)}`, "0x0"] as never });
       } catch (err) {
         throw new CoreDeployError(`the chain is at block ${head}; EigenLayer's slashing needs block ${needed} and this node cannot mine on request (${(err as Error).message})`, "minWithdrawalDelayBlocks");
       }

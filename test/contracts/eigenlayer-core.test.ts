@@ -19,7 +19,7 @@ import {
 } from "../../protocol/contracts/abis.ts";
 import { hashLeafFields } from "../../protocol/merkle/index.ts";
 import { Role } from "../../protocol/eip712/index.ts";
-import { EigenLayerJoinError, FULL_MAGNITUDE, joinEigenLayer } from "../../operator/eigenlayer-join.ts";
+import { EigenLayerJoinError, FULL_MAGNITUDE, joinEigenLayer } from "../../runtime/eigenlayer-join.ts";
 import type { ChainConnection } from "../../runtime/chain.ts";
 import { assertRevertsWith, deploySystem, MIN_STAKE, randomLeaves, TEST_CONFIG, testAccount, wait, type Member, type System } from "../helpers/contracts.ts";
 
@@ -94,19 +94,16 @@ describe("AVS on EigenLayer's real core", function () {
     let mined = 0;
     const steps = await joinEigenLayer(conn, sys.core!, sys.registry.address, 0, {
       stake: MIN_STAKE, allocationDelay: 5, magnitude: WAD / 2n, metadataURI: "", pollMs: 5,
-      onStep: async (step, detail) => {
-        if (step !== "waiting-for-allocation") return;
-        waits.push(detail.head as number);
+      onWait: async (head) => {
+        waits.push(head);
         // Before the effect block the allocation is pending: nothing is slashable yet.
-        if (mined === 0) assert.equal(await slashable(account.address), 0n);
+        if (mined === 0) assert.equal(await magnitude(account.address), 0n);
         mined++;
         await sys.testClient.mine({ blocks: 1 });
       },
     });
     assert.deepEqual(steps, ["registered-as-operator", "deposited", "allocated", "allocation-effective"]);
-    assert.ok(waits.length >= 3, `waited ${waits.length} polls for a 5-block delay`);
-    // The join returns when the next block is the effect block: the registration lands there.
-    await sys.testClient.mine({ blocks: 1 });
+    assert.ok(waits.length >= 4, `waited ${waits.length} polls for a 5-block delay`);
     assert.equal(await magnitude(account.address), WAD / 2n);
     assert.equal(await slashable(account.address), 0n, "not slashable before registering for the set");
     const bad = await joinEigenLayer(conn, sys.core!, sys.registry.address, 0, { stake: MIN_STAKE, allocationDelay: 5, magnitude: WAD / 2n, metadataURI: "" });

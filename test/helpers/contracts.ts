@@ -37,7 +37,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { deploy } from "../../scripts/deploy.ts";
-import { FULL_MAGNITUDE, joinEigenLayer } from "../../operator/eigenlayer-join.ts";
+import { FULL_MAGNITUDE, joinEigenLayer } from "../../runtime/eigenlayer-join.ts";
 import type { EigenLayerCore } from "../../protocol/contracts/deployments.ts";
 import type { ChainConnection } from "../../runtime/chain.ts";
 import { BatchMerkleTree, hashLeafFields, type InferenceLeafFields } from "../../protocol/merkle/index.ts";
@@ -181,7 +181,9 @@ export async function deploySystem(connection: Connection, mode: Mode, label = "
         chainId, chain: publicClient.chain!, publicClient, account: member.account,
         walletClient: createWalletClient({ chain: publicClient.chain, transport: custom(provider, { retryCount: 0 }), account: member.account }),
       } as unknown as ChainConnection;
-      await joinEigenLayer(conn, core!, registryAddress, setId, { stake, allocationDelay: 1, magnitude: FULL_MAGNITUDE, metadataURI: "", pollMs: 10 });
+      await joinEigenLayer(conn, core!, registryAddress, setId, {
+        stake, allocationDelay: 1, magnitude: FULL_MAGNITUDE, metadataURI: "", pollMs: 1, onWait: () => testClient.mine({ blocks: 1 }),
+      });
       const data = encodeAbiParameters([{ type: "address" }, { type: "uint256" }, { type: "bytes" }], [member.signingKey.address, deadline, signature]);
       await sendAs(member.account, core!.allocationManager, eigenAllocationManagerAbi, "registerForOperatorSets", [
         member.account.address, { avs: registryAddress, operatorSetIds: [setId], data },

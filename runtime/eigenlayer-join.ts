@@ -12,7 +12,7 @@
 import { erc20Abi, type Address, type Hex } from "viem";
 import { eigenAllocationManagerAbi, eigenDelegationManagerAbi, eigenStrategyAbi, eigenStrategyManagerAbi } from "../protocol/contracts/abis.ts";
 import type { EigenLayerCore } from "../protocol/contracts/deployments.ts";
-import type { ChainConnection } from "../runtime/chain.ts";
+import type { ChainConnection } from "./chain.ts";
 import { FieldError } from "../protocol/errors.ts";
 
 export class EigenLayerJoinError extends FieldError {
@@ -35,7 +35,9 @@ export interface EigenLayerJoinOptions {
   /** Longest wait for the allocation to take effect (ms). */
   maxWaitMs?: number;
   /** Progress: one line per step taken. */
-  onStep?: (step: string, detail: Record<string, unknown>) => void;
+  onStep?: (step: JoinStep, detail: Record<string, unknown>) => void;
+  /** Called on each poll while the allocation is pending (a development chain may mine here). */
+  onWait?: (head: number, effectBlock: number) => void | Promise<void>;
 }
 
 export type JoinStep = "registered-as-operator" | "deposited" | "allocated" | "allocation-effective";
@@ -113,15 +115,16 @@ export async function joinEigenLayer(conn: ChainConnection, core: EigenLayerCore
     note("allocated", { strategies: toAllocate, magnitude: options.magnitude.toString(), effectBlock });
   }
 
-  // 4. The allocation counts from its effect block: the registration must land at or after it.
+  // 4. The allocation counts from its effect block. The AVS reads it when the registration is
+  // simulated against the head, so the head must have reached it.
   if (effectBlock > 0) {
     const pollMs = options.pollMs ?? 2000;
     const deadline = Date.now() + (options.maxWaitMs ?? 3_600_000);
     for (;;) {
       const head = Number(await publicClient.getBlockNumber());
-      if (head + 1 >= effectBlock) break; // the next transaction is mined at head + 1 or later
+      if (head >= effectBlock) break;
       if (Date.now() > deadline) throw new EigenLayerJoinError(`allocation still pending at block ${head} (effective at ${effectBlock})`, "allocationDelay");
-      options.onStep?.("waiting-for-allocation", { head, effectBlock });
+      await options.onWait?.(head, effectBlock);
       await new Promise((resolve) => setTimeout(resolve, pollMs));
     }
     note("allocation-effective", { effectBlock });
