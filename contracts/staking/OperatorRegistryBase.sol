@@ -198,7 +198,16 @@ abstract contract OperatorRegistryBase is IOperatorRegistry, EIP712, Ownable {
 
     /// @inheritdoc IOperatorRegistry
     function totalWeightAt(uint256 blockNumber) external view returns (uint256) {
-        return _totalWeight.upperLookupRecent(SafeCast.toUint48(blockNumber));
+        return _lookup(_totalWeight, SafeCast.toUint48(blockNumber));
+    }
+
+    /// @dev A trace's value at `key`: the newest checkpoint when it is not newer than `key` (the
+    /// common case, a reference block after the last change: two SLOADs whatever the history's
+    /// length), otherwise OpenZeppelin's search.
+    function _lookup(Checkpoints.Trace208 storage trace, uint48 key) internal view returns (uint256) {
+        (bool exists, uint48 newest, uint208 value) = trace.latestCheckpoint();
+        if (exists && newest <= key) return value;
+        return trace.upperLookupRecent(key);
     }
 
     /// @inheritdoc IOperatorRegistry
@@ -285,7 +294,7 @@ abstract contract OperatorRegistryBase is IOperatorRegistry, EIP712, Ownable {
         }
         uint48 key = SafeCast.toUint48(refBlock);
         apk = _apkHistory[apkIndex].apk;
-        signedWeight = _blsWeight.upperLookupRecent(key);
+        signedWeight = _lookup(_blsWeight, key);
         bytes32 previous;
         for (uint256 i = 0; i < nonSigners.length; ++i) {
             bytes32 h = BN254.hashG1(nonSigners[i]);

@@ -66,6 +66,7 @@ async function complete(proverUrl: string, count: number, label: string): Promis
   let setup: NetworkSetup;
   const procs: NodeProcess[] = [];
   let honestBatchId: bigint;
+  const nodeUrls: string[] = [];
 
   const bm = () => setup.deployment.contracts.batchManager.address;
   const sm = () => setup.deployment.contracts.registry.address;
@@ -94,9 +95,10 @@ async function complete(proverUrl: string, count: number, label: string): Promis
     });
     const aggregator = await launchAggregator(setup, { AGGREGATOR_GRACE_MS: "6000" });
     procs.push(aggregator.proc);
+    nodeUrls.push(aggregator.url);
     const colluder = setup.provers[1]!.account.address;
     // Each is pushed as soon as it is up, so that a failing start stops the others.
-    const up = <T extends { proc: NodeProcess }>(launched: Promise<T>) => launched.then((x) => (procs.push(x.proc), x));
+    const up = <T extends { proc: NodeProcess; url: string }>(launched: Promise<T>) => launched.then((x) => (procs.push(x.proc), nodeUrls.push(x.url), x));
     const results = await Promise.allSettled([
       up(launchOperator(setup, { index: 0, aggregatorUrl: aggregator.url, bootstrap: [aggregator.mesh] })),
       up(launchOperator(setup, { index: 1, aggregatorUrl: aggregator.url, bootstrap: [aggregator.mesh] })),
@@ -125,6 +127,25 @@ async function complete(proverUrl: string, count: number, label: string): Promis
       const [role, key] = (await setup.publicClient.readContract({ address: sm(), abi: stakeRegistryAbi, functionName: "memberOf", args: [a] })) as [number, Address];
       assert.equal(role, 1);
       assert.equal(key, setup.operators[setup.operators.indexOf(op)]!.signer.address);
+    }
+  });
+
+  it("every node answers EigenLayer's node API and exports eigen_ metrics", async () => {
+    for (const url of nodeUrls) {
+      const info = (await (await fetch(`${url}/eigen/node`)).json()) as { node_name: string; spec_version: string };
+      assert.match(info.node_name, /^verifiable-benchmarks-(operator|aggregator)$/);
+      assert.equal(info.spec_version, "v0.0.1");
+      // 206 while the gossip mesh forms, then 200.
+      assert.ok([200, 206].includes((await fetch(`${url}/eigen/node/health`)).status));
+      await until(`${url}: every service up`, 30_000, async () => ((await fetch(`${url}/eigen/node/health`)).status === 200 ? true : undefined));
+      const { services } = (await (await fetch(`${url}/eigen/node/services`)).json()) as { services: { id: string; status: string }[] };
+      for (const s of services) assert.equal((await fetch(`${url}/eigen/node/services/${s.id}/health`)).status, 200, s.id);
+      const metrics = await (await fetch(`${url}/metrics`)).text();
+      const stake = info.node_name.endsWith("operator") ? "100" : "300";
+      assert.match(metrics, new RegExp(`eigen_registered_stakes\\{quorum_number="0",quorum_name="operators"[^}]*\\} ${stake}\\b`));
+      assert.match(metrics, /eigen_performance_score\{[^}]*\} 100/);
+      assert.match(metrics, /eigen_rpc_request_total\{method="eth_blockNumber"/);
+      assert.match(metrics, /eigen_rpc_request_duration_seconds_bucket\{/);
     }
   });
 
