@@ -155,7 +155,7 @@ export class AggregatorNode {
       ];
       // The aggregator holds no stake: it reports the operator set's total weight, the quorum's base.
       eigen.stakeSource = async () => {
-        const block = await conn.publicClient.getBlockNumber();
+        const block = await conn.publicClient.getBlockNumber({ cacheTime: 0 });
         const total = (await conn.publicClient.readContract({ address: deployment.contracts.registry.address, abi: stakeRegistryAbi, functionName: "totalWeightAt", args: [block] })) as bigint;
         return [{ quorumNumber: 0, quorumName: "operators", stake: Number(total) / 1e18 }];
       };
@@ -479,7 +479,7 @@ export class AggregatorNode {
         const record = await this.state.dispute(disputeId);
         if (!record) continue;
         const decision = this.votes.decision(disputeId);
-        const votingOver = (await this.chainNowSeconds()) > Number(record.votingDeadline) + 1;
+        const votingOver = Date.now() / 1000 > Number(record.votingDeadline) + 1;
         if (!decision && !votingOver) continue;
         const pending = this.votes.pending(disputeId);
         if (pending.length > 0 && !votingOver) {
@@ -590,7 +590,7 @@ export class AggregatorNode {
 
   /** Batches whose response window passed without quorum: expire() them (frees nothing, but ends them). */
   private async expireDue(): Promise<void> {
-    const nowSeconds = await this.chainNowSeconds();
+    const nowSeconds = Date.now() / 1000;
     for (const record of await this.state.openAwaiting()) {
       if (nowSeconds <= Number(record.responseDeadline) + 1) continue;
       const key = `expire:${record.batchId}`;
@@ -613,20 +613,10 @@ export class AggregatorNode {
     }
   }
 
-  /**
-   * The chain's clock (the newest block's timestamp), which the contract's deadlines are on: a
-   * development chain's clock runs ahead of the wall clock when it mines blocks faster than one a
-   * second (every block's timestamp is at least its parent's plus one).
-   */
-  private async chainNowSeconds(): Promise<number> {
-    const block = await this.conn.publicClient.getBlock({ blockTag: "latest" });
-    return Math.max(Number(block.timestamp), Date.now() / 1000);
-  }
-
   private async finalizeDue(): Promise<void> {
     if (!this.config.finalize) return;
     await this.phase("expire", () => this.expireDue());
-    const nowSeconds = await this.chainNowSeconds();
+    const nowSeconds = Date.now() / 1000;
     for (const record of await this.state.openAttested()) {
       if (nowSeconds <= Number(record.challengeDeadline) + 1) continue;
       const key = `finalize:${record.batchId}`;

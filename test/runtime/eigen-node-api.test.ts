@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import Fastify from "fastify";
 import { network } from "hardhat";
-import { createPublicClient, custom } from "viem";
+import { createPublicClient, custom, http } from "viem";
 import { Registry } from "prom-client";
 import { eigenNodeApi, EigenMetrics, chainService, type EigenServiceStatus } from "../../runtime/eigen-node-api.ts";
 
@@ -68,12 +68,18 @@ describe("EigenLayer node API and eigen_ metrics", () => {
     await client.getBlockNumber();
     await client.getChainId();
     assert.equal(chainService(metrics).status(), "Up");
+    // An error answer (here: an unknown method) comes from a working endpoint.
     await assert.rejects(client.request({ method: "eth_noSuchMethod" as never }));
+    assert.equal(chainService(metrics).status(), "Up");
+    // No answer at all: the chain is down.
+    const closed = createPublicClient({ transport: metrics.timed(http("http://127.0.0.1:1", { retryCount: 0 })) });
+    await assert.rejects(closed.getBlockNumber());
     assert.equal(chainService(metrics).status(), "Down");
     metrics.stakeSource = async () => [{ quorumNumber: 0, quorumName: "operators", stake: 250 }];
     metrics.services = [{ id: "x", name: "x", description: "x", status: () => "Up" }, { id: "y", name: "y", description: "y", status: () => "Down" }];
     const text = await registry.metrics();
-    assert.match(text, /eigen_rpc_request_total\{method="eth_blockNumber",client_type="hardhatnetwork",version="3\.0\.0"\} 1/);
+    // Two eth_blockNumber: one answered by the chain, one to the closed port.
+    assert.match(text, /eigen_rpc_request_total\{method="eth_blockNumber",client_type="hardhatnetwork",version="3\.0\.0"\} 2/);
     assert.match(text, /eigen_rpc_request_duration_seconds_count\{method="eth_chainId",client_type="hardhatnetwork",version="3\.0\.0"\} 1/);
     assert.match(text, /eigen_registered_stakes\{quorum_number="0",quorum_name="operators"\} 250/);
     assert.match(text, /eigen_performance_score 50/);
