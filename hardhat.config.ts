@@ -18,6 +18,13 @@ const config: HardhatUserConfig = {
       optimizer: { enabled: true, runs: 200 },
       evmVersion: "prague",
     },
+    // EigenLayer's core (contracts/vendor/eigenlayer) is deployed behind OpenZeppelin 4.9's
+    // proxies, as its own local deployment script does; these npm files get artifacts too.
+    npmFilesToBuild: [
+      "openzeppelin-contracts-v4/proxy/transparent/ProxyAdmin.sol",
+      "openzeppelin-contracts-v4/proxy/transparent/TransparentUpgradeableProxy.sol",
+      "openzeppelin-contracts-v4/proxy/beacon/UpgradeableBeacon.sol",
+    ],
   },
   networks: {
     // `npm run chain` listens on 127.0.0.1; "localhost" could resolve to ::1 first.

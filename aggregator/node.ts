@@ -21,7 +21,8 @@ import Fastify, { type FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import type { Address, Hex } from "viem";
-import { batchManagerAbi } from "../protocol/contracts/abis.ts";
+import { batchManagerAbi, stakeRegistryAbi } from "../protocol/contracts/abis.ts";
+import { chainService, eigenNodeApi, EigenMetrics } from "../runtime/eigen-node-api.ts";
 import { protocolDomain, toCompactSignature, type AttestationMessage, type ProtocolDomain } from "../protocol/eip712/index.ts";
 import { decodeGossipMessage, encodeGossipMessage, gossipTopic, loadOrCreatePeerKey, MeshNode, type GossipMessage } from "../protocol/gossip/index.ts";
 import { connectChain, loadKey, readDeploymentFile, sleep, type ChainConnection } from "../runtime/chain.ts";
@@ -96,7 +97,7 @@ export class AggregatorNode {
   private readonly votes: VotePool;
   private readonly admission: Admission;
   readonly domain: ProtocolDomain;
-  private readonly topics: { attestations: string; votes: string };
+  readonly topics: { attestations: string; votes: string };
 
   private constructor(
     readonly config: AggregatorConfig,
@@ -125,7 +126,8 @@ export class AggregatorNode {
     const log = options.logger ?? createLogger("aggregator", config.logLevel);
     const deployment = readDeploymentFile(config.chain.deployment);
     const account = await loadKey(config.account, "account", options.env ?? process.env);
-    const conn = await connectChain(config.chain.rpcUrl, deployment, account);
+    const eigen = new EigenMetrics();
+    const conn = await connectChain(config.chain.rpcUrl, deployment, account, { metrics: eigen });
     restrictNewFiles();
     ensurePrivateDir(config.dataDir, { tighten: true });
     const closers: (() => Promise<unknown>)[] = [];
@@ -137,10 +139,27 @@ export class AggregatorNode {
       const mesh = await MeshNode.start({ listen: config.mesh.listen, bootstrap: config.mesh.bootstrap, privateKey: peerKey });
       closers.push(() => mesh.stop());
       const registry = createMetricsRegistry("aggregator");
+      eigen.registerOn(registry);
       const app = Fastify({ logger: false, bodyLimit: config.http.bodyLimitBytes, ...FIELD_ERROR_SERVER_OPTIONS });
       installFieldErrorShape(app);
       closers.push(() => app.close());
       const node = new AggregatorNode(config, conn, state, mesh, app, createMetrics(registry), registry, log);
+      eigen.services = [
+        chainService(eigen),
+        {
+          id: "gossip-mesh",
+          name: "mesh",
+          description: "libp2p gossipsub mesh the operators' attestations and votes arrive on",
+          status: () => (Object.values(node.topics).some((t) => mesh.subscribers(t) > 0) ? "Up" : "Initializing"),
+        },
+      ];
+      // The aggregator holds no stake: it reports the operator set's total weight, the quorum's base.
+      eigen.stakeSource = async () => {
+        const block = await conn.publicClient.getBlockNumber({ cacheTime: 0 });
+        const total = (await conn.publicClient.readContract({ address: deployment.contracts.registry.address, abi: stakeRegistryAbi, functionName: "totalWeightAt", args: [block] })) as bigint;
+        return [{ quorumNumber: 0, quorumName: "operators", stake: Number(total) / 1e18 }];
+      };
+      await app.register(eigenNodeApi, { nodeName: "verifiable-benchmarks-aggregator", nodeVersion: "0.1.0", services: eigen.services });
       for (const kind of ["attestations", "votes"] as const) {
         mesh.subscribe(node.topics[kind], {
           validate: async (data) => {

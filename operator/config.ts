@@ -29,6 +29,12 @@ export interface OperatorConfig {
   dataDir: string;
   /** Share of each batch's leaves to check, in (0, 1]. */
   samplingFraction: number;
+  /**
+   * EigenLayer mode on EigenLayer's core (runtime/eigenlayer-join.ts): the allocation delay set
+   * at registerAsOperator (blocks), the magnitude of each strategy allocated to the operator set
+   * (decimal, parts of 1e18), and the operator metadata URI.
+   */
+  eigenLayer?: { allocationDelay?: number; magnitude?: string; metadataURI?: string };
   http: { host: string; port: number };
   mesh: MeshConfig;
   /** Aggregator base URLs for the HTTP fallback. */
@@ -82,6 +88,15 @@ const SCHEMA = {
     stake: { type: "string", pattern: "^[0-9]{1,78}$" },
     dataDir: nonEmpty,
     samplingFraction: { type: "number", exclusiveMinimum: 0, maximum: 1 },
+    eigenLayer: {
+      type: "object",
+      additionalProperties: false,
+      properties: {
+        allocationDelay: { type: "integer", minimum: 0, maximum: 4294967295 },
+        magnitude: { type: "string", pattern: "^[1-9][0-9]{0,18}$" },
+        metadataURI: { type: "string", maxLength: 2048 },
+      },
+    },
     http: { type: "object", additionalProperties: false, required: ["host", "port"], properties: { host: nonEmpty, port } },
     mesh,
     aggregatorUrls: { type: "array", items: url },
@@ -137,6 +152,8 @@ export const OPERATOR_CONFIG_SPEC: Omit<ConfigSpec, "defaults"> = {
     OPERATOR_SIGNER_KEY_FILE: ["signer.keyFile", "string"],
     OPERATOR_SIGNER_KEYSTORE: ["signer.keystore", "string"],
     OPERATOR_STAKE: ["stake", "string"],
+    OPERATOR_ALLOCATION_DELAY: ["eigenLayer.allocationDelay", "integer"],
+    OPERATOR_ALLOCATION_MAGNITUDE: ["eigenLayer.magnitude", "string"],
     OPERATOR_SAMPLING_FRACTION: ["samplingFraction", "number"],
     OPERATOR_AGGREGATOR_URLS: ["aggregatorUrls", "list"],
     OPERATOR_MODEL_DIR: ["model.dir", "string"],

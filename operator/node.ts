@@ -22,7 +22,7 @@ import type { Logger } from "pino";
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import { type Address, type Hex } from "viem";
 import type { PrivateKeyAccount } from "viem/accounts";
-import { batchManagerAbi, devStakeTokenAbi } from "../protocol/contracts/abis.ts";
+import { batchManagerAbi, devStakeTokenAbi, stakeRegistryAbi } from "../protocol/contracts/abis.ts";
 import {
   fromCompactSignature,
   hashAttestation,
@@ -49,6 +49,7 @@ import { createLogger, createMetricsRegistry, opsRoutes } from "../runtime/obser
 import type { OperatorConfig } from "./config.ts";
 import { LeafChecker, fetchJson, leafUrl, parseLeafResponse, type FetchedLeaf, type LeafCheck, type OnchainBatch } from "./leaf-check.ts";
 import { ensureRegistered, RegistrationError } from "./registration.ts";
+import { chainService, eigenNodeApi, EigenMetrics, type EigenService } from "../runtime/eigen-node-api.ts";
 import { SigningGuard } from "./signing-guard.ts";
 import { OperatorState, type BatchRecord, type PendingVote, type StoredJudgement } from "./state.ts";
 import { hashInferenceLeaf } from "../protocol/merkle/index.ts";
@@ -127,7 +128,7 @@ export class OperatorNode {
   private readonly validLeaves = new Map<string, Map<number, LeafCheck>>();
   private lastSent = new Map<string, number>();
   private lastFollowUp = 0;
-  private readonly topics: { attestations: string; votes: string };
+  readonly topics: { attestations: string; votes: string };
 
   private constructor(
     readonly config: OperatorConfig,
@@ -163,7 +164,8 @@ export class OperatorNode {
     const deployment = readDeploymentFile(config.chain.deployment);
     const account = await loadKey(config.account, "account", options.env ?? process.env);
     const signer = await loadKey(config.signer, "signer", options.env ?? process.env);
-    const conn = await connectChain(config.chain.rpcUrl, deployment, account);
+    const eigen = new EigenMetrics();
+    const conn = await connectChain(config.chain.rpcUrl, deployment, account, { metrics: eigen });
     restrictNewFiles();
     ensurePrivateDir(config.dataDir, { tighten: true });
     const closers: (() => Promise<unknown>)[] = [];
@@ -197,6 +199,7 @@ export class OperatorNode {
       closers.push(() => mesh.stop());
       const registry = createMetricsRegistry("operator");
       const metrics = createMetrics(registry);
+      eigen.registerOn(registry);
       const app = Fastify({ logger: false, ...FIELD_ERROR_SERVER_OPTIONS });
       installFieldErrorShape(app);
       closers.push(() => app.close());
@@ -210,6 +213,9 @@ export class OperatorNode {
         mesh.subscribe(topic, { validate: (data) => node.relayVerdict(data), onMessage: () => undefined });
       }
       await app.register(opsRoutes, { registry, readiness: () => (node.stopped.signal.aborted ? ["stopping"] : []) });
+      eigen.services = operatorServices(eigen, mesh, node);
+      eigen.stakeSource = async () => [{ quorumNumber: 0, quorumName: "operators", stake: await node.registeredStake() }];
+      await app.register(eigenNodeApi, { nodeName: "verifiable-benchmarks-operator", nodeVersion: NODE_VERSION, services: eigen.services });
       app.get("/v1/status", async () => node.status());
       app.get<{ Params: { id: string } }>("/v1/batches/:id", { schema: { params: { type: "object", properties: { id: { type: "string", pattern: "^[0-9]{1,20}$" } }, required: ["id"] } } }, async (request, reply) => {
         const record = await state.batch(BigInt(request.params.id));
@@ -284,9 +290,25 @@ export class OperatorNode {
 
   // ------------------------------------------------------------------ registration
 
+  /** This operator's weight now (slashable stake in EigenLayer mode), in token units. */
+  async registeredStake(): Promise<number> {
+    // Not the client's cached block number: a registration in the newest block must show.
+    const block = await this.conn.publicClient.getBlockNumber({ cacheTime: 0 });
+    const weight = (await this.conn.publicClient.readContract({
+      address: this.conn.deployment.contracts.registry.address, abi: stakeRegistryAbi, functionName: "weightAt", args: [this.signer.address, block],
+    })) as bigint;
+    return Number(weight) / 1e18;
+  }
+
   private async ensureRegistered(): Promise<void> {
     try {
-      const outcome = await ensureRegistered(this.conn, this.signer, BigInt(this.config.stake));
+      const el = this.config.eigenLayer ?? {};
+      const outcome = await ensureRegistered(this.conn, this.signer, BigInt(this.config.stake), {
+        ...(el.allocationDelay !== undefined ? { allocationDelay: el.allocationDelay } : {}),
+        ...(el.magnitude !== undefined ? { magnitude: BigInt(el.magnitude) } : {}),
+        ...(el.metadataURI !== undefined ? { metadataURI: el.metadataURI } : {}),
+        onStep: (step, detail) => this.log.info({ step, ...detail }, "EigenLayer: joining the operator set"),
+      });
       if (outcome === "registered") this.log.info({ stake: this.config.stake, mode: this.conn.deployment.mode }, "registered as operator");
     } catch (error) {
       if (error instanceof RegistrationError) throw new OperatorError(error.message, error.field);
@@ -753,4 +775,25 @@ async function loadOperatorProfiles(paths: readonly string[], engine: Engine): P
     profiles.set(profile.contentHash, profile);
   }
   return profiles;
+}
+
+const NODE_VERSION = "0.1.0";
+
+/** The operator's services in EigenLayer's node API: chain, mesh, registration. */
+function operatorServices(eigen: EigenMetrics, mesh: MeshNode, node: OperatorNode): EigenService[] {
+  return [
+    chainService(eigen),
+    {
+      id: "gossip-mesh",
+      name: "mesh",
+      description: "libp2p gossipsub mesh to the aggregator and other operators",
+      status: () => (Object.values(node.topics).some((t) => mesh.subscribers(t) > 0) ? "Up" : "Initializing"),
+    },
+    {
+      id: "avs-registration",
+      name: "registration",
+      description: "Registered in the operator set with weight (allocated slashable stake in EigenLayer mode)",
+      status: async () => ((await node.registeredStake()) > 0 ? "Up" : "Down"),
+    },
+  ];
 }

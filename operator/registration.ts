@@ -1,10 +1,11 @@
 /**
  * Joining the operator set when the account is not a member yet. Native mode: approve the stake
  * token and StakeRegistry.register(1, stake, signingKey, deadline, signature). EigenLayer mode:
+ * on EigenLayer's core (the deployment names it), the real path of runtime/eigenlayer-join.ts
+ * (registerAsOperator, deposit, modifyAllocations, the allocation delay), then
  * AllocationManager.registerForOperatorSets(account, { avs, [0], abi.encode(signingKey, deadline,
- * signature) }); the slashable stake must already be allocated to the operator set on
- * EigenLayer's side (an operator decision this node does not take). Either way the signing key
- * proves itself with an EIP-712 Registration signature.
+ * signature) }); with the unit tests' stand-in (no core named) the allocation is the test's.
+ * Either way the signing key proves itself with an EIP-712 Registration signature.
  */
 import { encodeAbiParameters, type Address, type Hex } from "viem";
 import type { PrivateKeyAccount } from "viem/accounts";
@@ -12,6 +13,7 @@ import { allocationManagerAbi, devStakeTokenAbi, stakeRegistryAbi } from "../pro
 import { protocolDomain, Role, signRegistration } from "../protocol/eip712/index.ts";
 import type { ChainConnection } from "../runtime/chain.ts";
 import { FieldError } from "../protocol/errors.ts";
+import { EigenLayerJoinError, FULL_MAGNITUDE, joinEigenLayer, type EigenLayerJoinOptions } from "../runtime/eigenlayer-join.ts";
 
 export class RegistrationError extends FieldError {
   override name = "RegistrationError";
@@ -31,7 +33,12 @@ async function send(conn: ChainConnection, address: Address, abi: readonly unkno
 }
 
 /** Registers `conn.account` as an operator bound to `signer` unless it already is; refuses a mismatch. */
-export async function ensureRegistered(conn: ChainConnection, signer: PrivateKeyAccount, stake: bigint): Promise<RegistrationOutcome> {
+export async function ensureRegistered(
+  conn: ChainConnection,
+  signer: PrivateKeyAccount,
+  stake: bigint,
+  eigenLayer: Partial<Omit<EigenLayerJoinOptions, "stake">> = {},
+): Promise<RegistrationOutcome> {
   const { publicClient, account, deployment, chainId } = conn;
   const registry = deployment.contracts.registry.address;
   if (account.address.toLowerCase() === signer.address.toLowerCase()) {
@@ -52,6 +59,17 @@ export async function ensureRegistered(conn: ChainConnection, signer: PrivateKey
   if (deployment.mode === "eigenlayer") {
     const allocationManager = deployment.contracts.allocationManager?.address;
     if (!allocationManager) throw new RegistrationError("the deployment names no allocationManager", "chain.deployment");
+    if (deployment.eigenLayer) {
+      if (stake === 0n) throw new RegistrationError(`account ${account.address} is not registered and stake is 0`, "stake");
+      try {
+        await joinEigenLayer(conn, deployment.eigenLayer, registry, OPERATOR_SET_ID, {
+          allocationDelay: 1, magnitude: FULL_MAGNITUDE, metadataURI: "", ...eigenLayer, stake,
+        });
+      } catch (error) {
+        if (error instanceof EigenLayerJoinError) throw new RegistrationError(error.message, error.field);
+        throw error;
+      }
+    }
     const data = encodeAbiParameters([{ type: "address" }, { type: "uint256" }, { type: "bytes" }], [signer.address, deadline, signature]);
     await send(conn, allocationManager, allocationManagerAbi, "registerForOperatorSets", [
       account.address, { avs: registry, operatorSetIds: [OPERATOR_SET_ID], data },

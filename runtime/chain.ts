@@ -2,6 +2,7 @@
  * What every node does first on chain: read the deployment file, connect to the RPC endpoint,
  * check that both name the same chain, and load its keys. Shared by operator and aggregator.
  */
+import type { EigenMetrics } from "./eigen-node-api.ts";
 import { readFileSync, statSync } from "node:fs";
 import { createPublicClient, createWalletClient, http, type Account, type Chain, type PublicClient, type Transport, type WalletClient } from "viem";
 import type { PrivateKeyAccount } from "viem/accounts";
@@ -40,17 +41,22 @@ export interface ChainConnection {
 }
 
 /** Connects to `rpcUrl`, refusing an endpoint whose chain id differs from the deployment's. */
-export async function connectChain(rpcUrl: string, deployment: Deployment, account: PrivateKeyAccount): Promise<ChainConnection> {
+export async function connectChain(rpcUrl: string, deployment: Deployment, account: PrivateKeyAccount, options: { metrics?: EigenMetrics } = {}): Promise<ChainConnection> {
   // RPC URLs often carry an API key (https://host/v3/<key>, ?apikey=): never shown from here on.
   registerSecret(rpcUrl);
   const shown = redactUrl(rpcUrl);
-  const transport = http(rpcUrl, { retryCount: 2, timeout: 20_000 });
+  const base = http(rpcUrl, { retryCount: 2, timeout: 20_000 });
+  const transport = options.metrics ? options.metrics.timed(base) : base;
   const probe = createPublicClient({ transport });
   let chainId: number;
   try {
     chainId = await probe.getChainId();
   } catch (error) {
     throw new ChainSetupError(`chain.rpcUrl: cannot reach ${shown}: ${(error as Error).message.split("\n")[0]}`, "chain.rpcUrl");
+  }
+  if (options.metrics) {
+    const client = await probe.request({ method: "web3_clientVersion" }).catch(() => "unknown/unknown");
+    options.metrics.setClient(String(client));
   }
   if (chainId !== deployment.chainId) {
     throw new ChainSetupError(`chain.rpcUrl: ${shown} is chain ${chainId} but the deployment is for chain ${deployment.chainId}`, "chain.rpcUrl");

@@ -17,6 +17,12 @@ export const BOUND_CONTRACTS = {
   ModelRegistry: ["contracts/core/ModelRegistry.sol/ModelRegistry.json", "modelRegistryAbi"],
   MockAllocationManager: ["contracts/mocks/MockAllocationManager.sol/MockAllocationManager.json", "mockAllocationManagerAbi"],
   IAllocationManager: ["contracts/interfaces/eigenlayer/IAllocationManager.sol/IAllocationManager.json", "allocationManagerAbi"],
+  // EigenLayer's own interfaces (contracts/vendor/eigenlayer, v1.12): what operators and the AVS call on the real core.
+  EigenAllocationManager: ["contracts/vendor/eigenlayer/src/contracts/interfaces/IAllocationManager.sol/IAllocationManager.json", "eigenAllocationManagerAbi"],
+  EigenDelegationManager: ["contracts/vendor/eigenlayer/src/contracts/interfaces/IDelegationManager.sol/IDelegationManager.json", "eigenDelegationManagerAbi"],
+  EigenStrategyManager: ["contracts/vendor/eigenlayer/src/contracts/interfaces/IStrategyManager.sol/IStrategyManager.json", "eigenStrategyManagerAbi"],
+  EigenRewardsCoordinator: ["contracts/vendor/eigenlayer/src/contracts/interfaces/IRewardsCoordinator.sol/IRewardsCoordinator.json", "eigenRewardsCoordinatorAbi"],
+  EigenStrategy: ["contracts/vendor/eigenlayer/src/contracts/interfaces/IStrategy.sol/IStrategy.json", "eigenStrategyAbi"],
 } as const;
 
 export type BoundContractName = keyof typeof BOUND_CONTRACTS;

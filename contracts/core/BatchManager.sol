@@ -10,6 +10,7 @@ import {IOperatorRegistry} from "../interfaces/IOperatorRegistry.sol";
 import {IModelRegistry} from "../interfaces/IModelRegistry.sol";
 import {InferenceLeaf, InferenceLeafLib} from "../libraries/InferenceLeaf.sol";
 import {TypedData} from "../libraries/TypedData.sol";
+import {BN254} from "../libraries/BN254.sol";
 
 /// @title BatchManager
 /// @notice Batch commitments, stake-weighted quorum attestations, disputes over single leaves and
@@ -47,6 +48,17 @@ contract BatchManager is EIP712, ReentrancyGuard {
     struct Signature {
         bytes32 r;
         bytes32 vs;
+    }
+
+    /// @notice A BLS quorum certificate: one aggregate signature over the attestation digest
+    /// (hashed to G1) by every keyed operator except `nonSigners` (ascending by BN254.hashG1),
+    /// against apk history entry `apkIndex` of the registry; `apkG2` is the signers' aggregate G2
+    /// key, checked against their G1 aggregate in the same pairing.
+    struct BLSCertificate {
+        uint32 apkIndex;
+        BN254.G1Point[] nonSigners;
+        BN254.G2Point apkG2;
+        BN254.G1Point sigma;
     }
 
     /// @notice A signed dispute vote.
@@ -183,6 +195,9 @@ contract BatchManager is EIP712, ReentrancyGuard {
         uint256 challengeDeadline,
         address[] signers
     );
+    /// @notice A batch was attested by a BLS certificate (BatchAttested follows, with no signer
+    /// list): every keyed operator at apk entry `apkIndex` signed except these non-signers.
+    event BatchAttestedBLS(uint256 indexed batchId, uint32 apkIndex, bytes32[] nonSignerKeyHashes);
     /// @notice No quorum within the response window.
     event BatchExpired(uint256 indexed batchId);
     /// @notice The batch is disputed (first open dispute).
@@ -253,6 +268,8 @@ contract BatchManager is EIP712, ReentrancyGuard {
     error UnsupportedVerdict(uint8 verdict);
     /// @notice No signatures given.
     error NoSignatures();
+    /// @notice The BLS certificate's pairing check failed.
+    error InvalidBLSCertificate(uint256 batchId);
     /// @notice Signature `index` is malformed (bad length, s too high, unrecoverable).
     error InvalidSignature(uint256 index);
     /// @notice Signer `index` is not above the previous one (signers must be strictly ascending).
@@ -381,6 +398,43 @@ contract BatchManager is EIP712, ReentrancyGuard {
         emit BatchAttested(batchId, root, leavesChecked, weight, total, challengeDeadline, signers);
     }
 
+    /// @notice Attests a Submitted batch with a BLS quorum certificate: one pairing check, whatever
+    /// the number of signers; each non-signer costs a key lookup and a point addition. Same rules
+    /// as attest otherwise (verdict 1, within the response window, weight at the reference block).
+    /// @param batchId The batch.
+    /// @param root Its Merkle root.
+    /// @param verdict Must be 1 (valid).
+    /// @param leavesChecked Leaves each operator checked (signed over).
+    /// @param certificate The aggregate signature and its non-signers.
+    function attestBLS(uint256 batchId, bytes32 root, uint8 verdict, uint32 leavesChecked, BLSCertificate calldata certificate)
+        external
+    {
+        Batch memory b = _batches[batchId];
+        if (b.state != BatchState.Submitted) revert InvalidBatchState(batchId, b.state);
+        if (block.timestamp > b.deadline) revert ResponseWindowClosed(batchId, b.deadline);
+        if (root != batchRoot[batchId]) revert RootMismatch(batchId, root);
+        if (verdict != VERDICT_VALID) revert UnsupportedVerdict(verdict);
+
+        (BN254.G1Point memory apk, uint256 weight) = registry.blsSignersAt(b.refBlock, certificate.apkIndex, certificate.nonSigners);
+        uint256 total = registry.totalWeightAt(b.refBlock);
+        if (weight == 0 || weight * BPS < total * attestThresholdBps) revert QuorumNotReached(weight, total);
+        bytes32 digest = attestationDigest(batchId, root, verdict, leavesChecked);
+        if (!BN254.verify(digest, apk, certificate.apkG2, certificate.sigma)) revert InvalidBLSCertificate(batchId);
+
+        uint256 challengeDeadline = block.timestamp + challengeWindow;
+        Batch storage stored = _batches[batchId];
+        stored.state = BatchState.Attested;
+        stored.deadline = uint40(challengeDeadline);
+        attestersHash[batchId] = _blsAttestersHash(apk);
+        uint256 n = certificate.nonSigners.length;
+        bytes32[] memory nonSignerHashes = new bytes32[](n);
+        for (uint256 i = 0; i < n; ++i) {
+            nonSignerHashes[i] = BN254.hashG1(certificate.nonSigners[i]);
+        }
+        emit BatchAttestedBLS(batchId, certificate.apkIndex, nonSignerHashes);
+        emit BatchAttested(batchId, root, leavesChecked, weight, total, challengeDeadline, new address[](0));
+    }
+
     /// @notice Marks a Submitted batch whose response window passed without quorum as Expired.
     /// @param batchId The batch.
     function expire(uint256 batchId) external {
@@ -504,9 +558,7 @@ contract BatchManager is EIP712, ReentrancyGuard {
 
         uint256 total = registry.totalWeightAt(b.refBlock);
         if (uint256(d.fraudWeight) * BPS >= total * voteThresholdBps && total != 0) {
-            bytes32 expected = attestersHash[batchId];
-            bool matches = expected == bytes32(0) ? attesters.length == 0 : keccak256(abi.encodePacked(attesters)) == expected;
-            if (!matches) revert AttestersMismatch(batchId);
+            if (!_attestersMatch(batchId, b.refBlock, attesters)) revert AttestersMismatch(batchId);
             d.state = DisputeState.Upheld;
             b.state = BatchState.Slashed;
             uint256 seized = _slashBatch(b.prover, attesters, disputeId);
@@ -727,6 +779,28 @@ contract BatchManager is EIP712, ReentrancyGuard {
 
     /// @dev keccak256(abi.encodePacked(list)) without copying the array (each address is padded
     /// to 32 bytes either way).
+    /// @dev ECDSA batches: the signer list itself. BLS batches: the signers' signing keys,
+    /// strictly ascending, whose BLS keys add up to the certificate's aggregate key (keys proven
+    /// by possession, so no other set of registered keys sums to it).
+    function _attestersMatch(uint256 batchId, uint256 refBlock, address[] calldata attesters) private view returns (bool) {
+        bytes32 expected = attestersHash[batchId];
+        if (expected == bytes32(0)) return attesters.length == 0;
+        if (keccak256(abi.encodePacked(attesters)) == expected) return true;
+        for (uint256 i = 1; i < attesters.length; ++i) {
+            if (attesters[i] <= attesters[i - 1]) return false;
+        }
+        if (attesters.length == 0) return false;
+        try registry.blsApkOfSigningKeys(attesters, refBlock) returns (BN254.G1Point memory apk) {
+            return _blsAttestersHash(apk) == expected;
+        } catch {
+            return false; // a key without a BLS key in force: not the certificate's signers
+        }
+    }
+
+    function _blsAttestersHash(BN254.G1Point memory apk) private pure returns (bytes32) {
+        return keccak256(abi.encode("BLS attesters", apk.X, apk.Y));
+    }
+
     function _hashAddresses(address[] memory list) private pure returns (bytes32 h) {
         assembly ("memory-safe") {
             h := keccak256(add(list, 0x20), shl(5, mload(list)))

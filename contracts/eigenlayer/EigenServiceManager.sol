@@ -2,6 +2,9 @@
 pragma solidity ^0.8.30;
 
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {IRewardsCoordinator} from "../interfaces/eigenlayer/IRewardsCoordinator.sol";
 import {IOperatorRegistry} from "../interfaces/IOperatorRegistry.sol";
 import {IAllocationManager, OperatorSet} from "../interfaces/eigenlayer/IAllocationManager.sol";
 import {IAVSRegistrar} from "../interfaces/eigenlayer/IAVSRegistrar.sol";
@@ -15,9 +18,15 @@ import {OperatorRegistryBase} from "../staking/OperatorRegistryBase.sol";
 /// member keeps slashable by its set for `slashableLookahead` blocks (getMinimumSlashableStake,
 /// summed over the set's strategies), checkpointed by block like native stake, refreshed on
 /// registration, on slashing and by anyone through updateStakes(). Slashing goes through
-/// AllocationManager.slashOperator, with this contract as the sets' only slasher; slashed stake is
-/// burnt or redistributed by EigenLayer, so slash() seizes no tokens here.
+/// AllocationManager.slashOperator, with this contract as the sets' slasher (CreateSetParamsV2).
+/// The sets are not redistributing: EigenLayer burns the slashed shares. The challenger's reward
+/// therefore comes from the AVS's own funds: slash() pays the BatchManager, out of the challenge
+/// pool, one reward token per stake unit the slash removed (capped by the pool), which the
+/// BatchManager splits as it splits seized native stake. Attesting operators are paid through
+/// the RewardsCoordinator's operator-directed rewards from the rewards pool.
 contract EigenServiceManager is OperatorRegistryBase, IAVSRegistrar {
+    using SafeERC20 for IERC20;
+
     /// @notice Operator set of the verifying operators.
     uint32 public constant OPERATOR_SET_ID = 0;
     /// @notice Operator set of the provers.
@@ -32,6 +41,17 @@ contract EigenServiceManager is OperatorRegistryBase, IAVSRegistrar {
     /// @notice Blocks ahead for which stake must stay slashable to count.
     uint32 public immutable slashableLookahead;
 
+    /// @notice The token of both pools (locally the stake token; a strategy's underlying token).
+    IERC20 public immutable rewardToken;
+    /// @notice EigenLayer's RewardsCoordinator (address(0): operator rewards disabled).
+    IRewardsCoordinator public immutable rewardsCoordinator;
+    /// @notice May submit operator-directed rewards (set by the owner).
+    address public rewardsInitiator;
+    /// @notice Reward tokens held for challengers of upheld disputes.
+    uint256 public challengePool;
+    /// @notice Reward tokens held for operator-directed rewards.
+    uint256 public rewardsPool;
+
     IStrategy[] internal _strategies;
     mapping(address account => uint256) internal _cachedStake;
     mapping(address account => bool) internal _inSet;
@@ -44,6 +64,14 @@ contract EigenServiceManager is OperatorRegistryBase, IAVSRegistrar {
     event SlashRequested(address indexed account, uint32 operatorSetId, uint256 bps, bytes32 indexed reason);
     /// @notice `account` left its operator set.
     event MemberDeregistered(address indexed account);
+    /// @notice `amount` reward tokens were added to a pool (0 = challenge, 1 = rewards) by `from`.
+    event PoolFunded(uint8 indexed pool, address indexed from, uint256 amount);
+    /// @notice A challenger's reward of `amount` left the challenge pool for `recipient`.
+    event ChallengeRewardPaid(address indexed recipient, uint256 amount, bytes32 indexed reason);
+    /// @notice Operator-directed rewards of `total` were submitted for [start, start + duration).
+    event OperatorRewardsSubmitted(uint32 startTimestamp, uint32 duration, uint256 total, uint256 operators);
+    /// @notice The rewards initiator changed.
+    event RewardsInitiatorSet(address indexed initiator);
 
     /// @notice Only the AllocationManager may call.
     error NotAllocationManager(address caller);
@@ -61,6 +89,16 @@ contract EigenServiceManager is OperatorRegistryBase, IAVSRegistrar {
     error AlreadyInitialized();
     /// @notice No strategies given.
     error NoStrategies();
+    /// @notice Pool id not 0 (challenge) or 1 (rewards).
+    error UnknownPool(uint8 pool);
+    /// @notice Only the rewards initiator may submit rewards.
+    error NotRewardsInitiator(address caller);
+    /// @notice No RewardsCoordinator was configured.
+    error RewardsDisabled();
+    /// @notice The rewards pool holds less than the submission pays.
+    error RewardsPoolTooSmall(uint256 needed, uint256 available);
+    /// @notice An empty rewards submission.
+    error NoOperatorRewards();
 
     modifier onlyAllocationManager() {
         if (msg.sender != address(allocationManager)) revert NotAllocationManager(msg.sender);
@@ -77,6 +115,8 @@ contract EigenServiceManager is OperatorRegistryBase, IAVSRegistrar {
     /// delay, in seconds); the BatchManager checks it against its windows.
     /// @param slashableLookahead_ Blocks ahead used with getMinimumSlashableStake.
     /// @param owner_ May initialize the AVS and set the slasher.
+    /// @param rewardToken_ Token of the challenge and rewards pools.
+    /// @param rewardsCoordinator_ EigenLayer's RewardsCoordinator, or address(0) without rewards.
     constructor(
         IAllocationManager allocationManager_,
         IStrategy[] memory strategies_,
@@ -84,11 +124,17 @@ contract EigenServiceManager is OperatorRegistryBase, IAVSRegistrar {
         uint256 minProverStake_,
         uint256 unbondingDelay_,
         uint32 slashableLookahead_,
-        address owner_
+        address owner_,
+        IERC20 rewardToken_,
+        IRewardsCoordinator rewardsCoordinator_
     ) OperatorRegistryBase(unbondingDelay_, owner_) {
         if (address(allocationManager_) == address(0)) revert ZeroAddress("allocationManager");
+        if (address(rewardToken_) == address(0)) revert ZeroAddress("rewardToken");
         if (strategies_.length == 0) revert NoStrategies();
         allocationManager = allocationManager_;
+        rewardToken = rewardToken_;
+        rewardsCoordinator = rewardsCoordinator_;
+        rewardsInitiator = owner_;
         _strategies = strategies_;
         minOperatorStake = minOperatorStake_;
         minProverStake = minProverStake_;
@@ -103,9 +149,9 @@ contract EigenServiceManager is OperatorRegistryBase, IAVSRegistrar {
         _initialized = true;
         allocationManager.updateAVSMetadataURI(address(this), metadataURI);
         allocationManager.setAVSRegistrar(address(this), IAVSRegistrar(address(this)));
-        IAllocationManager.CreateSetParams[] memory sets = new IAllocationManager.CreateSetParams[](2);
-        sets[0] = IAllocationManager.CreateSetParams(OPERATOR_SET_ID, _strategies);
-        sets[1] = IAllocationManager.CreateSetParams(PROVER_SET_ID, _strategies);
+        IAllocationManager.CreateSetParamsV2[] memory sets = new IAllocationManager.CreateSetParamsV2[](2);
+        sets[0] = IAllocationManager.CreateSetParamsV2(OPERATOR_SET_ID, _strategies, address(this));
+        sets[1] = IAllocationManager.CreateSetParamsV2(PROVER_SET_ID, _strategies, address(this));
         allocationManager.createOperatorSets(address(this), sets);
         emit AVSInitialized(metadataURI);
     }
@@ -171,11 +217,15 @@ contract EigenServiceManager is OperatorRegistryBase, IAVSRegistrar {
     }
 
     /// @inheritdoc IOperatorRegistry
-    function slash(address[] calldata accounts, uint256 bps, address, bytes32 reason)
+    /// @dev Slashes each member's set through the AllocationManager (the shares are burnt there),
+    /// then pays `recipient` from the challenge pool as many reward tokens as the slash removed
+    /// stake units, as far as the pool reaches: that is what `seized` reports.
+    function slash(address[] calldata accounts, uint256 bps, address recipient, bytes32 reason)
         external
         onlySlasher
         returns (uint256 seized)
     {
+        uint256 removed;
         _checkBps(bps);
         uint256 n = _strategies.length;
         uint256[] memory wads = new uint256[](n);
@@ -198,9 +248,76 @@ contract EigenServiceManager is OperatorRegistryBase, IAVSRegistrar {
                 })
             );
             emit SlashRequested(account, setId, bps, reason);
+            uint256 before = _cachedStake[account];
             _refresh(account);
+            uint256 stakeNow = _cachedStake[account];
+            if (before > stakeNow) removed += before - stakeNow;
         }
-        return 0;
+        seized = removed < challengePool ? removed : challengePool;
+        if (seized > 0) {
+            challengePool -= seized;
+            rewardToken.safeTransfer(recipient, seized);
+            emit ChallengeRewardPaid(recipient, seized, reason);
+        }
+    }
+
+    /// @notice Adds `amount` reward tokens (pulled from the caller) to pool 0 (challenge) or 1 (rewards).
+    /// @param pool 0 = challenge pool, 1 = rewards pool.
+    /// @param amount Tokens to add.
+    function fundPool(uint8 pool, uint256 amount) external {
+        if (pool > 1) revert UnknownPool(pool);
+        rewardToken.safeTransferFrom(msg.sender, address(this), amount);
+        if (pool == 0) challengePool += amount;
+        else rewardsPool += amount;
+        emit PoolFunded(pool, msg.sender, amount);
+    }
+
+    /// @notice Sets who may submit operator-directed rewards (owner only).
+    /// @param initiator The new rewards initiator (e.g. the aggregator's account).
+    function setRewardsInitiator(address initiator) external onlyOwner {
+        if (initiator == address(0)) revert ZeroAddress("initiator");
+        rewardsInitiator = initiator;
+        emit RewardsInitiatorSet(initiator);
+    }
+
+    /// @notice Pays operators of set 0 from the rewards pool through the RewardsCoordinator's
+    /// operator-directed rewards (EigenLayer's rules apply: a retroactive period whose start and
+    /// duration are multiples of its calculation interval, operators ascending, amounts non-zero).
+    /// Every configured strategy counts with multiplier 1e18.
+    /// @param rewards Operator addresses (ascending) and amounts.
+    /// @param startTimestamp Period start.
+    /// @param duration Period length.
+    /// @param description Carried in EigenLayer's event.
+    function submitOperatorRewards(
+        IRewardsCoordinator.OperatorReward[] calldata rewards,
+        uint32 startTimestamp,
+        uint32 duration,
+        string calldata description
+    ) external {
+        if (msg.sender != rewardsInitiator) revert NotRewardsInitiator(msg.sender);
+        if (address(rewardsCoordinator) == address(0)) revert RewardsDisabled();
+        if (rewards.length == 0) revert NoOperatorRewards();
+        uint256 total;
+        for (uint256 i = 0; i < rewards.length; ++i) {
+            total += rewards[i].amount;
+        }
+        if (total > rewardsPool) revert RewardsPoolTooSmall(total, rewardsPool);
+        rewardsPool -= total;
+        uint256 n = _strategies.length;
+        IRewardsCoordinator.StrategyAndMultiplier[] memory weights = new IRewardsCoordinator.StrategyAndMultiplier[](n);
+        for (uint256 j = 0; j < n; ++j) {
+            weights[j] = IRewardsCoordinator.StrategyAndMultiplier(_strategies[j], 1e18);
+        }
+        IRewardsCoordinator.OperatorDirectedRewardsSubmission[] memory submissions =
+            new IRewardsCoordinator.OperatorDirectedRewardsSubmission[](1);
+        submissions[0] = IRewardsCoordinator.OperatorDirectedRewardsSubmission(
+            weights, rewardToken, rewards, startTimestamp, duration, description
+        );
+        rewardToken.forceApprove(address(rewardsCoordinator), total);
+        rewardsCoordinator.createOperatorDirectedOperatorSetRewardsSubmission(
+            OperatorSet(address(this), OPERATOR_SET_ID), submissions
+        );
+        emit OperatorRewardsSubmitted(startTimestamp, duration, total, rewards.length);
     }
 
     /// @notice The strategies whose stake counts.

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.30;
 
+import {BN254} from "../libraries/BN254.sol";
+
 /// @title IOperatorRegistry
 /// @notice What the BatchManager needs from a staking back end. Two implement it: the native
 /// StakeRegistry (ERC-20 stake held by the registry) and the EigenServiceManager (stake allocated
@@ -52,6 +54,25 @@ interface IOperatorRegistry {
     /// @notice Seconds a member waits between leaving and getting its stake back.
     /// @return The delay in seconds.
     function unbondingDelay() external view returns (uint256);
+
+    /// @notice The signers' side of a BLS certificate for a batch with reference block `refBlock`:
+    /// the aggregate G1 key of the operators keyed at that block (apk history entry `apkIndex`)
+    /// minus the `nonSigners`' keys, and the signers' weight (the keyed operators' weight minus
+    /// the non-signers'). Non-signer keys must be registered, keyed by then, and strictly ascending
+    /// by BN254.hashG1.
+    /// @return apk The signers' aggregate key.
+    /// @return signedWeight The signers' weight at `refBlock`.
+    function blsSignersAt(uint256 refBlock, uint32 apkIndex, BN254.G1Point[] calldata nonSigners)
+        external
+        view
+        returns (BN254.G1Point memory apk, uint256 signedWeight);
+
+    /// @notice The sum of the BLS keys of the operators with these signing keys (each keyed at or
+    /// before `refBlock`): what an attester list must add up to for a BLS-attested batch.
+    function blsApkOfSigningKeys(address[] calldata signingKeys, uint256 refBlock)
+        external
+        view
+        returns (BN254.G1Point memory apk);
 
     /// @notice Slashes `bps` basis points of each account's stake. Only the slasher may call.
     /// @param accounts Operator or prover addresses (not signing keys).

@@ -14,6 +14,10 @@ library TypedData {
     bytes32 internal constant REGISTRATION_TYPEHASH =
         keccak256("Registration(address operator,address signingKey,uint8 role,uint256 deadline)");
 
+    /// @notice Signed by an operator's BLS key (hashed to G1) to prove it holds the key: its
+    /// proof of possession, which rules out rogue-key aggregates.
+    bytes32 internal constant BLS_REGISTRATION_TYPEHASH = keccak256("BLSRegistration(address operator)");
+
     /// @notice Signed by an operator's signing key over the result of checking a batch.
     bytes32 internal constant ATTESTATION_TYPEHASH =
         keccak256("Attestation(uint256 batchId,bytes32 root,uint8 verdict,uint32 leavesChecked)");

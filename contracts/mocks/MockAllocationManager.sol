@@ -9,7 +9,8 @@ import {IStrategy} from "../interfaces/eigenlayer/IStrategy.sol";
 /// @title MockAllocationManager
 /// @notice A small stand-in for EigenLayer's AllocationManager, for tests and local networks
 /// where EigenLayer's core contracts do not exist. It keeps the published interface and the rules
-/// an AVS relies on: only the AVS configures its metadata, registrar and sets; registration calls
+/// an AVS relies on: only the AVS configures its metadata, registrar and sets; only a set's slasher (named at
+/// creation) slashes; registration calls
 /// the registrar back and fails when it reverts; a deregistered operator stays slashable for
 /// DEALLOCATION_DELAY blocks; slashOperator takes a proportion (WAD) of each listed strategy's
 /// allocation, checks ascending strategies of the set and 0 < wad <= 1e18. What it leaves out:
@@ -22,9 +23,12 @@ contract MockAllocationManager is IAllocationManager {
     mapping(address avs => IAVSRegistrar) internal _registrar;
     mapping(bytes32 setKey => bool) internal _setExists;
     mapping(bytes32 setKey => IStrategy[]) internal _setStrategies;
+    mapping(bytes32 setKey => address) internal _slasher;
     mapping(bytes32 setKey => mapping(address operator => bool)) internal _member;
     mapping(bytes32 setKey => mapping(address operator => uint32)) internal _slashableUntil;
     mapping(bytes32 setKey => mapping(address operator => mapping(IStrategy => uint256))) internal _allocated;
+    /// @notice Slashes so far per operator set.
+    mapping(bytes32 setKey => uint256) public slashCount;
     /// @notice Total stake slashed from each operator (all sets, all strategies).
     mapping(address operator => uint256) public totalSlashed;
 
@@ -45,6 +49,7 @@ contract MockAllocationManager is IAllocationManager {
     error StrategiesMustBeInAscendingOrder();
     error StrategyNotInOperatorSet();
     error InvalidWadToSlash();
+    error InputAddressZero();
 
     /// @inheritdoc IAllocationManager
     function updateAVSMetadataURI(address avs, string calldata metadataURI) external {
@@ -62,13 +67,15 @@ contract MockAllocationManager is IAllocationManager {
     }
 
     /// @inheritdoc IAllocationManager
-    function createOperatorSets(address avs, CreateSetParams[] calldata params) external {
+    function createOperatorSets(address avs, CreateSetParamsV2[] calldata params) external {
         if (msg.sender != avs) revert InvalidCaller();
         if (!hasMetadata[avs]) revert NonexistentAVSMetadata();
         for (uint256 i = 0; i < params.length; ++i) {
             bytes32 key = _key(avs, params[i].operatorSetId);
             if (_setExists[key]) revert InvalidOperatorSet();
+            if (params[i].slasher == address(0)) revert InputAddressZero();
             _setExists[key] = true;
+            _slasher[key] = params[i].slasher;
             IStrategy[] calldata strategies = params[i].strategies;
             for (uint256 j = 0; j < strategies.length; ++j) {
                 _setStrategies[key].push(strategies[j]);
@@ -104,12 +111,16 @@ contract MockAllocationManager is IAllocationManager {
     }
 
     /// @inheritdoc IAllocationManager
-    function slashOperator(address avs, SlashingParams calldata params) external {
-        if (msg.sender != avs) revert InvalidCaller();
+    function slashOperator(address avs, SlashingParams calldata params)
+        external
+        returns (uint256 slashId, uint256[] memory shares)
+    {
         bytes32 key = _key(avs, params.operatorSetId);
         if (!_setExists[key]) revert InvalidOperatorSet();
+        if (msg.sender != _slasher[key]) revert InvalidCaller();
         if (!_isSlashable(key, params.operator)) revert OperatorNotSlashable();
         if (params.strategies.length != params.wadsToSlash.length) revert InputArrayLengthMismatch();
+        shares = new uint256[](params.strategies.length);
         for (uint256 i = 0; i < params.strategies.length; ++i) {
             IStrategy strategy = params.strategies[i];
             if (i > 0 && address(strategy) <= address(params.strategies[i - 1])) {
@@ -122,7 +133,9 @@ contract MockAllocationManager is IAllocationManager {
             uint256 slashed = Math.mulDiv(allocated, wad, 1e18, Math.Rounding.Ceil);
             _allocated[key][params.operator][strategy] = allocated - slashed;
             totalSlashed[params.operator] += slashed;
+            shares[i] = slashed;
         }
+        slashId = ++slashCount[key];
         emit OperatorSlashed(
             params.operator,
             OperatorSet(avs, params.operatorSetId),

@@ -9,6 +9,9 @@ import {MockAllocationManager} from "../mocks/MockAllocationManager.sol";
 import {IAllocationManager, OperatorSet} from "../interfaces/eigenlayer/IAllocationManager.sol";
 import {IAVSRegistrar} from "../interfaces/eigenlayer/IAVSRegistrar.sol";
 import {IStrategy} from "../interfaces/eigenlayer/IStrategy.sol";
+import {IRewardsCoordinator} from "../interfaces/eigenlayer/IRewardsCoordinator.sol";
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {DevStakeToken} from "../token/DevStakeToken.sol";
 
 contract EigenServiceManagerTest {
     uint256 internal constant MIN = 100 ether;
@@ -20,6 +23,8 @@ contract EigenServiceManagerTest {
 
     MockAllocationManager internal am;
     EigenServiceManager internal sm;
+    DevStakeToken internal token;
+    IRewardsCoordinator internal constant NO_RC = IRewardsCoordinator(address(0));
 
     function setUp() public {
         vm.roll(100);
@@ -28,7 +33,8 @@ contract EigenServiceManagerTest {
         IStrategy[] memory strategies = new IStrategy[](2);
         strategies[0] = S1;
         strategies[1] = S2;
-        sm = new EigenServiceManager(am, strategies, MIN, MIN, 7200, 10, address(this));
+        token = new DevStakeToken(address(this));
+        sm = new EigenServiceManager(am, strategies, MIN, MIN, 7200, 10, address(this), token, NO_RC);
         sm.initializeAVS("https://example.invalid/avs.json");
         sm.setSlasher(SLASHER);
     }
@@ -75,6 +81,39 @@ contract EigenServiceManagerTest {
         vm.prank(SLASHER);
         vm.expectRevert(abi.encodeWithSelector(OperatorRegistryBase.InvalidBps.selector, 0));
         sm.slash(accounts, 0, address(0), 0);
+    }
+
+    /// @notice The challenger's reward comes from the challenge pool: one token per stake unit
+    /// removed, capped by what the pool holds.
+    function testSlashPaysFromTheChallengePool() public {
+        _join(OP, OP_KEY, 0, 100 ether);
+        token.mint(address(this), 100 ether);
+        token.approve(address(sm), 100 ether);
+        sm.fundPool(0, 30 ether);
+        sm.fundPool(1, 70 ether);
+        require(sm.challengePool() == 30 ether && sm.rewardsPool() == 70 ether, "pools funded");
+        vm.expectRevert(abi.encodeWithSelector(EigenServiceManager.UnknownPool.selector, 2));
+        sm.fundPool(2, 1);
+        address[] memory accounts = new address[](1);
+        accounts[0] = OP;
+        vm.prank(SLASHER);
+        require(sm.slash(accounts, 1000, address(0xC4A1), 0) == 20 ether, "10% of 200 removed, paid from the pool");
+        require(token.balanceOf(address(0xC4A1)) == 20 ether && sm.challengePool() == 10 ether, "paid");
+        vm.prank(SLASHER);
+        require(sm.slash(accounts, 5000, address(0xC4A1), 0) == 10 ether, "capped by the pool");
+        require(sm.challengePool() == 0 && sm.rewardsPool() == 70 ether, "rewards pool untouched");
+    }
+
+    function testRevertsRewardsSubmissionChecks() public {
+        IRewardsCoordinator.OperatorReward[] memory rewards = new IRewardsCoordinator.OperatorReward[](1);
+        rewards[0] = IRewardsCoordinator.OperatorReward(OP, 1 ether);
+        vm.prank(OP);
+        vm.expectRevert(abi.encodeWithSelector(EigenServiceManager.NotRewardsInitiator.selector, OP));
+        sm.submitOperatorRewards(rewards, 0, 1, "");
+        vm.expectRevert(EigenServiceManager.RewardsDisabled.selector);
+        sm.submitOperatorRewards(rewards, 0, 1, "");
+        vm.expectRevert(abi.encodeWithSelector(OperatorRegistryBase.ZeroAddress.selector, "initiator"));
+        sm.setRewardsInitiator(address(0));
     }
 
     function testDeregisteredOperatorStaysSlashableForTheDelay() public {
@@ -130,9 +169,11 @@ contract EigenServiceManagerTest {
     function testRevertsConstructorChecks() public {
         IStrategy[] memory none = new IStrategy[](0);
         vm.expectRevert(EigenServiceManager.NoStrategies.selector);
-        new EigenServiceManager(am, none, MIN, MIN, 1, 1, address(this));
+        new EigenServiceManager(am, none, MIN, MIN, 1, 1, address(this), token, NO_RC);
         vm.expectRevert(abi.encodeWithSelector(OperatorRegistryBase.ZeroAddress.selector, "allocationManager"));
-        new EigenServiceManager(IAllocationManager(address(0)), none, MIN, MIN, 1, 1, address(this));
+        new EigenServiceManager(IAllocationManager(address(0)), none, MIN, MIN, 1, 1, address(this), token, NO_RC);
+        vm.expectRevert(abi.encodeWithSelector(OperatorRegistryBase.ZeroAddress.selector, "rewardToken"));
+        new EigenServiceManager(am, none, MIN, MIN, 1, 1, address(this), IERC20(address(0)), NO_RC);
     }
 
     /// @notice The stand-in keeps the AllocationManager rules an AVS relies on.
@@ -176,8 +217,8 @@ contract EigenServiceManagerTest {
         vm.expectRevert(MockAllocationManager.NotMemberOfSet.selector);
         am.deregisterFromOperatorSets(IAllocationManager.DeregisterParams(address(0xAB), address(sm), _ids(0)));
 
-        IAllocationManager.CreateSetParams[] memory sets = new IAllocationManager.CreateSetParams[](1);
-        sets[0] = IAllocationManager.CreateSetParams(0, strategies);
+        IAllocationManager.CreateSetParamsV2[] memory sets = new IAllocationManager.CreateSetParamsV2[](1);
+        sets[0] = IAllocationManager.CreateSetParamsV2(0, strategies, address(this));
         vm.expectRevert(MockAllocationManager.NonexistentAVSMetadata.selector);
         am.createOperatorSets(address(this), sets);
         vm.prank(address(sm));

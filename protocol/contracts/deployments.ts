@@ -29,6 +29,28 @@ export interface DeployedConfig {
   minProverStake: string;
 }
 
+/**
+ * Addresses of EigenLayer's core contracts the AVS uses: deployed by `npm run deploy -- --mode
+ * eigenlayer` on a bare local chain (local: true), or given by flags on a network where
+ * EigenLayer is deployed. The ABIs are the bindings' eigen*Abi.
+ */
+export interface EigenLayerCore {
+  allocationManager: Address;
+  delegationManager: Address;
+  strategyManager: Address;
+  rewardsCoordinator: Address;
+  permissionController?: Address;
+  avsDirectory?: Address;
+  /** The strategies whose allocated stake counts (ascending); the first holds the stake token. */
+  strategies: Address[];
+  proxyAdmin?: Address;
+  pauserRegistry?: Address;
+  /** RewardsCoordinator.CALCULATION_INTERVAL_SECONDS (rewards periods are multiples of it). */
+  calculationIntervalSeconds: number;
+  /** Deployed by this project on a bare chain (not a network's own core). */
+  local: boolean;
+}
+
 /** deployments/<chainId>.json: what `npm run deploy` writes and every TypeScript node reads. */
 export interface Deployment {
   chainId: number;
@@ -45,6 +67,8 @@ export interface Deployment {
     /** Only in eigenlayer mode: EigenLayer's AllocationManager (or its local stand-in). */
     allocationManager?: DeployedContract;
   };
+  /** Only in eigenlayer mode against EigenLayer's core (absent with the unit tests' stand-in). */
+  eigenLayer?: EigenLayerCore;
   config: DeployedConfig;
 }
 
@@ -106,7 +130,28 @@ export function parseDeployment(json: unknown): Deployment {
     config: parsedConfig as unknown as DeployedConfig,
   };
   if (mode === "eigenlayer") deployment.contracts.allocationManager = contract(contracts.allocationManager, "contracts.allocationManager");
+  if (mode === "eigenlayer" && root.eigenLayer !== undefined) deployment.eigenLayer = eigenLayerCore(root.eigenLayer);
   return deployment;
+}
+
+function eigenLayerCore(value: unknown): EigenLayerCore {
+  const c = object(value, "eigenLayer");
+  const optional = (f: string) => (c[f] === undefined ? {} : { [f]: address(c[f], `eigenLayer.${f}`) });
+  if (!Array.isArray(c.strategies) || c.strategies.length === 0) throw new InvalidDeploymentError("eigenLayer.strategies must be a non-empty array of addresses", "eigenLayer.strategies");
+  if (typeof c.local !== "boolean") throw new InvalidDeploymentError("eigenLayer.local must be a boolean", "eigenLayer.local");
+  return {
+    allocationManager: address(c.allocationManager, "eigenLayer.allocationManager"),
+    delegationManager: address(c.delegationManager, "eigenLayer.delegationManager"),
+    strategyManager: address(c.strategyManager, "eigenLayer.strategyManager"),
+    rewardsCoordinator: address(c.rewardsCoordinator, "eigenLayer.rewardsCoordinator"),
+    ...optional("permissionController"),
+    ...optional("avsDirectory"),
+    ...optional("proxyAdmin"),
+    ...optional("pauserRegistry"),
+    strategies: c.strategies.map((s, i) => address(s, `eigenLayer.strategies[${i}]`)),
+    calculationIntervalSeconds: integer(c.calculationIntervalSeconds, "eigenLayer.calculationIntervalSeconds"),
+    local: c.local,
+  };
 }
 
 function object(value: unknown, field: string): Record<string, unknown> {

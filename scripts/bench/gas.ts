@@ -1,7 +1,8 @@
 /**
  * Gas report for the contracts (npm run bench:gas), measured on Hardhat's in-process network:
  * submitBatch, attest with 1 / 4 / 16 / 64 signers, openDispute over a 2^20-leaf tree (a
- * 20-element proof), castVotes, resolveDispute. Prints each figure with its target and met/MISSED.
+ * 20-element proof), castVotes, resolveDispute, and BLS quorum certificates (attestBLS) at 10, 100,
+ * 200 and 1,000 registered operators beside ECDSA attest. Prints each figure with its target and met/MISSED.
  * Gas is deterministic, so unlike timings these figures do not depend on the machine.
  */
 import { parseArgs } from "node:util";
@@ -12,12 +13,16 @@ import { Role, Verdict, signAttestation } from "../../protocol/eip712/index.ts";
 import { BatchMerkleTree, hashLeafFields } from "../../protocol/merkle/index.ts";
 import { deploySystem, randomLeaves, testAccount, type Member, type System } from "../../test/helpers/contracts.ts";
 import { printTable, recordSection } from "./harness.ts";
+import { blsCertificate, blsKeyPairFromSeed, blsSign, g1Words, g2Words, type BlsKeyPair } from "../../protocol/bls/index.ts";
 
 const { values: args } = parseArgs({ options: { record: { type: "boolean", default: false } } });
 
 const SUBMIT_TARGET = 100_000n;
 const PER_SIGNER_TARGET = 8_000n;
 const OPEN_DISPUTE_TARGET = 200_000n;
+const BLS_ATTEST_TARGET = 350_000n; // at 200 registered operators
+const BLS_PER_OPERATOR_TARGET = 10n; // growth of an all-signing certificate per registered operator
+const BLS_SIZES = [10, 100, 200, 1000];
 const DISPUTE_TREE_LEAVES = 2 ** 20;
 
 const connection = await network.create();
@@ -48,6 +53,8 @@ async function submit(sys: System, prover: Member, root: Hex, leafCount: bigint)
 }
 
 const rows: string[][] = [["operation", "gas", "target", "status"]];
+let blsTable: string[][] = [];
+let blsBatches = 0;
 const status = (ok: boolean) => (ok ? "met" : "MISSED");
 
 // --- submitBatch: the same storage whatever the leaf count (up to MAX_LEAF_COUNT, 2^25).
@@ -140,8 +147,55 @@ rows.push(["resolveDispute (rejected, bond forfeited)", rejectGas.toString(), ""
   rows.push(["slashAttestationEquivocation (1 operator slashed)", equivocationGas.toString(), "", ""]);
 }
 
+// --- BLS certificates: N operators with BLS keys; all sign, then 1 and N/10 non-signers.
+{
+  const blsRows: string[][] = [["attest at N registered operators", "ECDSA attest (all sign)", "BLS attestBLS (all sign)", "BLS, 1 non-signer", "BLS, N/10 non-signers", "ECDSA / BLS", "target", "status"]];
+  const allSigning = new Map<number, bigint>();
+  const perNonSigner: bigint[] = [];
+  for (const n of BLS_SIZES) {
+    process.stderr.write(`bench:gas: ${n} operators with BLS keys...\n`);
+    const { sys: s2, prover: p2, operators: ops } = await systemWith(n, `bls${n}`);
+    const keys: BlsKeyPair[] = [];
+    for (let i = 0; i < n; i++) {
+      const bls = blsKeyPairFromSeed(keccak256(toHex(`bench bls ${n} ${i}`)));
+      const message = (await s2.registry.read.blsRegistrationMessage([ops[i]!.account.address])) as Hex;
+      await s2.sendAs(ops[i]!.account, s2.registry.address, s2.registry.abi, "registerBLSKey", [g1Words(bls.pubkeyG1), g2Words(bls.pubkeyG2), g1Words(blsSign(bls.secret, message))]);
+      keys.push(bls);
+    }
+    const apkIndex = Number(await s2.registry.read.apkHistoryLength()) - 1;
+    const blsAttest = async (nonSignerCount: number) => {
+      const root = keccak256(toHex(`bls root ${n} ${nonSignerCount} ${++blsBatches}`));
+      const { batchId } = await submit(s2, p2, root, 8n);
+      const digest = (await s2.batchManager.read.attestationDigest([batchId, root, Verdict.Valid, 4])) as Hex;
+      const signers = keys.slice(nonSignerCount);
+      const cert = blsCertificate(apkIndex, signers.map((k) => ({ pubkeyG2: k.pubkeyG2, signature: blsSign(k.secret, digest) })), keys.slice(0, nonSignerCount).map((k) => k.pubkeyG1));
+      return gasOf(s2, await s2.batchManager.write.attestBLS([batchId, root, Verdict.Valid, 4, cert]));
+    };
+    const root = keccak256(toHex(`ecdsa root ${n}`));
+    const { batchId } = await submit(s2, p2, root, 8n);
+    const signed = await s2.attestationSignatures(batchId, root, ops);
+    const ecdsa = await gasOf(s2, await s2.batchManager.write.attest([batchId, root, Verdict.Valid, 4, signed.map((x) => x.signature)]));
+    // Mean of three batches: hashing each digest to G1 takes one to a few tries (a modexp each).
+    const all = ((await blsAttest(0)) + (await blsAttest(0)) + (await blsAttest(0))) / 3n;
+    const one = await blsAttest(1);
+    const tenth = await blsAttest(Math.max(1, n / 10));
+    allSigning.set(n, all);
+    if (n >= 100) perNonSigner.push((tenth - all) / BigInt(n / 10));
+    const targetCell = n === 200 ? `<= ${BLS_ATTEST_TARGET}` : "";
+    const statusCell = n === 200 ? status(all <= BLS_ATTEST_TARGET) : "";
+    blsRows.push([String(n), ecdsa.toString(), all.toString(), one.toString(), tenth.toString(), (Number(ecdsa) / Number(all)).toFixed(1), targetCell, statusCell]);
+  }
+  const growth = (allSigning.get(1000)! - allSigning.get(10)!) / 990n;
+  rows.push(["attestBLS (200 operators, all sign)", allSigning.get(200)!.toString(), `<= ${BLS_ATTEST_TARGET}`, status(allSigning.get(200)! <= BLS_ATTEST_TARGET)]);
+  rows.push(["attestBLS, growth per registered operator (10 -> 1,000, all sign)", growth.toString(), `<= ${BLS_PER_OPERATOR_TARGET}`, status(growth <= BLS_PER_OPERATOR_TARGET)]);
+  rows.push(["attestBLS, cost per non-signer (N/10 non-signers, mean over N >= 100)", (perNonSigner.reduce((a, b) => a + b, 0n) / BigInt(perNonSigner.length)).toString(), "", ""]);
+  blsTable = blsRows;
+}
+
 console.log("Gas report (Hardhat EDR, solc 0.8.30, optimizer 200 runs, native staking mode)\n");
 const table = printTable(rows);
+console.log("\nQuorum certificates side by side (gas; BLS: one pairing whatever the signer count)\n");
+const blsText = printTable(blsTable);
 if (args.record) {
-  recordSection("gas", ["## Contract gas (`npm run bench:gas`)", "", "```", table, "```"].join("\n"));
+  recordSection("gas", ["## Contract gas (`npm run bench:gas`)", "", "```", table, "```", "", "Quorum certificates, ECDSA and BLS side by side:", "", "```", blsText, "```"].join("\n"));
 }

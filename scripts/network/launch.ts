@@ -8,14 +8,17 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream, mkdirSync, writeFileSync, type WriteStream } from "node:fs";
 import { createServer } from "node:net";
 import path from "node:path";
-import { createPublicClient, createWalletClient, http, parseEther, type Address, type Hex, type PublicClient } from "viem";
+import { createPublicClient, createWalletClient, encodeAbiParameters, http, parseEther, type Address, type Hex, type PublicClient } from "viem";
 import { generatePrivateKey, privateKeyToAccount, type PrivateKeyAccount } from "viem/accounts";
-import { devStakeTokenAbi, modelRegistryAbi, stakeRegistryAbi } from "../../protocol/contracts/abis.ts";
-import { deploymentPath, type DeployedConfig, type Deployment } from "../../protocol/contracts/deployments.ts";
+import { devStakeTokenAbi, eigenAllocationManagerAbi, eigenServiceManagerAbi, modelRegistryAbi, stakeRegistryAbi } from "../../protocol/contracts/abis.ts";
+import { deploymentPath, type DeployedConfig, type Deployment, type StakingMode } from "../../protocol/contracts/deployments.ts";
+import { FULL_MAGNITUDE, joinEigenLayer } from "../../runtime/eigenlayer-join.ts";
+import type { ChainConnection } from "../../runtime/chain.ts";
 import { protocolDomain, Role, signRegistration } from "../../protocol/eip712/index.ts";
 import { deploy } from "../deploy.ts";
 
 export const ROOT = path.resolve(import.meta.dirname, "../..");
+const PROVER_SET_ID = 1;
 export const HARDHAT_CLI = path.join(ROOT, "node_modules/hardhat/dist/src/cli.js");
 
 export function freePort(): Promise<number> {
@@ -151,6 +154,13 @@ export interface SetupOptions {
    * a profile hash; operators that lack that profile refuse to judge its batches.
    */
   models?: { model: string; profileHash: Hex; weightsHash: Hex }[];
+  /**
+   * Staking mode (default native). EigenLayer mode deploys EigenLayer's core on the chain first;
+   * provers join operator set 1 the real way here (runtime/eigenlayer-join.ts), operators join
+   * set 0 themselves when they start; `challengePool` reward tokens fund the AVS's challenge pool.
+   */
+  mode?: StakingMode;
+  challengePool?: bigint;
 }
 
 function writeKey(dir: string, name: string, key: Hex): string {
@@ -174,7 +184,8 @@ function keyPair(dir: string, name: string): KeyPair {
 /** Deploys to `rpcUrl` (a Hardhat node with unlocked accounts), funds and registers members. */
 export async function setupNetwork(rpcUrl: string, dir: string, options: SetupOptions): Promise<NetworkSetup> {
   mkdirSync(dir, { recursive: true });
-  const deployment = await deploy({ rpcUrl, mode: "native", outDir: dir, ...(options.config ? { config: options.config } : {}) });
+  const mode = options.mode ?? "native";
+  const deployment = await deploy({ rpcUrl, mode, outDir: dir, ...(options.config ? { config: options.config } : {}) });
   const transport = http(rpcUrl);
   const publicClient = createPublicClient({ transport, pollingInterval: 100 }) as PublicClient;
   const deployerWallet = createWalletClient({ transport });
@@ -208,10 +219,30 @@ export async function setupNetwork(rpcUrl: string, dir: string, options: SetupOp
     await fundEth(p.account.address);
     await mint(p.account.address, proverStake);
     const wallet = createWalletClient({ transport, account: p.account });
-    await wait(await wallet.writeContract({ address: token, abi: devStakeTokenAbi, functionName: "approve", args: [registry, proverStake], chain: null }));
     const deadline = BigInt(Math.floor(Date.now() / 1000) + 3600);
     const signature = await signRegistration(p.signer, protocolDomain(chainId, registry), { operator: p.account.address, signingKey: p.signer.address, role: Role.Prover, deadline });
+    if (mode === "eigenlayer") {
+      const chain = { id: chainId, name: "local", nativeCurrency: { name: "ETH", symbol: "ETH", decimals: 18 }, rpcUrls: { default: { http: [rpcUrl] } } } as const;
+      const conn = { chainId, chain, deployment, publicClient, account: p.account, walletClient: createWalletClient({ transport, account: p.account, chain }) } as unknown as ChainConnection;
+      await joinEigenLayer(conn, deployment.eigenLayer!, registry, PROVER_SET_ID, {
+        stake: proverStake, allocationDelay: 1, magnitude: FULL_MAGNITUDE, metadataURI: "", pollMs: 1,
+        // Interval mining starts after the setup: mine the allocation delay here.
+        onWait: async () => { await publicClient.request({ method: "hardhat_mine" as never, params: ["0x1"] as never }); },
+      });
+      const data = encodeAbiParameters([{ type: "address" }, { type: "uint256" }, { type: "bytes" }], [p.signer.address, deadline, signature]);
+      await wait(await wallet.writeContract({
+        address: deployment.eigenLayer!.allocationManager, abi: eigenAllocationManagerAbi, functionName: "registerForOperatorSets",
+        args: [p.account.address, { avs: registry, operatorSetIds: [PROVER_SET_ID], data }], chain: null,
+      }));
+      continue;
+    }
+    await wait(await wallet.writeContract({ address: token, abi: devStakeTokenAbi, functionName: "approve", args: [registry, proverStake], chain: null }));
     await wait(await wallet.writeContract({ address: registry, abi: stakeRegistryAbi, functionName: "register", args: [Role.Prover, proverStake, p.signer.address, deadline, signature], chain: null }));
+  }
+  if (mode === "eigenlayer" && options.challengePool) {
+    await mint(deployment.deployer, options.challengePool);
+    await wait(await deployerWallet.writeContract({ address: token, abi: devStakeTokenAbi, functionName: "approve", args: [registry, options.challengePool], account: deployment.deployer, chain: null }));
+    await wait(await deployerWallet.writeContract({ address: registry, abi: eigenServiceManagerAbi, functionName: "fundPool", args: [0, options.challengePool], account: deployment.deployer, chain: null }));
   }
   const aggregator = keyPair(dir, "aggregator");
   await fundEth(aggregator.account.address);

@@ -12,7 +12,10 @@ describe("protocol/contracts/abis.ts (generated bindings)", () => {
 
   it("exports every bound contract's ABI as the artifact has it", async () => {
     for (const name of Object.keys(BOUND_CONTRACTS) as BoundContractName[]) {
-      const artifact = await hre.artifacts.readArtifact(name);
+      // Fully qualified: EigenLayer's core has its own IAllocationManager, IStrategy, ...
+      const [file] = BOUND_CONTRACTS[name];
+      const source = file.slice(0, file.lastIndexOf("/"));
+      const artifact = await hre.artifacts.readArtifact(`${source}:${file.slice(file.lastIndexOf("/") + 1).replace(/\.json$/, "")}`);
       const exported = (abis as Record<string, unknown>)[BOUND_CONTRACTS[name][1]];
       assert.deepEqual(exported, artifact.abi, name);
     }

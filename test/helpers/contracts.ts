@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import {
+  zeroAddress,
   createWalletClient,
   custom,
   encodeAbiParameters,
@@ -26,11 +27,19 @@ import { privateKeyToAccount } from "viem/accounts";
 import {
   batchManagerAbi,
   devStakeTokenAbi,
+  eigenAllocationManagerAbi,
   eigenServiceManagerAbi,
   mockAllocationManagerAbi,
   modelRegistryAbi,
   stakeRegistryAbi,
 } from "../../protocol/contracts/abis.ts";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { deploy } from "../../scripts/deploy.ts";
+import { FULL_MAGNITUDE, joinEigenLayer } from "../../runtime/eigenlayer-join.ts";
+import type { EigenLayerCore } from "../../protocol/contracts/deployments.ts";
+import type { ChainConnection } from "../../runtime/chain.ts";
 import { BatchMerkleTree, hashLeafFields, type InferenceLeafFields } from "../../protocol/merkle/index.ts";
 import {
   protocolDomain,
@@ -43,7 +52,8 @@ import {
   type ProtocolDomain,
 } from "../../protocol/eip712/index.ts";
 
-export type Mode = "native" | "eigenlayer";
+/** native: StakeRegistry; eigenlayer: the MockAllocationManager stand-in; eigenlayer-core: EigenLayer's real core. */
+export type Mode = "native" | "eigenlayer" | "eigenlayer-core";
 
 export const TEST_CONFIG = {
   attestThresholdBps: 6666,
@@ -88,28 +98,53 @@ export async function deploySystem(connection: Connection, mode: Mode, label = "
   const chainId: number = await publicClient.getChainId();
   const wallet = createWalletClient({ chain: publicClient.chain, transport: custom(provider, { retryCount: 0 }) });
 
-  const tokenDeployed = await viem.deployContract("DevStakeToken", [deployer]);
-  const token = getContract({ address: tokenDeployed.address as Address, abi: devStakeTokenAbi, client: { public: publicClient, wallet: deployerClient } });
   let allocationManager;
-  let registryAddress: Address;
-  if (mode === "native") {
+  let registryAddress: Address = zeroAddress;
+  let core: EigenLayerCore | undefined;
+  let coreToken: Address | undefined;
+  if (mode === "eigenlayer-core") {
+    // The real path: scripts/deploy.ts deploys EigenLayer's core, then the AVS and the BatchManager.
+    const outDir = mkdtempSync(path.join(tmpdir(), "vb-el-core-"));
+    const deployment = await deploy(
+      { rpcUrl: "in-process", mode: "eigenlayer", outDir, profiles: [], config: { ...TEST_CONFIG, disputeBond: TEST_CONFIG.disputeBond.toString(), unbondingDelay: Number(UNBONDING_DELAY), minOperatorStake: MIN_STAKE.toString(), minProverStake: MIN_STAKE.toString() } },
+      { publicClient, walletClient: deployerClient, account: deployerClient.account },
+    );
+    rmSync(outDir, { recursive: true, force: true });
+    core = deployment.eigenLayer!;
+    coreToken = deployment.contracts.stakeToken.address;
+    registryAddress = deployment.contracts.registry.address;
+  }
+  const tokenAddress: Address = coreToken ?? (await viem.deployContract("DevStakeToken", [deployer])).address;
+  const token = getContract({ address: tokenAddress, abi: devStakeTokenAbi, client: { public: publicClient, wallet: deployerClient } });
+  if (mode === "eigenlayer-core") {
+    // deployed above
+  } else if (mode === "native") {
     const r = await viem.deployContract("StakeRegistry", [token.address, MIN_STAKE, MIN_STAKE, UNBONDING_DELAY, deployer]);
     registryAddress = r.address;
   } else {
     const am = await viem.deployContract("MockAllocationManager", []);
     allocationManager = getContract({ address: am.address as Address, abi: mockAllocationManagerAbi, client: { public: publicClient, wallet: deployerClient } });
-    const r = await viem.deployContract("EigenServiceManager", [am.address, [STRATEGY], MIN_STAKE, MIN_STAKE, UNBONDING_DELAY, 10, deployer]);
+    const r = await viem.deployContract("EigenServiceManager", [am.address, [STRATEGY], MIN_STAKE, MIN_STAKE, UNBONDING_DELAY, 10, deployer, token.address, zeroAddress]);
     registryAddress = r.address;
   }
   const registry = getContract({ address: registryAddress, abi: stakeRegistryAbi, client: { public: publicClient, wallet: deployerClient } });
   const serviceManager = getContract({ address: registryAddress, abi: eigenServiceManagerAbi, client: { public: publicClient, wallet: deployerClient } });
-  const mr = await viem.deployContract("ModelRegistry", [deployer]);
-  const modelRegistry = getContract({ address: mr.address as Address, abi: modelRegistryAbi, client: { public: publicClient, wallet: deployerClient } });
+  let modelRegistryAddress: Address;
+  let batchManagerAddress: Address;
+  if (mode === "eigenlayer-core") {
+    batchManagerAddress = (await publicClient.readContract({ address: registryAddress, abi: stakeRegistryAbi, functionName: "slasher" })) as Address;
+    modelRegistryAddress = (await publicClient.readContract({ address: batchManagerAddress, abi: batchManagerAbi, functionName: "models" })) as Address;
+  } else {
+    modelRegistryAddress = (await viem.deployContract("ModelRegistry", [deployer])).address;
+  }
+  const modelRegistry = getContract({ address: modelRegistryAddress, abi: modelRegistryAbi, client: { public: publicClient, wallet: deployerClient } });
   // The model every test batch names, bound to a (placeholder) profile.
   await wait(publicClient, await modelRegistry.write.setModelProfile([TEST_MODEL, TEST_PROFILE_HASH, keccak256(toHex("test weights")), ""]));
-  const bm = await viem.deployContract("BatchManager", [registryAddress, mr.address, token.address, deployer, TEST_CONFIG]);
-  const batchManager = getContract({ address: bm.address as Address, abi: batchManagerAbi, client: { public: publicClient, wallet: deployerClient } });
-  await wait(publicClient, await deployerClient.writeContract({ address: registryAddress, abi: stakeRegistryAbi, functionName: "setSlasher", args: [batchManager.address] }));
+  if (mode !== "eigenlayer-core") {
+    batchManagerAddress = (await viem.deployContract("BatchManager", [registryAddress, modelRegistryAddress, token.address, deployer, TEST_CONFIG])).address;
+    await wait(publicClient, await deployerClient.writeContract({ address: registryAddress, abi: stakeRegistryAbi, functionName: "setSlasher", args: [batchManagerAddress] }));
+  }
+  const batchManager = getContract({ address: batchManagerAddress!, abi: batchManagerAbi, client: { public: publicClient, wallet: deployerClient } });
   if (mode === "eigenlayer") {
     await wait(publicClient, await serviceManager.write.initializeAVS(["https://example.invalid/avs.json"]));
   }
@@ -138,7 +173,22 @@ export async function deploySystem(connection: Connection, mode: Mode, label = "
     const signature = await signRegistration(member.signingKey, registryDomain, {
       operator: member.account.address, signingKey: member.signingKey.address, role, deadline,
     });
-    if (mode === "native") {
+    if (mode === "eigenlayer-core") {
+      // EigenLayer's own path: registerAsOperator, deposit, modifyAllocations, the delay, registerForOperatorSets.
+      const setId = role === Role.Operator ? OPERATOR_SET : PROVER_SET;
+      await wait(publicClient, await token.write.mint([member.account.address, stake]));
+      const conn = {
+        chainId, chain: publicClient.chain!, publicClient, account: member.account,
+        walletClient: createWalletClient({ chain: publicClient.chain, transport: custom(provider, { retryCount: 0 }), account: member.account }),
+      } as unknown as ChainConnection;
+      await joinEigenLayer(conn, core!, registryAddress, setId, {
+        stake, allocationDelay: 1, magnitude: FULL_MAGNITUDE, metadataURI: "", pollMs: 1, onWait: () => testClient.mine({ blocks: 1 }),
+      });
+      const data = encodeAbiParameters([{ type: "address" }, { type: "uint256" }, { type: "bytes" }], [member.signingKey.address, deadline, signature]);
+      await sendAs(member.account, core!.allocationManager, eigenAllocationManagerAbi, "registerForOperatorSets", [
+        member.account.address, { avs: registryAddress, operatorSetIds: [setId], data },
+      ]);
+    } else if (mode === "native") {
       await wait(publicClient, await token.write.mint([member.account.address, stake]));
       await sendAs(member.account, token.address, devStakeTokenAbi, "approve", [registryAddress, stake]);
       await sendAs(member.account, registryAddress, stakeRegistryAbi, "register", [role, stake, member.signingKey.address, deadline, signature]);
@@ -194,7 +244,7 @@ export async function deploySystem(connection: Connection, mode: Mode, label = "
   }
 
   return {
-    mode, viem, publicClient, testClient, deployer, chainId, token, registry, serviceManager, allocationManager, batchManager, modelRegistry,
+    mode, viem, publicClient, testClient, deployer, chainId, token, registry, serviceManager, allocationManager, core, batchManager, modelRegistry,
     registryDomain, batchDomain, addMember, fundBond, submitBatch, attestationSignatures, attest, votes, advance, sendAs, fund,
   };
 }

@@ -12,7 +12,7 @@ struct OperatorSet {
 
 /// @title IAllocationManager
 /// @notice The subset of EigenLayer's AllocationManager that the EigenServiceManager calls, with
-/// the structs, names and signatures EigenLayer publishes (slashing release). Written for this
+/// the structs, names and signatures EigenLayer publishes (v1.12). Written for this
 /// project; the contracts behind it are EigenLayer's core (or MockAllocationManager in tests).
 interface IAllocationManager {
     /// @notice Parameters of slashOperator.
@@ -38,10 +38,18 @@ interface IAllocationManager {
         uint32[] operatorSetIds;
     }
 
-    /// @notice Parameters of createOperatorSets.
-    struct CreateSetParams {
+    /// @notice Parameters of createOperatorSets (v1.9+: the set's slasher is named at creation).
+    struct CreateSetParamsV2 {
         uint32 operatorSetId;
         IStrategy[] strategies;
+        address slasher;
+    }
+
+    /// @notice Parameters of modifyAllocations: new magnitudes (parts of 1e18) per strategy.
+    struct AllocateParams {
+        OperatorSet operatorSet;
+        IStrategy[] strategies;
+        uint64[] newMagnitudes;
     }
 
     /// @notice Emitted when an operator is slashed.
@@ -50,7 +58,11 @@ interface IAllocationManager {
     );
 
     /// @notice Slashes `params.operator` in one of `avs`'s operator sets (caller: the set's slasher).
-    function slashOperator(address avs, SlashingParams calldata params) external;
+    /// @return slashId The set's slash counter after this slash.
+    /// @return shares Shares slashed per strategy of `params.strategies`.
+    function slashOperator(address avs, SlashingParams calldata params)
+        external
+        returns (uint256 slashId, uint256[] memory shares);
 
     /// @notice Registers `operator` for operator sets of `params.avs`, then calls the AVS registrar.
     function registerForOperatorSets(address operator, RegisterParams calldata params) external;
@@ -64,8 +76,8 @@ interface IAllocationManager {
     /// @notice Emits the AVS's metadata URI (required before creating operator sets).
     function updateAVSMetadataURI(address avs, string calldata metadataURI) external;
 
-    /// @notice Creates operator sets for `avs`.
-    function createOperatorSets(address avs, CreateSetParams[] calldata params) external;
+    /// @notice Creates operator sets for `avs`, each with its slasher.
+    function createOperatorSets(address avs, CreateSetParamsV2[] calldata params) external;
 
     /// @notice Stake allocated by `operators` to `operatorSet` per strategy, whether slashable or not.
     function getAllocatedStake(OperatorSet memory operatorSet, address[] memory operators, IStrategy[] memory strategies)

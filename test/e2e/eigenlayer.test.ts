@@ -1,0 +1,220 @@
+/**
+ * END-TO-END in EigenLayer mode (separate processes on 127.0.0.1, ~1.5 minutes): a Hardhat node
+ * with EigenLayer's real core deployed by `npm run deploy -- --mode eigenlayer`'s code, the AVS
+ * on it, an honest prover and one that edits a token after proving, three operators (the third
+ * colludes with the lying prover) and an aggregator over libp2p.
+ *
+ *   1. operators join the real way on start: registerAsOperator, a deposit into the stake
+ *      token's strategy, modifyAllocations, the allocation delay, registerForOperatorSets;
+ *   2. an honest batch is attested with their allocated slashable stake, then finalized;
+ *   3. the lying prover's batch is disputed and upheld: slashOperator takes half of the
+ *      prover's allocation (its operator shares fall by 5e17 wads), the colluder loses 10% if
+ *      its attestation landed first, and the challenger is paid from the AVS's challenge pool;
+ *   4. the attesters of the finalized batch are paid operator-directed rewards through the
+ *      RewardsCoordinator.
+ *
+ * Part of `npm test`; VB_E2E=0 skips it.
+ */
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { createWalletClient, http, parseEther, parseEventLogs, type Address } from "viem";
+import {
+  batchManagerAbi,
+  devStakeTokenAbi,
+  eigenAllocationManagerAbi,
+  eigenDelegationManagerAbi,
+  eigenRewardsCoordinatorAbi,
+  eigenServiceManagerAbi,
+  stakeRegistryAbi,
+} from "../../protocol/contracts/abis.ts";
+import { attestationRewards, submitRewards } from "../../scripts/eigenlayer/rewards.ts";
+import { launchAggregator, launchOperator, launchProver, setupNetwork, startHardhatNode, type NetworkSetup, type NodeProcess } from "../../scripts/network/launch.ts";
+
+const ENABLED = process.env.VB_E2E !== "0";
+const DEFAULT_MODEL = "vb-byte-llama-4l-256h-v1";
+const State = { Submitted: 1, Attested: 2, Disputed: 3, Cleared: 4, Slashed: 5, Finalized: 6, Expired: 7 } as const;
+const WAD = 10n ** 18n;
+
+async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+async function complete(proverUrl: string, count: number, label: string): Promise<void> {
+  await Promise.all(Array.from({ length: count }, async (_, i) => {
+    const response = await fetch(`${proverUrl}/v1/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model: DEFAULT_MODEL, prompt: `${label} request ${i}: the quick brown fox`, max_tokens: 12, temperature: 0, seed: i }),
+      signal: AbortSignal.timeout(60_000),
+    });
+    assert.equal(response.status, 200, await response.text());
+  }));
+}
+
+(ENABLED ? describe : describe.skip)("e2e: EigenLayer mode on EigenLayer's real core (prover, cheater, 3 operators, aggregator)", function () {
+  this.timeout(420_000);
+  let dir: string;
+  let hardhat: NodeProcess | undefined;
+  let setup: NetworkSetup;
+  const procs: NodeProcess[] = [];
+  let honestBatchId: bigint;
+  const nodeUrls: string[] = [];
+
+  const bm = () => setup.deployment.contracts.batchManager.address;
+  const sm = () => setup.deployment.contracts.registry.address;
+  const core = () => setup.deployment.eigenLayer!;
+  const batchState = async (id: bigint) => ((await setup.publicClient.readContract({ address: bm(), abi: batchManagerAbi, functionName: "getBatch", args: [id] })) as { state: number }).state;
+  const weight = (account: Address) => setup.publicClient.readContract({ address: sm(), abi: eigenServiceManagerAbi, functionName: "stakeOf", args: [account] });
+  const shares = async (account: Address) =>
+    (await setup.publicClient.readContract({ address: core().delegationManager, abi: eigenDelegationManagerAbi, functionName: "getOperatorShares", args: [account, [core().strategies[0]!]] }))[0]!;
+  const submittedBy = (prover: Address) =>
+    until(`a batch from ${prover}`, 90_000, async () => {
+      const logs = await setup.publicClient.getContractEvents({ address: bm(), abi: batchManagerAbi, eventName: "BatchSubmitted", args: { prover }, fromBlock: 0n });
+      return (logs[0]?.args as { batchId: bigint } | undefined)?.batchId;
+    });
+
+  before(async function () {
+    dir = mkdtempSync(path.join(tmpdir(), "vb-e2e-el-"));
+    const chain = await startHardhatNode(dir);
+    hardhat = chain.node;
+    setup = await setupNetwork(chain.rpcUrl, dir, {
+      mode: "eigenlayer",
+      operators: 3,
+      provers: 2,
+      blockIntervalMs: 1000,
+      challengePool: parseEther("200"),
+      config: { attestThresholdBps: 3000, voteThresholdBps: 6000, responseWindow: 60, challengeWindow: 20, votingWindow: 120, unbondingDelay: 1000 },
+    });
+    const aggregator = await launchAggregator(setup, { AGGREGATOR_GRACE_MS: "6000" });
+    procs.push(aggregator.proc);
+    nodeUrls.push(aggregator.url);
+    const colluder = setup.provers[1]!.account.address;
+    // Each is pushed as soon as it is up, so that a failing start stops the others.
+    const up = <T extends { proc: NodeProcess; url: string }>(launched: Promise<T>) => launched.then((x) => (procs.push(x.proc), nodeUrls.push(x.url), x));
+    const results = await Promise.allSettled([
+      up(launchOperator(setup, { index: 0, aggregatorUrl: aggregator.url, bootstrap: [aggregator.mesh] })),
+      up(launchOperator(setup, { index: 1, aggregatorUrl: aggregator.url, bootstrap: [aggregator.mesh] })),
+      up(launchOperator(setup, { index: 2, aggregatorUrl: aggregator.url, bootstrap: [aggregator.mesh], script: "test/helpers/colluding-operator.ts", env: { VB_COLLUDE_WITH: colluder } })),
+    ]);
+    const failed = results.find((r) => r.status === "rejected");
+    if (failed) throw (failed as PromiseRejectedResult).reason;
+  });
+
+  after(async function () {
+    await Promise.all(procs.map((p) => p.stop("SIGTERM").catch(() => undefined)));
+    await hardhat?.stop("SIGTERM");
+    if (dir && !process.env.VB_E2E_KEEP) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("operators joined through EigenLayer: operator, deposit, full allocation, operator set 0, weight = slashable stake", async () => {
+    assert.equal(core().local, true);
+    for (const op of setup.operators) {
+      const a = op.account.address;
+      assert.equal(await setup.publicClient.readContract({ address: core().delegationManager, abi: eigenDelegationManagerAbi, functionName: "isOperator", args: [a] }), true);
+      assert.equal(await shares(a), parseEther("100"));
+      const allocation = await setup.publicClient.readContract({ address: core().allocationManager, abi: eigenAllocationManagerAbi, functionName: "getAllocation", args: [a, { avs: sm(), id: 0 }, core().strategies[0]!] });
+      assert.equal(allocation.currentMagnitude, WAD);
+      assert.equal(await setup.publicClient.readContract({ address: core().allocationManager, abi: eigenAllocationManagerAbi, functionName: "isMemberOfOperatorSet", args: [a, { avs: sm(), id: 0 }] }), true);
+      assert.equal(await weight(a), parseEther("100"));
+      const [role, key] = (await setup.publicClient.readContract({ address: sm(), abi: stakeRegistryAbi, functionName: "memberOf", args: [a] })) as [number, Address];
+      assert.equal(role, 1);
+      assert.equal(key, setup.operators[setup.operators.indexOf(op)]!.signer.address);
+    }
+  });
+
+  it("every node answers EigenLayer's node API and exports eigen_ metrics", async () => {
+    for (const url of nodeUrls) {
+      const info = (await (await fetch(`${url}/eigen/node`)).json()) as { node_name: string; spec_version: string };
+      assert.match(info.node_name, /^verifiable-benchmarks-(operator|aggregator)$/);
+      assert.equal(info.spec_version, "v0.0.1");
+      // 206 while the gossip mesh forms, then 200.
+      await until(`${url}: every service up`, 30_000, async () => ((await fetch(`${url}/eigen/node/health`)).status === 200 ? true : undefined));
+      const { services } = (await (await fetch(`${url}/eigen/node/services`)).json()) as { services: { id: string; status: string }[] };
+      for (const s of services) assert.equal((await fetch(`${url}/eigen/node/services/${s.id}/health`)).status, 200, s.id);
+      const metrics = await (await fetch(`${url}/metrics`)).text();
+      const stake = info.node_name.endsWith("operator") ? "100" : "300";
+      assert.match(metrics, new RegExp(`eigen_registered_stakes\\{quorum_number="0",quorum_name="operators"[^}]*\\} ${stake}\\b`));
+      assert.match(metrics, /eigen_performance_score\{[^}]*\} 100/);
+      assert.match(metrics, /eigen_rpc_request_total\{method="eth_blockNumber"/);
+      assert.match(metrics, /eigen_rpc_request_duration_seconds_bucket\{/);
+    }
+  });
+
+  it("an honest batch is attested by the three operators and finalized", async () => {
+    const prover = await launchProver(setup, { index: 0, env: { PROVER_BATCH_MAX_RECORDS: "8", PROVER_BATCH_MAX_AGE_MS: "600000" } });
+    procs.push(prover.proc);
+    await complete(prover.url, 8, "honest");
+    honestBatchId = await submittedBy(setup.provers[0]!.account.address);
+    await until("the honest batch attested", 60_000, async () => ((await batchState(honestBatchId)) >= State.Attested ? true : undefined));
+    const [attested] = await setup.publicClient.getContractEvents({ address: bm(), abi: batchManagerAbi, eventName: "BatchAttested", args: { batchId: honestBatchId }, fromBlock: 0n });
+    assert.equal((attested!.args as { signers: Address[] }).signers.length, 3);
+    // The aggregator finalizes by the wall clock; this chain's clock runs ~100 s ahead of it (the
+    // core's deployment mines a block per transaction, each at least a second after its parent).
+    await until("the honest batch finalized", 240_000, async () => ((await batchState(honestBatchId)) === State.Finalized ? true : undefined));
+  });
+
+  it("the lying prover is disputed and slashed through slashOperator; the challenger is paid from the challenge pool", async () => {
+    const prover = await launchProver(setup, { index: 1, script: "test/helpers/lying-prover.ts", env: { PROVER_BATCH_MAX_RECORDS: "8", PROVER_BATCH_MAX_AGE_MS: "600000" } });
+    procs.push(prover.proc);
+    const cheater = setup.provers[1]!.account.address;
+    const colluder = setup.operators[2]!;
+    const before = { cheater: await shares(cheater), colluder: await shares(colluder.account.address), pool: await setup.publicClient.readContract({ address: sm(), abi: eigenServiceManagerAbi, functionName: "challengePool" }) };
+    assert.equal(before.cheater, parseEther("100"));
+    await complete(prover.url, 8, "lying");
+    const batchId = await submittedBy(cheater);
+    await until(`batch ${batchId} slashed`, 120_000, async () => ((await batchState(batchId)) === State.Slashed ? true : undefined));
+
+    // EigenLayer's AllocationManager slashed the prover's allocation to set 1 by proverSlashBps.
+    const slashes = await setup.publicClient.getContractEvents({ address: core().allocationManager, abi: eigenAllocationManagerAbi, eventName: "OperatorSlashed", fromBlock: 0n });
+    const cheaterSlash = slashes.find((l) => (l.args as { operator: Address }).operator === cheater);
+    assert.ok(cheaterSlash, "slashOperator was called for the cheater");
+    assert.deepEqual((cheaterSlash!.args as { wadSlashed: bigint[] }).wadSlashed, [5n * 10n ** 17n]);
+    assert.equal(await shares(cheater), before.cheater / 2n, "the cheater's operator shares fell by the slashed wads");
+    assert.equal(await weight(cheater), parseEther("50"));
+
+    // The colluder is slashed too when its rubber stamp landed before the honest dispute.
+    const [attested] = await setup.publicClient.getContractEvents({ address: bm(), abi: batchManagerAbi, eventName: "BatchAttested", args: { batchId }, fromBlock: 0n });
+    const removed = parseEther("50") + (attested ? parseEther("10") : 0n);
+    if (attested) {
+      assert.deepEqual((attested.args as { signers: Address[] }).signers, [colluder.signer.address]);
+      assert.equal(await shares(colluder.account.address), before.colluder - before.colluder / 10n);
+    } else {
+      assert.equal(await shares(colluder.account.address), before.colluder);
+    }
+    for (const honest of setup.operators.slice(0, 2)) assert.equal(await shares(honest.account.address), parseEther("100"));
+
+    // The challenger's reward came out of the AVS's pool (EigenLayer burns the slashed shares).
+    const paid = await setup.publicClient.getContractEvents({ address: sm(), abi: eigenServiceManagerAbi, eventName: "ChallengeRewardPaid", fromBlock: 0n });
+    assert.equal(paid.length, 1);
+    assert.equal((paid[0]!.args as { amount: bigint }).amount, removed);
+    assert.equal(await setup.publicClient.readContract({ address: sm(), abi: eigenServiceManagerAbi, functionName: "challengePool" }), before.pool - removed);
+  });
+
+  it("the finalized batch's attesters are paid operator-directed rewards through the RewardsCoordinator", async () => {
+    const wallet = createWalletClient({ transport: http(setup.rpcUrl) });
+    const deployer = setup.deployment.deployer;
+    const rewards = await attestationRewards(setup.publicClient, setup.deployment, { fromBlock: 0n, toBlock: await setup.publicClient.getBlockNumber() }, parseEther("1"));
+    assert.deepEqual(rewards.map((r) => r.operator).sort(), setup.operators.map((o) => o.account.address).sort(), "the three attesters of the honest batch");
+    const total = rewards.reduce((s, r) => s + r.amount, 0n);
+    const token = setup.deployment.contracts.stakeToken.address;
+    const send = async (address: Address, abi: readonly unknown[], functionName: string, args: readonly unknown[]) =>
+      setup.publicClient.waitForTransactionReceipt({ hash: await wallet.writeContract({ address, abi: abi as never, functionName: functionName as never, args: args as never, account: deployer, chain: null }) });
+    await send(token, devStakeTokenAbi, "mint", [deployer, total]);
+    await send(token, devStakeTokenAbi, "approve", [sm(), total]);
+    await send(sm(), eigenServiceManagerAbi, "fundPool", [1, total]);
+    const hash = await submitRewards({ publicClient: setup.publicClient, walletClient: wallet, account: deployer }, setup.deployment, rewards, "e2e attestations");
+    const receipt = await setup.publicClient.getTransactionReceipt({ hash });
+    const [created] = parseEventLogs({ abi: eigenRewardsCoordinatorAbi, logs: receipt.logs, eventName: "OperatorDirectedOperatorSetRewardsSubmissionCreated" });
+    assert.ok(created, "the RewardsCoordinator took the submission");
+    assert.equal(created!.args.operatorDirectedRewardsSubmission.operatorRewards.length, 3);
+    assert.equal(await setup.publicClient.readContract({ address: token, abi: devStakeTokenAbi, functionName: "balanceOf", args: [core().rewardsCoordinator] }), total);
+  });
+});
