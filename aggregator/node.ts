@@ -136,7 +136,7 @@ export class AggregatorNode {
       await state.open();
       closers.push(() => state.close());
       const peerKey = await loadOrCreatePeerKey(config.mesh.peerKeyFile ?? join(config.dataDir, "peer.key"));
-      const mesh = await MeshNode.start({ listen: config.mesh.listen, bootstrap: config.mesh.bootstrap, privateKey: peerKey });
+      const mesh = await MeshNode.start({ listen: config.mesh.listen, bootstrap: config.mesh.bootstrap, privateKey: peerKey, ...(config.mesh.colocatedIps ? { colocatedIps: config.mesh.colocatedIps } : {}) });
       closers.push(() => mesh.stop());
       const registry = createMetricsRegistry("aggregator");
       eigen.registerOn(registry);

@@ -195,7 +195,7 @@ export class OperatorNode {
       await guard.open();
       closers.push(() => guard.close());
       const peerKey = await loadOrCreatePeerKey(config.mesh.peerKeyFile ?? join(config.dataDir, "peer.key"));
-      const mesh = await MeshNode.start({ listen: config.mesh.listen, bootstrap: config.mesh.bootstrap, privateKey: peerKey });
+      const mesh = await MeshNode.start({ listen: config.mesh.listen, bootstrap: config.mesh.bootstrap, privateKey: peerKey, ...(config.mesh.colocatedIps ? { colocatedIps: config.mesh.colocatedIps } : {}) });
       closers.push(() => mesh.stop());
       const registry = createMetricsRegistry("operator");
       const metrics = createMetrics(registry);

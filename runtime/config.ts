@@ -188,6 +188,7 @@ export const schemaParts = {
       listen: { type: "array", items: { type: "string", minLength: 1 } },
       bootstrap: { type: "array", items: { type: "string", minLength: 1 } },
       peerKeyFile: { type: "string", minLength: 1 },
+      colocatedIps: { type: "array", items: { type: "string", minLength: 1 } },
     },
   },
 } as const;
@@ -209,6 +210,8 @@ export interface MeshConfig {
   listen: string[];
   bootstrap: string[];
   peerKeyFile?: string;
+  /** Addresses exempt from gossipsub's IP-colocation penalty (MeshOptions.colocatedIps). */
+  colocatedIps?: string[];
 }
 
 /** Defaults of the chain and mesh sections: a local Hardhat node and its deployment, a loopback listener. */
@@ -230,6 +233,7 @@ export function nodeEnvVars(prefix: string): Record<string, readonly [string, Va
     ["MESH_LISTEN", "mesh.listen", "list"],
     ["MESH_BOOTSTRAP", "mesh.bootstrap", "list"],
     ["PEER_KEY_FILE", "mesh.peerKeyFile", "string"],
+    ["MESH_COLOCATED_IPS", "mesh.colocatedIps", "list"],
     ["LOG_LEVEL", "logLevel", "string"],
   ];
   return Object.fromEntries(fields.map(([name, field, kind]) => [`${prefix}_${name}`, [field, kind] as const]));

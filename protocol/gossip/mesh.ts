@@ -1,3 +1,4 @@
+import { isIP } from "node:net";
 import { createLibp2p, type Libp2p } from "libp2p";
 import { tcp } from "@libp2p/tcp";
 import { noise } from "@chainsafe/libp2p-noise";
@@ -20,6 +21,13 @@ export interface MeshOptions {
   privateKey?: PrivateKey;
   /** Largest message accepted or sent; larger ones are rejected and their sender penalised. */
   maxMessageBytes?: number;
+  /**
+   * IP addresses whose peers are exempt from gossipsub's IP-colocation penalty. By default more
+   * than 10 peers from one address lose score quadratically until their messages are ignored (a
+   * Sybil defence); list an address only where many identities really share one host, such as a
+   * local simulation on loopback.
+   */
+  colocatedIps?: readonly string[];
 }
 
 /**
@@ -63,6 +71,10 @@ export class MeshNode {
     if (!Number.isInteger(maxMessageBytes) || maxMessageBytes < 1 || maxMessageBytes > 1 << 20) {
       throw new InvalidMeshOptionError(`maxMessageBytes must be an integer in 1..${1 << 20}, got ${maxMessageBytes}`, "maxMessageBytes");
     }
+    const colocatedIps = options.colocatedIps ?? [];
+    colocatedIps.forEach((ip, i) => {
+      if (typeof ip !== "string" || isIP(ip) === 0) throw new InvalidMeshOptionError(`colocatedIps[${i}] must be an IPv4 or IPv6 address, got ${JSON.stringify(ip)}`, `colocatedIps[${i}]`);
+    });
     const node = await createLibp2p({
       ...(options.privateKey ? { privateKey: options.privateKey } : {}),
       addresses: { listen },
@@ -72,7 +84,12 @@ export class MeshNode {
       peerDiscovery: bootstrapList.length > 0 ? [bootstrap({ list: bootstrapList, timeout: 50 })] : [],
       services: {
         identify: identify(),
-        pubsub: gossipsub({ emitSelf: false, allowPublishToZeroTopicPeers: false, ignoreDuplicatePublishError: true }),
+        pubsub: gossipsub({
+          emitSelf: false,
+          allowPublishToZeroTopicPeers: false,
+          ignoreDuplicatePublishError: true,
+          ...(colocatedIps.length > 0 ? { scoreParams: { IPColocationFactorWhitelist: new Set(colocatedIps) } } : {}),
+        }),
       },
     });
     return new MeshNode(node, maxMessageBytes);

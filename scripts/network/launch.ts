@@ -147,6 +147,8 @@ export interface SetupOptions {
   /** Tokens minted to each operator beyond its stake (dispute bonds). */
   operatorExtraTokens?: bigint;
   operatorStake?: bigint;
+  /** Ether sent to each account for gas (default 100 ETH; the deployer holds 10,000, so 100 identities need less). */
+  ethPerAccount?: bigint;
   /** Interval mining: blocks keep coming without transactions (sampling seeds, timestamps). */
   blockIntervalMs?: number;
   /**
@@ -201,7 +203,7 @@ export async function setupNetwork(rpcUrl: string, dir: string, options: SetupOp
   }
   // A transfer rather than hardhat_setBalance: every change of state is a transaction, so a
   // journal of the chain's transactions rebuilds it (scripts/network/chain-journal.ts).
-  const fundEth = async (to: Address) => wait(await deployerWallet.sendTransaction({ to, value: parseEther("100"), account: deployment.deployer, chain: null }));
+  const fundEth = async (to: Address) => wait(await deployerWallet.sendTransaction({ to, value: options.ethPerAccount ?? parseEther("100"), account: deployment.deployer, chain: null }));
   const mint = async (to: Address, amount: bigint) =>
     wait(await deployerWallet.writeContract({ address: token, abi: devStakeTokenAbi, functionName: "mint", args: [to, amount], account: deployment.deployer, chain: null }));
 

@@ -92,6 +92,7 @@ describe("protocol/gossip options and identity", () => {
     await assert.rejects(MeshNode.start({ listen: ["not-an-address"] }), (e: unknown) => e instanceof InvalidMeshOptionError && e.field === "listen[0]");
     await assert.rejects(MeshNode.start({ bootstrap: ["/ip4/127.0.0.1/tcp/4001"] }), (e: unknown) => e instanceof InvalidMeshOptionError && e.field === "bootstrap[0]");
     await assert.rejects(MeshNode.start({ maxMessageBytes: 0 }), InvalidMeshOptionError);
+    await assert.rejects(MeshNode.start({ colocatedIps: ["127.0.0.1", "localhost"] }), (e: unknown) => e instanceof InvalidMeshOptionError && e.field === "colocatedIps[1]");
   });
 
   it("keeps a node's peer id across restarts through its key file (mode 0600)", async () => {
