@@ -24,16 +24,8 @@ import { encodeGossipMessage, type GossipMessage } from "../../protocol/gossip/i
 import { connectChain } from "../../runtime/chain.ts";
 import { setupNetwork, startHardhatNode, type NetworkSetup, type NodeProcess } from "../../scripts/network/launch.ts";
 import { startFlakyRpc } from "../helpers/flaky-rpc.ts";
+import { until } from "../helpers/poll.ts";
 
-async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** A pino logger whose lines are kept for assertions. */
 function capturingLogger() {

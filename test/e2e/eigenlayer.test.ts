@@ -31,21 +31,14 @@ import {
 } from "../../protocol/contracts/abis.ts";
 import { attestationRewards, submitRewards } from "../../scripts/eigenlayer/rewards.ts";
 import { launchAggregator, launchOperator, launchProver, setupNetwork, startHardhatNode, type NetworkSetup, type NodeProcess } from "../../scripts/network/launch.ts";
+import { until as poll } from "../helpers/poll.ts";
 
 const ENABLED = process.env.VB_E2E !== "0";
 const DEFAULT_MODEL = "vb-byte-llama-4l-256h-v1";
 const State = { Submitted: 1, Attested: 2, Disputed: 3, Cleared: 4, Slashed: 5, Finalized: 6, Expired: 7 } as const;
 const WAD = 10n ** 18n;
 
-async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+const until = <T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>) => poll(what, timeoutMs, probe, 200);
 
 async function complete(proverUrl: string, count: number, label: string): Promise<void> {
   await Promise.all(Array.from({ length: count }, async (_, i) => {

@@ -47,20 +47,13 @@ import {
 } from "../../scripts/network/launch.ts";
 import { startFlakyRpc, type FlakyRpc } from "../helpers/flaky-rpc.ts";
 import { DEFAULT_FETCH_POLICY, UntrustedFetcher } from "../../runtime/untrusted-fetch.ts";
+import { until as poll } from "../helpers/poll.ts";
 
 const ENABLED = process.env.VB_E2E !== "0";
 const DEFAULT_MODEL = "vb-byte-llama-4l-256h-v1";
 const State = { Submitted: 1, Attested: 2, Disputed: 3, Cleared: 4, Slashed: 5, Finalized: 6, Expired: 7 } as const;
 
-async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 150));
-  }
-}
+const until = <T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>) => poll(what, timeoutMs, probe, 150);
 
 async function complete(proverUrl: string, count: number, label: string, model = DEFAULT_MODEL): Promise<void> {
   const one = async (i: number) => {

@@ -15,6 +15,7 @@ import { buildProverApp } from "../../prover/server/index.ts";
 import type { ApiKeys } from "../../prover/server/auth.ts";
 import type { Logger } from "pino";
 import { ProofStore } from "../../prover/store/index.ts";
+import { until } from "./poll.ts";
 
 export interface TempDir {
   dir: string;
@@ -120,12 +121,6 @@ export async function getJson(address: string, path: string): Promise<{ status: 
 }
 
 /** Polls `check` every 20 ms until it returns a value, for at most `timeoutMs`. */
-export async function waitFor<T>(check: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+export function waitFor<T>(check: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
+  return until(what, timeoutMs, check, 20);
 }
