@@ -26,6 +26,12 @@ export interface AggregatorConfig {
   mesh: MeshConfig;
   /** How long to keep collecting signatures after the stake threshold is reached. */
   graceMs: number;
+  /**
+   * How a quorum goes on chain: "ecdsa" (attest, every signature checked: cheapest for a few
+   * signers), "bls" (attestBLS, one aggregate signature, whenever the BLS signers alone hold
+   * quorum) or "auto" (default: whichever the node's gas estimate finds cheaper).
+   */
+  attestationScheme: "auto" | "ecdsa" | "bls";
   retry: { baseMs: number; maxMs: number };
   /** Call finalize() on attested batches once their challenge window is over, and expire() on batches that got no quorum in their response window. */
   finalize: boolean;
@@ -37,7 +43,7 @@ const { nonEmpty, port, logLevel, key, chain, mesh } = schemaParts;
 const SCHEMA = {
   type: "object",
   additionalProperties: false,
-  required: ["chain", "account", "dataDir", "http", "mesh", "graceMs", "retry", "finalize", "logLevel"],
+  required: ["chain", "account", "dataDir", "http", "mesh", "graceMs", "attestationScheme", "retry", "finalize", "logLevel"],
   properties: {
     chain,
     account: key,
@@ -50,6 +56,7 @@ const SCHEMA = {
     },
     mesh,
     graceMs: { type: "integer", minimum: 0, maximum: 3_600_000 },
+    attestationScheme: { enum: ["auto", "ecdsa", "bls"] },
     retry: {
       type: "object",
       additionalProperties: false,
@@ -70,6 +77,7 @@ export const AGGREGATOR_CONFIG_SPEC: Omit<ConfigSpec, "defaults"> = {
     AGGREGATOR_KEY_FILE: ["account.keyFile", "string"],
     AGGREGATOR_KEYSTORE: ["account.keystore", "string"],
     AGGREGATOR_GRACE_MS: ["graceMs", "integer"],
+    AGGREGATOR_ATTESTATION_SCHEME: ["attestationScheme", "string"],
     AGGREGATOR_FINALIZE: ["finalize", "boolean"],
   },
   flags: NODE_FLAGS,
@@ -86,6 +94,7 @@ export function loadAggregatorConfig(input: LoadInput = {}): AggregatorConfig {
         http: { host: "127.0.0.1", port: 9000, bodyLimitBytes: 4096 },
         mesh: { listen: [...NODE_DEFAULTS.mesh.listen], bootstrap: [] },
         graceMs: 2_000,
+        attestationScheme: "auto",
         retry: { baseMs: 500, maxMs: 30_000 },
         finalize: true,
         logLevel: "info",

@@ -2,14 +2,19 @@
  * Admission of one signed message, whichever way it came (gossip or HTTP): decode strictly,
  * check it names this deployment, recover the signer from the EIP-712 signature (never trust a
  * claimed signer), check the subject on chain (batch Submitted with this root; dispute Open over
- * this leaf) and the signer's stake at the batch's reference block. Every refusal is an
- * IngestError with an HTTP status and the field at fault.
+ * this leaf) and the signer's stake at the batch's reference block. A BLS attestation names its
+ * key: the G1 key comes from the registry (it must have been registered by the reference block,
+ * or the certificate's aggregate key would not hold it), and the signature is checked against it
+ * and the message's G2 key. Every refusal is an IngestError with an HTTP status and the field
+ * at fault.
  */
 import type { Address, Hex, PublicClient } from "viem";
 import { batchManagerAbi, stakeRegistryAbi } from "../protocol/contracts/abis.ts";
-import { recoverAttestationSigner, recoverDisputeVoteSigner, Verdict, type ProtocolDomain } from "../protocol/eip712/index.ts";
+import { blsVerify, g1FromHex, g1FromWords, g2FromHex, type BlsG1Point } from "../protocol/bls/index.ts";
+import { hashAttestation, recoverAttestationSigner, recoverDisputeVoteSigner, Verdict, type ProtocolDomain } from "../protocol/eip712/index.ts";
 import { FieldError } from "../protocol/errors.ts";
-import { decodeGossipMessage, MalformedMessageError, type AttestationEnvelope, type VoteEnvelope } from "../protocol/gossip/index.ts";
+import { decodeGossipMessage, MalformedMessageError, type AttestationEnvelope, type BlsAttestationEnvelope, type VoteEnvelope } from "../protocol/gossip/index.ts";
+import type { BlsPart } from "./quorum.ts";
 
 export class IngestError extends FieldError {
   override name = "IngestError";
@@ -38,7 +43,7 @@ export interface DisputeInfo {
 }
 
 export type Admitted =
-  | { kind: "attestation"; envelope: AttestationEnvelope; signer: Address; weight: bigint; batch: BatchInfo }
+  | { kind: "attestation"; envelope: AttestationEnvelope | BlsAttestationEnvelope; signer: Address; weight: bigint; batch: BatchInfo; bls?: BlsPart }
   | { kind: "vote"; envelope: VoteEnvelope; signer: Address; weight: bigint; batch: BatchInfo; dispute: DisputeInfo };
 
 const SUBMITTED = 1;
@@ -47,6 +52,7 @@ const DISPUTE_OPEN = 1;
 export class Admission {
   // Reference blocks and roots never change; total weight at a past block never changes.
   private readonly batches = new Map<bigint, BatchInfo>();
+  private readonly blsKeys = new Map<string, { account: Address; registeredBlock: bigint; pubkey: BlsG1Point; signingKey: Address }>();
 
   constructor(
     private readonly publicClient: PublicClient,
@@ -68,6 +74,19 @@ export class Admission {
     return info;
   }
 
+  /** A registered BLS key: its operator, the block it was registered in, the G1 key, the operator's signing key. */
+  async blsKey(keyHash: Hex): Promise<{ account: Address; registeredBlock: bigint; pubkey: BlsG1Point; signingKey: Address } | undefined> {
+    const cached = this.blsKeys.get(keyHash.toLowerCase());
+    if (cached) return cached;
+    const [account, registeredBlock, pubkey] = (await this.publicClient.readContract({ address: this.registry, abi: stakeRegistryAbi, functionName: "blsKey", args: [keyHash] })) as [Address, number, { X: bigint; Y: bigint }];
+    if (BigInt(account) === 0n) return undefined;
+    const [, signingKey] = (await this.publicClient.readContract({ address: this.registry, abi: stakeRegistryAbi, functionName: "memberOf", args: [account] })) as [number, Address];
+    // A key is bound once and for good; so is the operator's signing key.
+    const key = { account, registeredBlock: BigInt(registeredBlock), pubkey: g1FromWords(pubkey, "keyHash"), signingKey };
+    this.blsKeys.set(keyHash.toLowerCase(), key);
+    return key;
+  }
+
   async weight(signer: Address, refBlock: bigint): Promise<bigint> {
     const [w] = (await this.publicClient.readContract({ address: this.registry, abi: stakeRegistryAbi, functionName: "signerWeightsAt", args: [[signer], refBlock] })) as bigint[];
     return w ?? 0n;
@@ -85,7 +104,7 @@ export class Admission {
     if (decoded.contract.toLowerCase() !== this.domain.verifyingContract.toLowerCase()) {
       throw new IngestError(`contract ${decoded.contract} is not this deployment's ${this.domain.verifyingContract}`, "contract", 400);
     }
-    if (decoded.type === "attestation") {
+    if (decoded.type === "attestation" || decoded.type === "attestation-bls") {
       const m = decoded.message;
       if (m.verdict !== Verdict.Valid) throw new IngestError("only verdict 1 (valid) attestations can be submitted on chain", "verdict", 400);
       const signer = await recover(() => recoverAttestationSigner(this.domain, m, decoded.signature));
@@ -94,7 +113,8 @@ export class Admission {
       if (batch.state !== SUBMITTED) throw new IngestError(`batch ${m.batchId} is no longer awaiting attestations (state ${batch.state})`, "batchId", 409);
       const weight = await this.weight(signer, batch.refBlock);
       if (weight === 0n) throw new IngestError(`signer ${signer} had no operator stake at block ${batch.refBlock}`, "signature", 403);
-      return { kind: "attestation", envelope: decoded, signer, weight, batch };
+      const bls = decoded.type === "attestation-bls" ? await this.checkBls(decoded, signer, batch.refBlock) : undefined;
+      return { kind: "attestation", envelope: decoded, signer, weight, batch, ...(bls ? { bls } : {}) };
     }
     const m = decoded.message;
     const signer = await recover(() => recoverDisputeVoteSigner(this.domain, m, decoded.signature));
@@ -113,6 +133,27 @@ export class Admission {
       dispute: { batchId: BigInt(d.batchId), leafHash: d.leafHash, state: d.state, votingDeadline: BigInt(d.votingDeadline) },
     };
   }
+
+  /**
+   * The BLS half of an attestation whose ECDSA half recovered `signer`: the key must be the
+   * signer's operator's, and the signature must verify (else the whole message is refused). A
+   * key registered after the reference block is not in that block's aggregate key: the
+   * attestation then counts by its ECDSA signature alone.
+   */
+  private async checkBls(decoded: BlsAttestationEnvelope, signer: Address, refBlock: bigint): Promise<BlsPart | undefined> {
+    const { keyHash } = decoded.bls;
+    const key = await this.blsKey(keyHash);
+    if (!key) throw new IngestError(`no BLS key ${keyHash} is registered`, "keyHash", 403);
+    if (key.signingKey.toLowerCase() !== signer.toLowerCase()) throw new IngestError(`BLS key ${keyHash} belongs to operator ${key.account}, not to signer ${signer}`, "keyHash", 403);
+    const signature = g1FromHex(decoded.bls.signature, "blsSignature");
+    const pubkeyG2 = g2FromHex(decoded.bls.pubkeyG2, "pubkeyG2");
+    if (!blsVerify(hashAttestation(this.domain, decoded.message), key.pubkey, pubkeyG2, signature)) {
+      throw new IngestError(`BLS signature does not verify against key ${keyHash}`, "blsSignature", 400);
+    }
+    if (key.registeredBlock > refBlock) return undefined;
+    return { keyHash, pubkeyG1: key.pubkey, pubkeyG2, signature };
+  }
+
 }
 
 async function recover(fn: () => Promise<Address>): Promise<Address> {

@@ -23,7 +23,7 @@ import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import type { Address, Hex } from "viem";
 import { batchManagerAbi, stakeRegistryAbi } from "../protocol/contracts/abis.ts";
 import { chainService, eigenNodeApi, EigenMetrics } from "../runtime/eigen-node-api.ts";
-import { protocolDomain, toCompactSignature, type AttestationMessage, type ProtocolDomain } from "../protocol/eip712/index.ts";
+import { hashAttestation, protocolDomain, toCompactSignature, type AttestationMessage, type ProtocolDomain } from "../protocol/eip712/index.ts";
 import { decodeGossipMessage, encodeGossipMessage, gossipTopic, loadOrCreatePeerKey, MeshNode, type GossipMessage } from "../protocol/gossip/index.ts";
 import { connectChain, loadKey, readDeploymentFile, sleep, type ChainConnection } from "../runtime/chain.ts";
 import { ChainFollower, type ContractEvent } from "../runtime/follower.ts";
@@ -33,7 +33,8 @@ import { FieldError } from "../protocol/errors.ts";
 import { FIELD_ERROR_SERVER_OPTIONS, installFieldErrorShape } from "../runtime/http-errors.ts";
 import type { AggregatorConfig } from "./config.ts";
 import { Admission, IngestError, type Admitted } from "./ingest.ts";
-import { AttestationPool, type CheckedAttestation } from "./quorum.ts";
+import { BlsKeyDirectory } from "./bls-certificates.ts";
+import { AttestationPool, type CheckedAttestation, type QuorumReady } from "./quorum.ts";
 import { AggregatorState, type EquivocationRecord } from "./state.ts";
 import { VotePool, type CheckedVote } from "./votes.ts";
 
@@ -96,6 +97,9 @@ export class AggregatorNode {
   private readonly pool: AttestationPool;
   private readonly votes: VotePool;
   private readonly admission: Admission;
+  private readonly blsKeys: BlsKeyDirectory;
+  /** Signers of BLS-attested batches (from BatchAttestedBLS), for the BatchAttested that follows. */
+  private readonly blsAttesters = new Map<bigint, Address[]>();
   readonly domain: ProtocolDomain;
   readonly topics: { attestations: string; votes: string };
 
@@ -114,6 +118,7 @@ export class AggregatorNode {
     this.pool = new AttestationPool({ thresholdBps: conn.deployment.config.attestThresholdBps, graceMs: config.graceMs });
     this.votes = new VotePool(conn.deployment.config.voteThresholdBps);
     this.admission = new Admission(conn.publicClient, this.domain, conn.deployment.contracts.registry.address);
+    this.blsKeys = new BlsKeyDirectory({ publicClient: conn.publicClient, registry: conn.deployment.contracts.registry.address, fromBlock: BigInt(conn.deployment.blockNumber), logRange: config.chain.logRange });
     this.topics = { attestations: gossipTopic("attestations", conn.chainId, bm), votes: gossipTopic("votes", conn.chainId, bm) };
   }
 
@@ -251,7 +256,7 @@ export class AggregatorNode {
     if (admitted.kind === "attestation") {
       const m = admitted.envelope.message;
       this.pool.open(m.batchId, admitted.batch.totalWeight);
-      const outcome = this.pool.add({ message: m, signer: admitted.signer, signature: admitted.envelope.signature, weight: admitted.weight });
+      const outcome = this.pool.add({ message: m, signer: admitted.signer, signature: admitted.envelope.signature, weight: admitted.weight, ...(admitted.bls ? { bls: admitted.bls } : {}) });
       if (outcome === "accepted") {
         if (!this.firstSeen.has(m.batchId)) this.firstSeen.set(m.batchId, Date.now());
         await this.state.putMessage(`attestation:${m.batchId}:${admitted.signer.toLowerCase()}`, hex);
@@ -357,6 +362,11 @@ export class AggregatorNode {
     return hash;
   }
 
+  private async estimate(call: { functionName: string; args: readonly unknown[] }): Promise<bigint> {
+    const { publicClient, account } = this.conn;
+    return publicClient.estimateContractGas({ address: this.domain.verifyingContract, abi: batchManagerAbi, functionName: call.functionName as never, args: call.args as never, account });
+  }
+
   private async submitReady(): Promise<void> {
     const openBatchIds = this.openBatchIds();
     this.metrics.openBatches.set(openBatchIds.length);
@@ -385,16 +395,30 @@ export class AggregatorNode {
     }
   }
 
-  private async submitAttestation(batchId: bigint, ready: NonNullable<ReturnType<AttestationPool["ready"]>>): Promise<void> {
+  private async submitAttestation(batchId: bigint, ready: QuorumReady): Promise<void> {
     const m = ready.message;
-    const signatures = ready.attestations.map((a) => toCompactSignature(a.signature));
-    const tx = await this.send("attest", "attest", [m.batchId, m.root, m.verdict, m.leavesChecked, signatures]);
+    const ecdsa = { functionName: "attest", args: [m.batchId, m.root, m.verdict, m.leavesChecked, ready.attestations.map((a) => toCompactSignature(a.signature))] as const };
+    let call: { functionName: string; args: readonly unknown[] } = ecdsa;
+    let signers = ready.attestations;
+    let scheme: "ecdsa" | "bls" = "ecdsa";
+    if (ready.bls && this.config.attestationScheme !== "ecdsa") {
+      const { refBlock } = await this.admission.batch(batchId);
+      const certificate = await this.blsKeys.certificate(refBlock, hashAttestation(this.domain, m), ready.bls.attestations.map((a) => a.bls!));
+      const bls = { functionName: "attestBLS", args: [m.batchId, m.root, m.verdict, m.leavesChecked, certificate] as const };
+      // "auto": whichever costs less gas for this signer set (ECDSA wins for small sets).
+      if (this.config.attestationScheme === "bls" || (await this.estimate(bls)) <= (await this.estimate(ecdsa))) {
+        call = bls;
+        signers = ready.bls.attestations;
+        scheme = "bls";
+      }
+    }
+    const tx = await this.send("attest", call.functionName, call.args);
     this.pool.close(batchId);
     const first = this.firstSeen.get(batchId);
     if (first) this.metrics.quorumLatency.observe((Date.now() - first) / 1000);
-    await this.state.putSubmission({ kind: "attest", subject: batchId.toString(), txHash: tx, at: Date.now(), signers: ready.attestations.map((a) => a.signer) });
+    await this.state.putSubmission({ kind: "attest", subject: batchId.toString(), txHash: tx, at: Date.now(), signers: signers.map((a) => a.signer), scheme });
     await this.state.deleteMessagesOf(`attestation:${batchId}:`);
-    this.log.info({ batchId: batchId.toString(), signers: ready.attestations.length, weight: ready.weight.toString(), total: ready.totalStake.toString(), tx }, "batch attested");
+    this.log.info({ batchId: batchId.toString(), scheme, signers: signers.length, weight: signers.reduce((sum, a) => sum + a.weight, 0n).toString(), total: ready.totalStake.toString(), tx }, "batch attested");
   }
 
   /**
@@ -420,11 +444,21 @@ export class AggregatorNode {
         }
         break;
       }
+      case "BatchAttestedBLS": {
+        // Emitted just before BatchAttested, whose signer list is empty for a certificate.
+        const batchId = a.batchId as bigint;
+        const { refBlock } = await this.admission.batch(batchId);
+        this.blsAttesters.set(batchId, await this.blsKeys.signersOf(refBlock, a.nonSignerKeyHashes as Hex[]));
+        break;
+      }
       case "BatchAttested": {
         const batchId = a.batchId as bigint;
         this.pool.close(batchId);
         await this.settleAwaiting(batchId);
-        await this.state.putAttested({ batchId: batchId.toString(), challengeDeadline: String(a.challengeDeadline), signers: a.signers as Address[] });
+        const listed = a.signers as Address[];
+        const signers = listed.length > 0 ? listed : (this.blsAttesters.get(batchId) ?? []);
+        this.blsAttesters.delete(batchId);
+        await this.state.putAttested({ batchId: batchId.toString(), challengeDeadline: String(a.challengeDeadline), signers });
         break;
       }
       case "BatchReopened": {

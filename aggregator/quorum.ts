@@ -5,12 +5,25 @@
  * stake at the batch's reference block reaches the threshold, and is submitted after a short
  * grace period that lets late signatures join (more stake on record, same gas per signer).
  *
+ * Every attestation carries an ECDSA signature; those of operators with a BLS key in force at
+ * the reference block carry a BLS signature too. ready() says which submissions the group
+ * allows: ECDSA with every signer, and a BLS certificate when the BLS signers alone hold quorum.
+ *
  * Signature and stake checks happen before add(): the pool trusts the weight it is given and
  * only guards the rules that span attestations (one signer, one content per batch).
  */
 import type { Address, Hex } from "viem";
+import type { BlsG1Point, BlsG2Point } from "../protocol/bls/index.ts";
 import { signatureProblem, type AttestationMessage } from "../protocol/eip712/index.ts";
 import { FieldError } from "../protocol/errors.ts";
+
+/** A BLS signature, checked against the registry's key of the signer's operator. */
+export interface BlsPart {
+  keyHash: Hex;
+  pubkeyG1: BlsG1Point;
+  pubkeyG2: BlsG2Point;
+  signature: BlsG1Point;
+}
 
 export interface CheckedAttestation {
   message: AttestationMessage;
@@ -19,6 +32,8 @@ export interface CheckedAttestation {
   signature: Hex;
   /** The signer's operator stake at the batch's reference block. */
   weight: bigint;
+  /** The BLS signature, when the operator's key was in force at the reference block. */
+  bls?: BlsPart;
 }
 
 export type AddOutcome = "accepted" | "duplicate" | "conflict" | "closed";
@@ -29,6 +44,8 @@ export interface QuorumReady {
   attestations: CheckedAttestation[];
   weight: bigint;
   totalStake: bigint;
+  /** The attestations with a BLS signature, when they alone hold quorum: a certificate's signers. */
+  bls?: { attestations: CheckedAttestation[]; weight: bigint };
 }
 
 interface Group {
@@ -118,7 +135,13 @@ export class AttestationPool {
       group = { message: attestation.message, bySigner: new Map(), weight: 0n };
       state.groups.set(key, group);
     }
-    if (group.bySigner.has(signer)) return "duplicate";
+    const held = group.bySigner.get(signer);
+    if (held) {
+      // The same content again, now with a BLS signature: keep the richer copy.
+      if (held.bls || !attestation.bls) return "duplicate";
+      group.bySigner.set(signer, attestation);
+      return "accepted";
+    }
     group.bySigner.set(signer, attestation);
     group.weight += attestation.weight;
     state.signerGroup.set(signer, key);
@@ -137,7 +160,12 @@ export class AttestationPool {
     }
     if (!best || best.reachedAt === undefined || this.now() - best.reachedAt < this.options.graceMs) return undefined;
     const attestations = [...best.bySigner.values()].sort((a, b) => compareAddresses(a.signer, b.signer));
-    return { message: best.message, attestations, weight: best.weight, totalStake: state.totalStake };
+    const withBls = attestations.filter((a) => a.bls !== undefined);
+    const blsWeight = withBls.reduce((sum, a) => sum + a.weight, 0n);
+    return {
+      message: best.message, attestations, weight: best.weight, totalStake: state.totalStake,
+      ...(withBls.length > 0 && this.reached(blsWeight, state.totalStake) ? { bls: { attestations: withBls, weight: blsWeight } } : {}),
+    };
   }
 
   /** Stops collecting for a batch (submitted, or attested by someone else). */

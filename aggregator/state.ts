@@ -13,6 +13,8 @@ export interface SubmissionRecord {
   txHash: Hex;
   at: number;
   signers?: Address[];
+  /** attest only: ECDSA signatures or a BLS certificate. */
+  scheme?: "ecdsa" | "bls";
 }
 
 export interface AttestedRecord {

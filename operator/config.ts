@@ -24,6 +24,12 @@ export interface OperatorConfig {
   account: KeyConfig;
   /** The signing key bound at registration: signs attestations and votes only. */
   signer: KeyConfig;
+  /**
+   * A BLS key (a 32-byte secret in a keystore or key file; the BN254 key is derived from it),
+   * bound to the account at start with a proof of possession. With it, attestations carry a BLS
+   * signature too, so the aggregator can submit one certificate (attestBLS) for many operators.
+   */
+  blsKey?: KeyConfig;
   /** Stake to register with when not registered yet (decimal wei); "0" refuses to register. */
   stake: string;
   dataDir: string;
@@ -85,6 +91,7 @@ const SCHEMA = {
     chain,
     account: key,
     signer: key,
+    blsKey: key,
     stake: { type: "string", pattern: "^[0-9]{1,78}$" },
     dataDir: nonEmpty,
     samplingFraction: { type: "number", exclusiveMinimum: 0, maximum: 1 },
@@ -151,6 +158,8 @@ export const OPERATOR_CONFIG_SPEC: Omit<ConfigSpec, "defaults"> = {
     OPERATOR_ACCOUNT_KEYSTORE: ["account.keystore", "string"],
     OPERATOR_SIGNER_KEY_FILE: ["signer.keyFile", "string"],
     OPERATOR_SIGNER_KEYSTORE: ["signer.keystore", "string"],
+    OPERATOR_BLS_KEY_FILE: ["blsKey.keyFile", "string"],
+    OPERATOR_BLS_KEYSTORE: ["blsKey.keystore", "string"],
     OPERATOR_STAKE: ["stake", "string"],
     OPERATOR_ALLOCATION_DELAY: ["eigenLayer.allocationDelay", "integer"],
     OPERATOR_ALLOCATION_MAGNITUDE: ["eigenLayer.magnitude", "string"],

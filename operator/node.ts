@@ -39,7 +39,7 @@ import { loadProfile } from "../protocol/verification/load.ts";
 import type { VerificationProfile } from "../protocol/verification/index.ts";
 import { Engine, WeightsHashMismatchError } from "../prover/engine/index.ts";
 import { registeredWeightsHash } from "../runtime/model-registry.ts";
-import { connectChain, loadKey, readDeploymentFile, sleep, type ChainConnection } from "../runtime/chain.ts";
+import { connectChain, loadKey, loadSecretKey, readDeploymentFile, sleep, type ChainConnection } from "../runtime/chain.ts";
 import { ChainFollower, type ContractEvent } from "../runtime/follower.ts";
 import { ensurePrivateDir, restrictNewFiles } from "../runtime/private-files.ts";
 import { UntrustedFetcher, UntrustedFetchError } from "../runtime/untrusted-fetch.ts";
@@ -48,7 +48,8 @@ import { FIELD_ERROR_SERVER_OPTIONS, installFieldErrorShape } from "../runtime/h
 import { createLogger, createMetricsRegistry, opsRoutes } from "../runtime/observability.ts";
 import type { OperatorConfig } from "./config.ts";
 import { LeafChecker, fetchJson, leafUrl, parseLeafResponse, type FetchedLeaf, type LeafCheck, type OnchainBatch } from "./leaf-check.ts";
-import { ensureRegistered, RegistrationError } from "./registration.ts";
+import { ensureBlsKey, ensureRegistered, RegistrationError } from "./registration.ts";
+import { blsKeyPairFromSeed, blsSign, g1ToHex, g2ToHex, hashG1, type BlsKeyPair } from "../protocol/bls/index.ts";
 import { chainService, eigenNodeApi, EigenMetrics, type EigenService } from "../runtime/eigen-node-api.ts";
 import { SigningGuard } from "./signing-guard.ts";
 import { OperatorState, type BatchRecord, type PendingVote, type StoredJudgement } from "./state.ts";
@@ -128,6 +129,8 @@ export class OperatorNode {
   private readonly validLeaves = new Map<string, Map<number, LeafCheck>>();
   private lastSent = new Map<string, number>();
   private lastFollowUp = 0;
+  /** The BLS key attestations are signed with too, once bound on chain (config.blsKey). */
+  private bls?: { secret: bigint; keyHash: Hex; pubkeyG2: Hex };
   readonly topics: { attestations: string; votes: string };
 
   private constructor(
@@ -164,6 +167,7 @@ export class OperatorNode {
     const deployment = readDeploymentFile(config.chain.deployment);
     const account = await loadKey(config.account, "account", options.env ?? process.env);
     const signer = await loadKey(config.signer, "signer", options.env ?? process.env);
+    const bls = config.blsKey ? blsKeyPairFromSeed(await loadSecretKey(config.blsKey, "blsKey", options.env ?? process.env)) : undefined;
     const eigen = new EigenMetrics();
     const conn = await connectChain(config.chain.rpcUrl, deployment, account, { metrics: eigen });
     restrictNewFiles();
@@ -208,6 +212,7 @@ export class OperatorNode {
       log.info({ profiles: [...profiles.values()].map((p) => `${p.name} ${p.contentHash}`) }, "verification profiles");
       const node = new OperatorNode(config, conn, signer, engine, state, guard, mesh, app, metrics, registry, log, fetcher, new LeafChecker(engine, fetcher, { profiles }), options.checkHook);
       await node.ensureRegistered();
+      if (bls) await node.useBlsKey(bls);
       for (const topic of Object.values(node.topics)) {
         // Relay for the mesh: well-formed messages of this deployment travel on, others are rejected.
         mesh.subscribe(topic, { validate: (data) => node.relayVerdict(data), onMessage: () => undefined });
@@ -270,6 +275,7 @@ export class OperatorNode {
     return {
       account: this.conn.account.address,
       signer: this.signer.address,
+      ...(this.bls ? { blsKeyHash: this.bls.keyHash } : {}),
       peerId: this.mesh.peerId,
       mesh: this.mesh.addresses,
       cursor: this.follower.cursor.toString(),
@@ -310,6 +316,19 @@ export class OperatorNode {
         onStep: (step, detail) => this.log.info({ step, ...detail }, "EigenLayer: joining the operator set"),
       });
       if (outcome === "registered") this.log.info({ stake: this.config.stake, mode: this.conn.deployment.mode }, "registered as operator");
+    } catch (error) {
+      if (error instanceof RegistrationError) throw new OperatorError(error.message, error.field);
+      throw error;
+    }
+  }
+
+  /** Binds the BLS key (once) and signs every attestation with it too from now on. */
+  private async useBlsKey(bls: BlsKeyPair): Promise<void> {
+    try {
+      const outcome = await ensureBlsKey(this.conn, bls);
+      const keyHash = hashG1(bls.pubkeyG1);
+      if (outcome === "registered") this.log.info({ keyHash }, "BLS key registered with its proof of possession");
+      this.bls = { secret: bls.secret, keyHash, pubkeyG2: g2ToHex(bls.pubkeyG2) };
     } catch (error) {
       if (error instanceof RegistrationError) throw new OperatorError(error.message, error.field);
       throw error;
@@ -556,7 +575,12 @@ export class OperatorNode {
       const digest = hashAttestation(this.domain, message);
       await this.guard.authorize(`attest:${this.conn.chainId}:${this.domain.verifyingContract.toLowerCase()}:${batchId}`, digest, "valid");
       const signed = await signAttestation(this.signer, this.domain, message);
-      const encoded = encodeGossipMessage({ type: "attestation", chainId: this.conn.chainId, contract: this.domain.verifyingContract, signature: fromCompactSignature(signed.signature), message });
+      const envelope = { chainId: this.conn.chainId, contract: this.domain.verifyingContract, signature: fromCompactSignature(signed.signature), message };
+      const encoded = encodeGossipMessage(
+        this.bls
+          ? { type: "attestation-bls", ...envelope, bls: { keyHash: this.bls.keyHash, pubkeyG2: this.bls.pubkeyG2, signature: g1ToHex(blsSign(this.bls.secret, digest)) } }
+          : { type: "attestation", ...envelope },
+      );
       this.metrics.verifySeconds.observe({ phase: "sign" }, (performance.now() - signStart) / 1000);
       const stored: BatchRecord = { ...withoutRetry(record), status: "valid", leavesChecked: indices.length, message: Buffer.from(encoded).toString("hex") };
       await this.state.putBatch(stored);

@@ -9,6 +9,7 @@
  */
 import { encodeAbiParameters, type Address, type Hex } from "viem";
 import type { PrivateKeyAccount } from "viem/accounts";
+import { blsSign, g1Words, g2Words, hashG1, type BlsKeyPair } from "../protocol/bls/index.ts";
 import { allocationManagerAbi, devStakeTokenAbi, stakeRegistryAbi } from "../protocol/contracts/abis.ts";
 import { protocolDomain, Role, signRegistration } from "../protocol/eip712/index.ts";
 import type { ChainConnection } from "../runtime/chain.ts";
@@ -82,5 +83,26 @@ export async function ensureRegistered(
   if (balance < stake) throw new RegistrationError(`account ${account.address} holds ${balance} stake tokens, needs ${stake}`, "stake");
   await send(conn, token, devStakeTokenAbi, "approve", [registry, stake]);
   await send(conn, registry, stakeRegistryAbi, "register", [Role.Operator, stake, signer.address, deadline, signature]);
+  return "registered";
+}
+
+export type BlsKeyOutcome = "already-registered" | "registered";
+
+/**
+ * Binds `bls` to the operator `conn.account` (a member by now) unless it already is: the key's
+ * proof of possession is its signature over the registry's blsRegistrationMessage(account).
+ * An account bound to another BLS key is refused: a key is bound once.
+ */
+export async function ensureBlsKey(conn: ChainConnection, bls: BlsKeyPair): Promise<BlsKeyOutcome> {
+  const { publicClient, account, deployment } = conn;
+  const registry = deployment.contracts.registry.address;
+  const ours = hashG1(bls.pubkeyG1);
+  const bound = (await publicClient.readContract({ address: registry, abi: stakeRegistryAbi, functionName: "blsKeyHashOf", args: [account.address] })) as Hex;
+  if (BigInt(bound) !== 0n) {
+    if (bound.toLowerCase() !== ours.toLowerCase()) throw new RegistrationError(`account ${account.address} is bound to BLS key ${bound}, not to this one (${ours})`, "blsKey");
+    return "already-registered";
+  }
+  const message = (await publicClient.readContract({ address: registry, abi: stakeRegistryAbi, functionName: "blsRegistrationMessage", args: [account.address] })) as Hex;
+  await send(conn, registry, stakeRegistryAbi, "registerBLSKey", [g1Words(bls.pubkeyG1), g2Words(bls.pubkeyG2), g1Words(blsSign(bls.secret, message))]);
   return "registered";
 }

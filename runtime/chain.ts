@@ -4,11 +4,11 @@
  */
 import type { EigenMetrics } from "./eigen-node-api.ts";
 import { readFileSync, statSync } from "node:fs";
-import { createPublicClient, createWalletClient, http, type Account, type Chain, type PublicClient, type Transport, type WalletClient } from "viem";
+import { createPublicClient, createWalletClient, http, type Account, type Chain, type Hex, type PublicClient, type Transport, type WalletClient } from "viem";
 import type { PrivateKeyAccount } from "viem/accounts";
 import { parseDeployment, type Deployment } from "../protocol/contracts/deployments.ts";
 import { NodeConfigError, type KeyConfig } from "./config.ts";
-import { loadAccount, looseModeProblem, type KeySource } from "./keys.ts";
+import { loadAccount, loadSecret, looseModeProblem, type KeySource } from "./keys.ts";
 import { redactUrl, registerSecret } from "./redact.ts";
 import { FieldError } from "../protocol/errors.ts";
 
@@ -98,6 +98,11 @@ export function keySource(config: KeyConfig | undefined, field: string, env: Rea
 
 export async function loadKey(config: KeyConfig | undefined, field: string, env?: Readonly<Record<string, string | undefined>>): Promise<PrivateKeyAccount> {
   return loadAccount(keySource(config, field, env), field);
+}
+
+/** The raw 32-byte secret of a configured key (a BLS key's seed). */
+export async function loadSecretKey(config: KeyConfig | undefined, field: string, env?: Readonly<Record<string, string | undefined>>): Promise<Hex> {
+  return loadSecret(keySource(config, field, env), field);
 }
 
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {

@@ -37,6 +37,11 @@ export function looseModeProblem(mode: number | undefined, path: string): string
 
 /** Loads the account a KeySource describes; every failure names the field and the file. */
 export async function loadAccount(source: KeySource, fieldPrefix = "key"): Promise<PrivateKeyAccount> {
+  return privateKeyToAccount(await loadSecret(source, fieldPrefix));
+}
+
+/** The 32-byte secret a KeySource holds (an Ethereum key, or the seed of a BLS key). */
+export async function loadSecret(source: KeySource, fieldPrefix = "key"): Promise<Hex> {
   if ("keystore" in source) {
     const field = `${fieldPrefix}.keystore`;
     const loose = looseModeProblem((await stat(source.keystore).catch(() => undefined))?.mode, source.keystore);
@@ -50,7 +55,7 @@ export async function loadAccount(source: KeySource, fieldPrefix = "key"): Promi
       const reason = /password/i.test((error as Error).message) ? "wrong password" : (error as Error).message;
       throw new KeyLoadError(`${field}: cannot decrypt ${source.keystore}: ${reason}`, field);
     }
-    return privateKeyToAccount(privateKey as Hex);
+    return privateKey as Hex;
   }
   const field = `${fieldPrefix}.keyFile`;
   // Like ssh: a key others can read is a key that may already be someone else's.
@@ -58,7 +63,7 @@ export async function loadAccount(source: KeySource, fieldPrefix = "key"): Promi
   if (loose) throw new KeyLoadError(`${field}: ${loose}`, field);
   const text = (await readText(source.keyFile, field)).trim();
   if (!PRIVATE_KEY.test(text)) throw new KeyLoadError(`${field}: ${source.keyFile} does not hold a 32-byte hex private key`, field);
-  return privateKeyToAccount((text.startsWith("0x") ? text : `0x${text}`) as Hex);
+  return (text.startsWith("0x") ? text : `0x${text}`).toLowerCase() as Hex;
 }
 
 /** Writes `privateKey` as an encrypted keystore (mode 0600, never overwriting). */

@@ -176,3 +176,43 @@ export function blsCertificate(apkIndex: number, partials: readonly BlsPartial[]
     sigma: g1Words(aggregateG1(partials.map((p) => p.signature))),
   };
 }
+
+const WORD = /^0x[0-9a-fA-F]+$/;
+
+function words(hex: string, count: number, field: string): bigint[] {
+  if (typeof hex !== "string" || !WORD.test(hex) || hex.length !== 2 + 64 * count) throw new BlsError(`must be ${32 * count} bytes of 0x-hex`, field);
+  return Array.from({ length: count }, (_, i) => BigInt(`0x${hex.slice(2 + 64 * i, 66 + 64 * i)}`));
+}
+
+function wordsHex(values: readonly bigint[]): Hex {
+  return `0x${values.map((v) => v.toString(16).padStart(64, "0")).join("")}`;
+}
+
+/** A G1 point as 64 bytes of hex (X ‖ Y), the way messages carry signatures. */
+export function g1ToHex(p: G1P): Hex {
+  const w = g1Words(p);
+  return wordsHex([w.X, w.Y]);
+}
+
+/** A G1 point from 64 bytes of hex; refuses the identity and points off the curve. */
+export function g1FromHex(hex: string, field = "point"): G1P {
+  const [X, Y] = words(hex, 2, field) as [bigint, bigint];
+  if (X >= FIELD_MODULUS || Y >= FIELD_MODULUS) throw new BlsError("coordinates must be below the field modulus", field);
+  const p = g1FromWords({ X, Y }, field);
+  if (p.equals(G1.ZERO)) throw new BlsError("must not be the point at infinity", field);
+  return p;
+}
+
+/** A G2 point as 128 bytes of hex, in the contracts' word order (X.c1 ‖ X.c0 ‖ Y.c1 ‖ Y.c0). */
+export function g2ToHex(p: G2P): Hex {
+  const w = g2Words(p);
+  return wordsHex([w.X[0], w.X[1], w.Y[0], w.Y[1]]);
+}
+
+/** A G2 point from 128 bytes of hex; refuses points off the curve or outside the subgroup. */
+export function g2FromHex(hex: string, field = "point"): G2P {
+  const [x1, x0, y1, y0] = words(hex, 4, field) as [bigint, bigint, bigint, bigint];
+  if ([x1, x0, y1, y0].some((v) => v >= FIELD_MODULUS)) throw new BlsError("coordinates must be below the field modulus", field);
+  return g2FromWords({ X: [x1, x0], Y: [y1, y0] }, field);
+}
+

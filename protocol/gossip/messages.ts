@@ -9,11 +9,24 @@
  *    "root":"0x…32 bytes","verdict":1,"leavesChecked":4,"signature":"0x…65 bytes"}
  *   {"type":"vote","v":1,"chainId":31337,"contract":"0x…","disputeId":"3","batchId":"12",
  *    "leafHash":"0x…","fraud":true,"signature":"0x…"}
+ *   {"type":"attestation-bls","v":1,"chainId":31337,"contract":"0x…","batchId":"12",
+ *    "root":"0x…","verdict":1,"leavesChecked":4,"signature":"0x…65 bytes",
+ *    "keyHash":"0x…32 bytes","pubkeyG2":"0x…128 bytes","blsSignature":"0x…64 bytes"}
+ *
+ * An operator with a BLS key signs its attestation both ways in one message: the ECDSA signature
+ * names the signer (and is the evidence slashAttestationEquivocation takes), the BLS signature
+ * joins a certificate (attestBLS). A BLS signature recovers nobody, so the message names its key
+ * (keyHash, as registered on chain) and carries the key's G2 half; the aggregator takes the G1
+ * half from the registry and checks the signature against both. The aggregator can always fall
+ * back to the ECDSA signatures (a key registered after the batch's reference block, a set too
+ * small for a certificate to pay). Points are checked on the curve (and in the subgroup, for G2)
+ * at decoding.
  *
  * uint256 values travel as decimal strings (JSON numbers lose precision past 2^53).
  */
 import type { Address, Hex } from "viem";
 import { signatureProblem, type AttestationMessage, type DisputeVoteMessage, type VerdictValue } from "../eip712/index.ts";
+import { BlsError, g1FromHex, g2FromHex } from "../bls/index.ts";
 import { GossipError } from "./errors.ts";
 
 export const MESSAGE_VERSION = 1;
@@ -39,7 +52,24 @@ export interface VoteEnvelope extends Envelope {
   message: DisputeVoteMessage;
 }
 
-export type GossipMessage = AttestationEnvelope | VoteEnvelope;
+/** A BLS attestation's key and signature, as hex. */
+export interface BlsSignatureFields {
+  /** BN254.hashG1 of the signer's registered G1 key. */
+  keyHash: Hex;
+  /** The same key on G2, 128 bytes in the contracts' word order. */
+  pubkeyG2: Hex;
+  /** The G1 signature over the attestation digest, 64 bytes. */
+  signature: Hex;
+}
+
+/** An attestation signed with the signing key (ECDSA) and with the operator's BLS key. */
+export interface BlsAttestationEnvelope extends Envelope {
+  type: "attestation-bls";
+  message: AttestationMessage;
+  bls: BlsSignatureFields;
+}
+
+export type GossipMessage = AttestationEnvelope | VoteEnvelope | BlsAttestationEnvelope;
 
 /** Topic of one deployment's attestations or votes: chain and contract are part of the name. */
 export function gossipTopic(kind: "attestations" | "votes", chainId: number, contract: Address): string {
@@ -49,7 +79,20 @@ export function gossipTopic(kind: "attestations" | "votes", chainId: number, con
 export function encodeGossipMessage(message: GossipMessage): Uint8Array {
   const common = { v: MESSAGE_VERSION, chainId: message.chainId, contract: message.contract };
   const body =
-    message.type === "attestation"
+    message.type === "attestation-bls"
+      ? {
+          type: "attestation-bls",
+          ...common,
+          batchId: message.message.batchId.toString(),
+          root: message.message.root,
+          verdict: message.message.verdict,
+          leavesChecked: message.message.leavesChecked,
+          signature: message.signature,
+          keyHash: message.bls.keyHash,
+          pubkeyG2: message.bls.pubkeyG2,
+          blsSignature: message.bls.signature,
+        }
+      : message.type === "attestation"
       ? {
           type: "attestation",
           ...common,
@@ -75,6 +118,7 @@ const UINT256_MAX = (1n << 256n) - 1n;
 const KEYS = {
   attestation: ["type", "v", "chainId", "contract", "batchId", "root", "verdict", "leavesChecked", "signature"],
   vote: ["type", "v", "chainId", "contract", "disputeId", "batchId", "leafHash", "fraud", "signature"],
+  "attestation-bls": ["type", "v", "chainId", "contract", "batchId", "root", "verdict", "leavesChecked", "signature", "keyHash", "pubkeyG2", "blsSignature"],
 } as const;
 
 function fail(field: string, why: string): never {
@@ -92,6 +136,16 @@ function canonicalSignature(value: unknown): Hex {
   const problem = signatureProblem(signature);
   if (problem) fail("signature", `is not canonical: ${problem}`);
   return signature;
+}
+
+/** A curve point's check, its BlsError turned into this codec's error. */
+function point(check: () => unknown): void {
+  try {
+    check();
+  } catch (error) {
+    if (error instanceof BlsError) fail(error.field, `is not a valid point: ${error.message}`);
+    throw error;
+  }
 }
 
 function uint256(value: unknown, field: string): bigint {
@@ -117,29 +171,30 @@ export function decodeGossipMessage(data: Uint8Array): GossipMessage {
   }
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) fail("message", "must be a JSON object");
   const body = parsed as Record<string, unknown>;
-  if (body.type !== "attestation" && body.type !== "vote") fail("type", `must be "attestation" or "vote"`);
+  if (body.type !== "attestation" && body.type !== "vote" && body.type !== "attestation-bls") fail("type", `must be "attestation", "attestation-bls" or "vote"`);
   const expected: readonly string[] = KEYS[body.type];
   const extra = Object.keys(body).filter((k) => !expected.includes(k));
   if (extra.length > 0) fail(extra[0]!, "is not a field of this message");
   for (const key of expected) if (!(key in body)) fail(key, "is missing");
   if (body.v !== MESSAGE_VERSION) fail("v", `must be ${MESSAGE_VERSION}`);
-  const envelope = {
-    chainId: integer(body.chainId, 1, Number.MAX_SAFE_INTEGER, "chainId"),
-    contract: hex(body.contract, 20, "contract") as Address,
-    signature: canonicalSignature(body.signature),
-  };
-  if (body.type === "attestation") {
-    const verdict = integer(body.verdict, 1, 2, "verdict") as VerdictValue;
-    return {
-      type: "attestation",
-      ...envelope,
-      message: {
-        batchId: uint256(body.batchId, "batchId"),
-        root: hex(body.root, 32, "root"),
-        verdict,
-        leavesChecked: integer(body.leavesChecked, 0, 0xffff_ffff, "leavesChecked"),
-      },
-    };
+  const chainId = integer(body.chainId, 1, Number.MAX_SAFE_INTEGER, "chainId");
+  const contract = hex(body.contract, 20, "contract") as Address;
+  const attestation = (): AttestationMessage => ({
+    batchId: uint256(body.batchId, "batchId"),
+    root: hex(body.root, 32, "root"),
+    verdict: integer(body.verdict, 1, 2, "verdict") as VerdictValue,
+    leavesChecked: integer(body.leavesChecked, 0, 0xffff_ffff, "leavesChecked"),
+  });
+  const envelope = { chainId, contract, signature: canonicalSignature(body.signature) };
+  if (body.type === "attestation") return { type: "attestation", ...envelope, message: attestation() };
+  if (body.type === "attestation-bls") {
+    const message = attestation();
+    const keyHash = hex(body.keyHash, 32, "keyHash");
+    const pubkeyG2 = hex(body.pubkeyG2, 128, "pubkeyG2");
+    const signature = hex(body.blsSignature, 64, "blsSignature");
+    point(() => g2FromHex(pubkeyG2, "pubkeyG2"));
+    point(() => g1FromHex(signature, "blsSignature"));
+    return { type: "attestation-bls", ...envelope, message, bls: { keyHash, pubkeyG2, signature } };
   }
   if (typeof body.fraud !== "boolean") fail("fraud", "must be a boolean");
   return {

@@ -145,9 +145,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosFigures> {
     const onMessage = async (data: Uint8Array) => {
       try {
         const m = decodeGossipMessage(data);
-        const signer = m.type === "attestation" ? await recoverAttestationSigner(domain, m.message, m.signature) : await recoverDisputeVoteSigner(domain, m.message, m.signature);
-        const subject = m.type === "attestation" ? `attestation:${m.message.batchId}` : `vote:${m.message.disputeId}`;
-        const content = m.type === "attestation" ? `${m.message.root}:${m.message.verdict}:${m.message.leavesChecked}` : String(m.message.fraud);
+        const signer = m.type === "vote" ? await recoverDisputeVoteSigner(domain, m.message, m.signature) : await recoverAttestationSigner(domain, m.message, m.signature);
+        const subject = m.type === "vote" ? `vote:${m.message.disputeId}` : `attestation:${m.message.batchId}`;
+        const content = m.type === "vote" ? String(m.message.fraud) : `${m.message.root}:${m.message.verdict}:${m.message.leavesChecked}`;
         const key = `${signer.toLowerCase()}|${subject}`;
         observed++;
         signed.set(key, (signed.get(key) ?? new Set()).add(content));

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "mocha";
 import type { Address, Hex } from "viem";
 import { AttestationPool, QuorumError, type CheckedAttestation } from "../../aggregator/quorum.ts";
+import { blsKeyPairFromSeed, blsSign, hashG1 } from "../../protocol/bls/index.ts";
 import { Verdict, type AttestationMessage } from "../../protocol/eip712/index.ts";
 
 const root = `0x${"11".repeat(32)}` as Hex;
@@ -16,6 +17,12 @@ const att = (n: number, weight: bigint, m: AttestationMessage = message): Checke
 // Content is not checked by the pool, only the encoding: a canonical (low-s, v = 27) shape.
 const LOW_S = `0x${"aa".repeat(32)}${"22".repeat(32)}1b` as Hex;
 const HIGH_S = `0x${"aa".repeat(32)}${"ee".repeat(32)}1c` as Hex;
+
+/** The same attestation with a BLS part (the pool does not check BLS signatures either). */
+const withBls = (a: CheckedAttestation): CheckedAttestation => {
+  const key = blsKeyPairFromSeed(`0x${a.signer.slice(2).padStart(64, "0")}`);
+  return { ...a, bls: { keyHash: hashG1(key.pubkeyG1), pubkeyG1: key.pubkeyG1, pubkeyG2: key.pubkeyG2, signature: blsSign(key.secret, root) } };
+};
 
 function pool(graceMs = 0) {
   let clock = 1000;
@@ -111,5 +118,45 @@ describe("aggregator/quorum", () => {
     const { p } = pool();
     assert.throws(() => p.add(att(1, 1n)), (e: unknown) => e instanceof QuorumError && e.field === "batchId");
     assert.throws(() => p.open(2n, 0n), QuorumError);
+  });
+
+  it("offers a BLS certificate only when the BLS signers alone hold quorum", () => {
+    const { p } = pool();
+    p.open(1n, 300n);
+    p.add(withBls(att(1, 100n)));
+    p.add(att(2, 100n));
+    let ready = p.ready(1n)!;
+    assert.equal(ready.weight, 200n, "ECDSA: both signers");
+    assert.equal(ready.bls, undefined, "100 of 300 signed with BLS: below two thirds");
+    p.add(withBls(att(3, 100n)));
+    ready = p.ready(1n)!;
+    assert.equal(ready.weight, 300n);
+    assert.deepEqual(ready.bls?.attestations.map((a) => a.signer), [signer(1), signer(3)]);
+    assert.equal(ready.bls?.weight, 200n);
+  });
+
+  it("keeps the BLS copy when a signer sends the same content again with a BLS signature", () => {
+    const { p } = pool();
+    p.open(1n, 300n);
+    assert.equal(p.add(att(1, 100n)), "accepted");
+    assert.equal(p.add(withBls(att(2, 100n))), "accepted");
+    assert.equal(p.add(withBls(att(1, 100n))), "accepted", "upgraded");
+    assert.equal(p.add(withBls(att(1, 100n))), "duplicate");
+    assert.equal(p.add(att(1, 100n)), "duplicate", "an ECDSA-only copy does not replace the BLS one");
+    const ready = p.ready(1n)!;
+    assert.equal(ready.weight, 200n, "counted once");
+    assert.equal(ready.bls?.weight, 200n);
+  });
+
+  it("treats two contents as equivocation whichever signature schemes carry them", () => {
+    const { p } = pool();
+    p.open(1n, 300n);
+    p.add(withBls(att(1, 100n)));
+    p.add(withBls(att(2, 100n)));
+    const other = { ...message, root: `0x${"22".repeat(32)}` as Hex };
+    assert.equal(p.add(att(1, 100n, other)), "conflict");
+    assert.equal(p.ready(1n), undefined, "signer 1 counts for neither content");
+    const [first, second] = p.evidence(1n, signer(1))!;
+    assert.ok(first.bls && !second.bls, "both halves kept, each with its ECDSA signature for the slashing call");
   });
 });

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "mocha";
 import type { Address, Hex } from "viem";
+import { blsKeyPairFromSeed, blsSign, FIELD_MODULUS, g1ToHex, g2ToHex, hashG1 } from "../../protocol/bls/index.ts";
 import { Verdict } from "../../protocol/eip712/index.ts";
 import {
   MAX_GOSSIP_MESSAGE_BYTES,
@@ -30,6 +31,15 @@ const vote: GossipMessage = {
   contract,
   signature,
   message: { disputeId: 3n, batchId: 12n, leafHash: `0x${"22".repeat(32)}`, fraud: true },
+};
+const blsKey = blsKeyPairFromSeed(`0x${"42".repeat(32)}`);
+const blsAttestation: GossipMessage = {
+  type: "attestation-bls",
+  chainId: 31337,
+  contract,
+  signature,
+  message: { batchId: 7n, root: `0x${"11".repeat(32)}`, verdict: Verdict.Valid, leavesChecked: 32 },
+  bls: { keyHash: hashG1(blsKey.pubkeyG1), pubkeyG2: g2ToHex(blsKey.pubkeyG2), signature: g1ToHex(blsSign(blsKey.secret, `0x${"33".repeat(32)}`)) },
 };
 const enc = (o: unknown) => new TextEncoder().encode(JSON.stringify(o));
 const asJson = (m: GossipMessage) => JSON.parse(new TextDecoder().decode(encodeGossipMessage(m))) as Record<string, unknown>;
@@ -66,6 +76,32 @@ describe("protocol/gossip messages", () => {
   for (const [name, mutate, field] of cases) {
     it(`rejects an attestation with ${name}`, () => {
       assert.throws(() => decodeGossipMessage(enc(mutate(asJson(attestation)))), (e: unknown) => e instanceof MalformedMessageError && e.field === field);
+    });
+  }
+
+  it("round-trips a BLS attestation (ECDSA and BLS signatures in one message)", () => {
+    assert.deepEqual(decodeGossipMessage(encodeGossipMessage(blsAttestation)), blsAttestation);
+    assert.ok(encodeGossipMessage(blsAttestation).length < MAX_GOSSIP_MESSAGE_BYTES);
+  });
+
+  const g2 = (blsAttestation as { bls: { pubkeyG2: Hex } }).bls.pubkeyG2;
+  const g1 = (blsAttestation as { bls: { signature: Hex } }).bls.signature;
+  const word = (v: bigint) => v.toString(16).padStart(64, "0");
+  const blsCases: [string, (o: Record<string, unknown>) => unknown, string][] = [
+    ["no ECDSA signature", ({ signature: _s, ...o }) => o, "signature"],
+    ["a high-s ECDSA signature", (o) => ({ ...o, signature: malleated }), "signature"],
+    ["a short keyHash", (o) => ({ ...o, keyHash: "0x1234" }), "keyHash"],
+    ["a 65-byte BLS signature", (o) => ({ ...o, blsSignature: `${g1}00` }), "blsSignature"],
+    ["a BLS signature off the curve", (o) => ({ ...o, blsSignature: `0x${word(1n)}${word(3n)}` }), "blsSignature"],
+    ["the point at infinity as BLS signature", (o) => ({ ...o, blsSignature: `0x${"00".repeat(64)}` }), "blsSignature"],
+    ["a BLS signature coordinate at the field modulus", (o) => ({ ...o, blsSignature: `0x${word(FIELD_MODULUS)}${g1.slice(66)}` }), "blsSignature"],
+    ["a G2 key off the curve", (o) => ({ ...o, pubkeyG2: `0x${word(1n)}${g2.slice(66)}` }), "pubkeyG2"],
+    ["a G2 key of 64 bytes", (o) => ({ ...o, pubkeyG2: g1 }), "pubkeyG2"],
+    ["an ECDSA message's field set (no BLS part)", ({ keyHash: _k, pubkeyG2: _p, blsSignature: _b, ...o }) => o, "keyHash"],
+  ];
+  for (const [name, mutate, field] of blsCases) {
+    it(`rejects a BLS attestation with ${name}`, () => {
+      assert.throws(() => decodeGossipMessage(enc(mutate(asJson(blsAttestation)))), (e: unknown) => e instanceof MalformedMessageError && e.field === field);
     });
   }
 
