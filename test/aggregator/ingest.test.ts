@@ -1,8 +1,11 @@
 import assert from "node:assert/strict";
 import { network } from "hardhat";
-import type { Hex, PublicClient } from "viem";
+import { encodeAbiParameters, keccak256, parseEventLogs, toHex, type Hex, type PublicClient } from "viem";
+import { BlsKeyDirectory, CertificateError } from "../../aggregator/bls-certificates.ts";
 import { Admission, IngestError } from "../../aggregator/ingest.ts";
-import { fromCompactSignature, protocolDomain, Role, malleatedSignature, signAttestation, signDisputeVote, Verdict, type AttestationMessage } from "../../protocol/eip712/index.ts";
+import { aggregateG1, blsKeyPairFromSeed, blsSign, g1ToHex, g1Words, g2ToHex, g2Words, hashG1, type BlsKeyPair } from "../../protocol/bls/index.ts";
+import { batchManagerAbi } from "../../protocol/contracts/abis.ts";
+import { fromCompactSignature, hashAttestation, protocolDomain, Role, malleatedSignature, signAttestation, signDisputeVote, Verdict, type AttestationMessage } from "../../protocol/eip712/index.ts";
 import { encodeGossipMessage, type GossipMessage } from "../../protocol/gossip/index.ts";
 import { hashLeafFields } from "../../protocol/merkle/index.ts";
 import { deploySystem, MIN_STAKE, testAccount, type Member, type System } from "../helpers/contracts.ts";
@@ -100,5 +103,93 @@ describe("aggregator admission: signatures and stake checked against the chain",
     };
     await refusal(admission, encodeGossipMessage(message), "disputeId", 404);
     await refusal(admission, encodeGossipMessage({ ...message, signature: malleate(message.signature) }), "signature", 400);
+  });
+});
+
+describe("aggregator admission and certificates: BLS attestations against the registry's keys", function () {
+  this.timeout(120_000);
+  let sys: System;
+  let prover: Member;
+  const ops: { member: Member; bls: BlsKeyPair }[] = [];
+  let admission: Admission;
+
+  async function registerBls(op: { member: Member; bls: BlsKeyPair }): Promise<void> {
+    const message = (await sys.registry.read.blsRegistrationMessage([op.member.account.address])) as Hex;
+    await sys.sendAs(op.member.account, sys.registry.address, sys.registry.abi, "registerBLSKey", [g1Words(op.bls.pubkeyG1), g2Words(op.bls.pubkeyG2), g1Words(blsSign(op.bls.secret, message))]);
+  }
+
+  /** An attestation by `op`'s signing key, with a BLS half; `tweak` changes the BLS half only. */
+  async function blsAttestation(op: { member: Member; bls: BlsKeyPair }, batchId: bigint, root: Hex, tweak: { key?: BlsKeyPair; digest?: Hex; keyHash?: Hex } = {}): Promise<GossipMessage> {
+    const message: AttestationMessage = { batchId, root, verdict: Verdict.Valid, leavesChecked: 4 };
+    const signed = await signAttestation(op.member.signingKey, sys.batchDomain, message);
+    const key = tweak.key ?? op.bls;
+    return {
+      type: "attestation-bls", chainId: sys.chainId, contract: sys.batchManager.address, signature: fromCompactSignature(signed.signature), message,
+      bls: { keyHash: tweak.keyHash ?? hashG1(op.bls.pubkeyG1), pubkeyG2: g2ToHex(key.pubkeyG2), signature: g1ToHex(blsSign(key.secret, tweak.digest ?? hashAttestation(sys.batchDomain, message))) },
+    };
+  }
+
+  before(async () => {
+    sys = await deploySystem(connection, "native", "ingest-bls");
+    prover = await sys.addMember(Role.Prover);
+    for (let i = 0; i < 4; i++) ops.push({ member: await sys.addMember(Role.Operator), bls: blsKeyPairFromSeed(keccak256(toHex(`ingest bls ${i}`))) });
+    for (const op of ops.slice(0, 3)) await registerBls(op);
+    admission = new Admission(sys.publicClient as PublicClient, sys.batchDomain, sys.registry.address);
+  });
+
+  it("admits the BLS half of a keyed operator's attestation, signer recovered from the ECDSA half", async () => {
+    const { batchId, tree } = await sys.submitBatch(prover);
+    const admitted = await admission.admit(encodeGossipMessage(await blsAttestation(ops[0]!, batchId, tree.root)));
+    assert.equal(admitted.kind, "attestation");
+    assert.equal(admitted.signer, ops[0]!.member.signingKey.address);
+    assert.equal(admitted.kind === "attestation" && admitted.bls?.keyHash, hashG1(ops[0]!.bls.pubkeyG1));
+  });
+
+  it("refuses a BLS half that is not the signer's: another operator's key, an unknown key, a bad signature, a G2 key of another secret", async () => {
+    const { batchId, tree } = await sys.submitBatch(prover);
+    await refusal(admission, encodeGossipMessage(await blsAttestation(ops[0]!, batchId, tree.root, { keyHash: hashG1(ops[1]!.bls.pubkeyG1) })), "keyHash", 403);
+    await refusal(admission, encodeGossipMessage(await blsAttestation(ops[0]!, batchId, tree.root, { keyHash: keccak256(toHex("no such key")) })), "keyHash", 403);
+    await refusal(admission, encodeGossipMessage(await blsAttestation(ops[0]!, batchId, tree.root, { digest: keccak256(toHex("another digest")) })), "blsSignature", 400);
+    // Its own key hash, but signed (and G2 key) with operator 1's secret: the G1 and G2 keys disagree.
+    await refusal(admission, encodeGossipMessage(await blsAttestation(ops[0]!, batchId, tree.root, { key: ops[1]!.bls })), "blsSignature", 400);
+    // The ECDSA half still has to hold: a BLS half does not lend a stranger stake.
+    const stranger = { member: { ...ops[0]!.member, signingKey: testAccount("bls stranger") }, bls: ops[0]!.bls };
+    await refusal(admission, encodeGossipMessage(await blsAttestation(stranger, batchId, tree.root)), "signature", 403);
+  });
+
+  it("counts a key registered after the reference block by its ECDSA half only", async () => {
+    const { batchId, tree } = await sys.submitBatch(prover);
+    await registerBls(ops[3]!);
+    const admitted = await admission.admit(encodeGossipMessage(await blsAttestation(ops[3]!, batchId, tree.root)));
+    assert.equal(admitted.signer, ops[3]!.member.signingKey.address);
+    assert.equal(admitted.kind === "attestation" && admitted.bls, undefined);
+  });
+
+  it("builds the certificate attestBLS accepts, and maps its non-signers back to the signers' keys", async () => {
+    const { batchId, tree } = await sys.submitBatch(prover);
+    const parts = [];
+    for (const op of [ops[0]!, ops[2]!, ops[3]!]) {
+      const admitted = await admission.admit(encodeGossipMessage(await blsAttestation(op, batchId, tree.root)));
+      if (admitted.kind === "attestation" && admitted.bls) parts.push(admitted.bls);
+    }
+    assert.equal(parts.length, 3);
+    const directory = new BlsKeyDirectory({ publicClient: sys.publicClient as PublicClient, registry: sys.registry.address, fromBlock: 0n, logRange: 3 });
+    const { refBlock } = await admission.batch(batchId);
+    const message: AttestationMessage = { batchId, root: tree.root, verdict: Verdict.Valid, leavesChecked: 4 };
+    const certificate = await directory.certificate(refBlock, hashAttestation(sys.batchDomain, message), parts);
+    assert.equal(certificate.nonSigners.length, 1, "operator 1 did not sign");
+    await assert.rejects(
+      directory.certificate(refBlock, hashAttestation(sys.batchDomain, { ...message, leavesChecked: 5 }), parts),
+      (e: unknown) => e instanceof CertificateError && e.field === "signature",
+    );
+    const hash = await sys.sendAs(prover.account, sys.batchManager.address, sys.batchManager.abi, "attestBLS", [batchId, tree.root, Verdict.Valid, 4, certificate]);
+    const receipt = await sys.publicClient.getTransactionReceipt({ hash });
+    const [event] = parseEventLogs({ abi: batchManagerAbi, logs: receipt.logs, eventName: "BatchAttestedBLS" }) as unknown as { args: { nonSignerKeyHashes: Hex[] } }[];
+    assert.deepEqual(event!.args.nonSignerKeyHashes, [hashG1(ops[1]!.bls.pubkeyG1)]);
+    const signers = await directory.signersOf(refBlock, event!.args.nonSignerKeyHashes);
+    const expected = [ops[0]!, ops[2]!, ops[3]!].map((o) => o.member.signingKey.address).sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : 1));
+    assert.deepEqual(signers, expected);
+    // What resolveDispute checks the attesters against.
+    assert.equal(await sys.batchManager.read.attestersHash([batchId]), keccak256(encodeAbiParameters([{ type: "string" }, { type: "uint256" }, { type: "uint256" }], ["BLS attesters", ...(() => { const w = g1Words(aggregateG1(parts.map((p) => p.pubkeyG1))); return [w.X, w.Y] as const; })()])));
   });
 });
