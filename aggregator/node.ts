@@ -33,7 +33,8 @@ import { FieldError } from "../protocol/errors.ts";
 import { FIELD_ERROR_SERVER_OPTIONS, installFieldErrorShape } from "../runtime/http-errors.ts";
 import type { AggregatorConfig } from "./config.ts";
 import { Admission, IngestError, type Admitted } from "./ingest.ts";
-import { BlsKeyDirectory } from "./bls-certificates.ts";
+import { BlsKeyDirectory } from "../runtime/bls-key-directory.ts";
+import { buildCertificate } from "./bls-certificates.ts";
 import { AttestationPool, type CheckedAttestation, type QuorumReady } from "./quorum.ts";
 import { AggregatorState, type EquivocationRecord } from "./state.ts";
 import { VotePool, type CheckedVote } from "./votes.ts";
@@ -90,6 +91,8 @@ export class AggregatorNode {
   private loop?: Promise<void>;
   private follower!: ChainFollower;
   private lastPoll = 0;
+  /** Seconds the newest block's timestamp is ahead of this machine's clock (0 when behind). */
+  private chainClockLead = 0;
   private readonly retries = new Map<string, Retry>();
   private readonly firstSeen = new Map<bigint, number>();
   /** Equivocations waiting to be slashed, by `attestations|votes:<id>:<signer>` (also in level). */
@@ -316,6 +319,7 @@ export class AggregatorNode {
       if (Date.now() - this.lastPoll >= this.config.chain.pollIntervalMs) {
         this.lastPoll = Date.now();
         await this.phase("follow", () => this.follower.poll());
+        await this.phase("clock", () => this.readChainClock());
         await this.phase("finalize", () => this.finalizeDue());
       }
       await this.phase("attest", () => this.submitReady());
@@ -334,6 +338,21 @@ export class AggregatorNode {
       this.metrics.jobFailures.inc({ kind });
       this.log.warn({ phase: kind, err: (error as Error)?.message?.split("\n")[0] ?? String(error) }, "aggregator step failed; retrying");
     }
+  }
+
+  /**
+   * Deadlines are chain time (block.timestamp). A chain whose clock runs ahead of this machine's
+   * (a local chain that mined many blocks quickly) would keep every window open for that long if
+   * judged by the wall clock, so the newest block's timestamp counts when it is ahead; on a
+   * quiet chain that only mines on transactions, the next block takes the wall clock.
+   */
+  private chainSeconds(): number {
+    return Date.now() / 1000 + this.chainClockLead;
+  }
+
+  private async readChainClock(): Promise<void> {
+    const block = await this.conn.publicClient.getBlock({ blockTag: "latest" });
+    this.chainClockLead = Math.max(0, Number(block.timestamp) - Date.now() / 1000);
   }
 
   private due(key: string): boolean {
@@ -403,7 +422,7 @@ export class AggregatorNode {
     let scheme: "ecdsa" | "bls" = "ecdsa";
     if (ready.bls && this.config.attestationScheme !== "ecdsa") {
       const { refBlock } = await this.admission.batch(batchId);
-      const certificate = await this.blsKeys.certificate(refBlock, hashAttestation(this.domain, m), ready.bls.attestations.map((a) => a.bls!));
+      const certificate = await buildCertificate(this.blsKeys, refBlock, hashAttestation(this.domain, m), ready.bls.attestations.map((a) => a.bls!));
       const bls = { functionName: "attestBLS", args: [m.batchId, m.root, m.verdict, m.leavesChecked, certificate] as const };
       // "auto": whichever costs less gas for this signer set (ECDSA wins for small sets).
       if (this.config.attestationScheme === "bls" || (await this.estimate(bls)) <= (await this.estimate(ecdsa))) {
@@ -513,7 +532,7 @@ export class AggregatorNode {
         const record = await this.state.dispute(disputeId);
         if (!record) continue;
         const decision = this.votes.decision(disputeId);
-        const votingOver = Date.now() / 1000 > Number(record.votingDeadline) + 1;
+        const votingOver = this.chainSeconds() > Number(record.votingDeadline) + 1;
         if (!decision && !votingOver) continue;
         const pending = this.votes.pending(disputeId);
         if (pending.length > 0 && !votingOver) {
@@ -624,7 +643,7 @@ export class AggregatorNode {
 
   /** Batches whose response window passed without quorum: expire() them (frees nothing, but ends them). */
   private async expireDue(): Promise<void> {
-    const nowSeconds = Date.now() / 1000;
+    const nowSeconds = this.chainSeconds();
     for (const record of await this.state.openAwaiting()) {
       if (nowSeconds <= Number(record.responseDeadline) + 1) continue;
       const key = `expire:${record.batchId}`;
@@ -650,7 +669,7 @@ export class AggregatorNode {
   private async finalizeDue(): Promise<void> {
     if (!this.config.finalize) return;
     await this.phase("expire", () => this.expireDue());
-    const nowSeconds = Date.now() / 1000;
+    const nowSeconds = this.chainSeconds();
     for (const record of await this.state.openAttested()) {
       if (nowSeconds <= Number(record.challengeDeadline) + 1) continue;
       const key = `finalize:${record.batchId}`;

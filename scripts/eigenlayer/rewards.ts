@@ -18,6 +18,7 @@ import { privateKeyToAccount } from "viem/accounts";
 import { batchManagerAbi, devStakeTokenAbi, eigenServiceManagerAbi, stakeRegistryAbi } from "../../protocol/contracts/abis.ts";
 import type { Deployment } from "../../protocol/contracts/deployments.ts";
 import { FieldError } from "../../protocol/errors.ts";
+import { BlsKeyDirectory } from "../../runtime/bls-key-directory.ts";
 import { readDeploymentFile } from "../../runtime/chain.ts";
 
 export class RewardsError extends FieldError {
@@ -35,12 +36,21 @@ export interface OperatorReward {
 export async function attestationRewards(publicClient: PublicClient, deployment: Deployment, range: { fromBlock: bigint; toBlock: bigint }, perAttestation: bigint): Promise<OperatorReward[]> {
   const batchManager = deployment.contracts.batchManager.address;
   const attested = await publicClient.getContractEvents({ address: batchManager, abi: batchManagerAbi, eventName: "BatchAttested", fromBlock: range.fromBlock, toBlock: range.toBlock });
+  // A BLS certificate's BatchAttested lists no signers: they are every key in force but the non-signers.
+  const certificates = new Map<bigint, readonly Hex[]>();
+  for (const log of await publicClient.getContractEvents({ address: batchManager, abi: batchManagerAbi, eventName: "BatchAttestedBLS", fromBlock: range.fromBlock, toBlock: range.toBlock })) {
+    const { batchId, nonSignerKeyHashes } = log.args as { batchId: bigint; nonSignerKeyHashes: readonly Hex[] };
+    certificates.set(batchId, nonSignerKeyHashes);
+  }
+  const blsKeys = new BlsKeyDirectory({ publicClient, registry: deployment.contracts.registry.address, fromBlock: BigInt(deployment.blockNumber), logRange: 10_000 });
   const owed = new Map<Address, bigint>();
   const operatorOf = new Map<Address, Address>();
   for (const log of attested) {
-    const { batchId, signers } = log.args as { batchId: bigint; signers: readonly Address[] };
-    const batch = (await publicClient.readContract({ address: batchManager, abi: batchManagerAbi, functionName: "getBatch", args: [batchId] })) as { state: number };
+    const { batchId, signers: listed } = log.args as { batchId: bigint; signers: readonly Address[] };
+    const batch = (await publicClient.readContract({ address: batchManager, abi: batchManagerAbi, functionName: "getBatch", args: [batchId] })) as { state: number; refBlock: number | bigint };
     if (batch.state !== FINALIZED) continue;
+    const nonSigners = certificates.get(batchId);
+    const signers = nonSigners ? await blsKeys.signersOf(BigInt(batch.refBlock), nonSigners) : listed;
     for (const signer of signers) {
       let operator = operatorOf.get(signer);
       if (!operator) {

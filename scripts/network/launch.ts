@@ -127,6 +127,8 @@ export interface KeyPair {
   accountKeyFile: string;
   signer: PrivateKeyAccount;
   signerKeyFile: string;
+  /** Operators: the seed of a BLS key (bound when the operator starts with OperatorLaunch.bls). */
+  blsKeyFile?: string;
 }
 
 export interface NetworkSetup {
@@ -209,7 +211,10 @@ export async function setupNetwork(rpcUrl: string, dir: string, options: SetupOp
 
   const stake = options.operatorStake ?? parseEther("100");
   const extra = options.operatorExtraTokens ?? parseEther("100");
-  const operators = Array.from({ length: options.operators }, (_, i) => keyPair(dir, `operator-${i + 1}`));
+  const operators = Array.from({ length: options.operators }, (_, i) => ({
+    ...keyPair(dir, `operator-${i + 1}`),
+    blsKeyFile: writeKey(dir, `operator-${i + 1}-bls`, generatePrivateKey()),
+  }));
   for (const op of operators) {
     await fundEth(op.account.address);
     await mint(op.account.address, stake + extra);
@@ -314,6 +319,8 @@ export interface OperatorLaunch {
   allowPrivateNetworks?: string[];
   /** More configuration fields (fetchTimeoutMs, maxBatchLeaves, ...). */
   config?: Record<string, unknown>;
+  /** Sign attestations with the operator's BLS key too (bound on chain at start). */
+  bls?: boolean;
 }
 
 export async function launchOperator(setup: NetworkSetup, launch: OperatorLaunch): Promise<{ proc: NodeProcess; url: string }> {
@@ -323,6 +330,7 @@ export async function launchOperator(setup: NetworkSetup, launch: OperatorLaunch
     chain: { rpcUrl: setup.rpcUrl, deployment: setup.deploymentFile, pollIntervalMs: 200 },
     account: { keyFile: op.accountKeyFile },
     signer: { keyFile: op.signerKeyFile },
+    ...(launch.bls && op.blsKeyFile ? { blsKey: { keyFile: op.blsKeyFile } } : {}),
     dataDir: path.join(setup.dir, op.name),
     samplingFraction: launch.samplingFraction ?? 1,
     ...(launch.threads !== undefined ? { model: { threads: launch.threads } } : {}),

@@ -6,7 +6,9 @@
  *
  *   1. operators join the real way on start: registerAsOperator, a deposit into the stake
  *      token's strategy, modifyAllocations, the allocation delay, registerForOperatorSets;
- *   2. an honest batch is attested with their allocated slashable stake, then finalized;
+ *   2. an honest batch is attested with their allocated slashable stake, by one BLS certificate
+ *      (attestBLS: each operator bound a BLS key with a proof of possession on start), then
+ *      finalized;
  *   3. the lying prover's batch is disputed and upheld: slashOperator takes half of the
  *      prover's allocation (its operator shares fall by 5e17 wads), the colluder loses 10% if
  *      its attestation landed first, and the challenger is paid from the AVS's challenge pool;
@@ -16,10 +18,11 @@
  * Part of `npm test`; VB_E2E=0 skips it.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { createWalletClient, http, parseEther, parseEventLogs, type Address } from "viem";
+import { createWalletClient, http, parseEther, parseEventLogs, type Address, type Hex } from "viem";
+import { blsKeyPairFromSeed, hashG1 } from "../../protocol/bls/index.ts";
 import {
   batchManagerAbi,
   devStakeTokenAbi,
@@ -86,16 +89,17 @@ async function complete(proverUrl: string, count: number, label: string): Promis
       challengePool: parseEther("200"),
       config: { attestThresholdBps: 3000, voteThresholdBps: 6000, responseWindow: 60, challengeWindow: 20, votingWindow: 120, unbondingDelay: 1000 },
     });
-    const aggregator = await launchAggregator(setup, { AGGREGATOR_GRACE_MS: "6000" });
+    // Operators sign with BLS keys too; the aggregator submits one certificate per batch.
+    const aggregator = await launchAggregator(setup, { AGGREGATOR_GRACE_MS: "6000", AGGREGATOR_ATTESTATION_SCHEME: "bls" });
     procs.push(aggregator.proc);
     nodeUrls.push(aggregator.url);
     const colluder = setup.provers[1]!.account.address;
     // Each is pushed as soon as it is up, so that a failing start stops the others.
     const up = <T extends { proc: NodeProcess; url: string }>(launched: Promise<T>) => launched.then((x) => (procs.push(x.proc), nodeUrls.push(x.url), x));
     const results = await Promise.allSettled([
-      up(launchOperator(setup, { index: 0, aggregatorUrl: aggregator.url, bootstrap: [aggregator.mesh] })),
-      up(launchOperator(setup, { index: 1, aggregatorUrl: aggregator.url, bootstrap: [aggregator.mesh] })),
-      up(launchOperator(setup, { index: 2, aggregatorUrl: aggregator.url, bootstrap: [aggregator.mesh], script: "test/helpers/colluding-operator.ts", env: { VB_COLLUDE_WITH: colluder } })),
+      up(launchOperator(setup, { index: 0, aggregatorUrl: aggregator.url, bootstrap: [aggregator.mesh], bls: true })),
+      up(launchOperator(setup, { index: 1, aggregatorUrl: aggregator.url, bootstrap: [aggregator.mesh], bls: true })),
+      up(launchOperator(setup, { index: 2, aggregatorUrl: aggregator.url, bootstrap: [aggregator.mesh], bls: true, script: "test/helpers/colluding-operator.ts", env: { VB_COLLUDE_WITH: colluder } })),
     ]);
     const failed = results.find((r) => r.status === "rejected");
     if (failed) throw (failed as PromiseRejectedResult).reason;
@@ -107,7 +111,7 @@ async function complete(proverUrl: string, count: number, label: string): Promis
     if (dir && !process.env.VB_E2E_KEEP) rmSync(dir, { recursive: true, force: true });
   });
 
-  it("operators joined through EigenLayer: operator, deposit, full allocation, operator set 0, weight = slashable stake", async () => {
+  it("operators joined through EigenLayer: operator, deposit, full allocation, operator set 0, weight = slashable stake, BLS key bound", async () => {
     assert.equal(core().local, true);
     for (const op of setup.operators) {
       const a = op.account.address;
@@ -120,6 +124,9 @@ async function complete(proverUrl: string, count: number, label: string): Promis
       const [role, key] = (await setup.publicClient.readContract({ address: sm(), abi: stakeRegistryAbi, functionName: "memberOf", args: [a] })) as [number, Address];
       assert.equal(role, 1);
       assert.equal(key, setup.operators[setup.operators.indexOf(op)]!.signer.address);
+      // The BLS key from its key file, bound with a proof of possession on start.
+      const bls = blsKeyPairFromSeed(readFileSync(op.blsKeyFile!, "utf8").trim() as Hex);
+      assert.equal(await setup.publicClient.readContract({ address: sm(), abi: stakeRegistryAbi, functionName: "blsKeyHashOf", args: [a] }), hashG1(bls.pubkeyG1));
     }
   });
 
@@ -147,11 +154,13 @@ async function complete(proverUrl: string, count: number, label: string): Promis
     await complete(prover.url, 8, "honest");
     honestBatchId = await submittedBy(setup.provers[0]!.account.address);
     await until("the honest batch attested", 60_000, async () => ((await batchState(honestBatchId)) >= State.Attested ? true : undefined));
-    const [attested] = await setup.publicClient.getContractEvents({ address: bm(), abi: batchManagerAbi, eventName: "BatchAttested", args: { batchId: honestBatchId }, fromBlock: 0n });
-    assert.equal((attested!.args as { signers: Address[] }).signers.length, 3);
-    // The aggregator finalizes by the wall clock; this chain's clock runs ~100 s ahead of it (the
-    // core's deployment mines a block per transaction, each at least a second after its parent).
-    await until("the honest batch finalized", 240_000, async () => ((await batchState(honestBatchId)) === State.Finalized ? true : undefined));
+    // One BLS certificate, nobody left out: no non-signer.
+    const [certificate] = await setup.publicClient.getContractEvents({ address: bm(), abi: batchManagerAbi, eventName: "BatchAttestedBLS", args: { batchId: honestBatchId }, fromBlock: 0n });
+    assert.ok(certificate, "attested through attestBLS");
+    assert.deepEqual((certificate!.args as { nonSignerKeyHashes: string[] }).nonSignerKeyHashes, []);
+    // The chain's clock runs ~100 s ahead of the wall clock (the core's deployment mines a block
+    // per transaction, each at least a second after its parent): the aggregator goes by it.
+    await until("the honest batch finalized", 120_000, async () => ((await batchState(honestBatchId)) === State.Finalized ? true : undefined));
   });
 
   it("the lying prover is disputed and slashed through slashOperator; the challenger is paid from the challenge pool", async () => {
@@ -174,10 +183,13 @@ async function complete(proverUrl: string, count: number, label: string): Promis
     assert.equal(await weight(cheater), parseEther("50"));
 
     // The colluder is slashed too when its rubber stamp landed before the honest dispute.
-    const [attested] = await setup.publicClient.getContractEvents({ address: bm(), abi: batchManagerAbi, eventName: "BatchAttested", args: { batchId }, fromBlock: 0n });
+    // Its certificate names the two honest operators as non-signers: resolveDispute's attesters
+    // (the aggregator rebuilds them from the registry's keys) are the colluder alone.
+    const [attested] = await setup.publicClient.getContractEvents({ address: bm(), abi: batchManagerAbi, eventName: "BatchAttestedBLS", args: { batchId }, fromBlock: 0n });
     const removed = parseEther("50") + (attested ? parseEther("10") : 0n);
     if (attested) {
-      assert.deepEqual((attested.args as { signers: Address[] }).signers, [colluder.signer.address]);
+      const honestKeys = await Promise.all(setup.operators.slice(0, 2).map((o) => setup.publicClient.readContract({ address: sm(), abi: stakeRegistryAbi, functionName: "blsKeyHashOf", args: [o.account.address] })));
+      assert.deepEqual([...(attested.args as { nonSignerKeyHashes: string[] }).nonSignerKeyHashes].sort(), [...honestKeys].sort());
       assert.equal(await shares(colluder.account.address), before.colluder - before.colluder / 10n);
     } else {
       assert.equal(await shares(colluder.account.address), before.colluder);
