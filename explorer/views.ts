@@ -68,6 +68,7 @@ export function batchSummary(b: BatchView) {
 
 export const attestationSchema = object({
   ...pointSchema,
+  scheme: { enum: ["ecdsa", "bls"] },
   leavesChecked: int,
   attestedWeight: dec,
   totalWeight: dec,
@@ -78,6 +79,7 @@ export const attestationSchema = object({
 function attestation(a: AttestationView) {
   return {
     ...point(a),
+    scheme: a.scheme,
     leavesChecked: a.leavesChecked,
     attestedWeight: a.attestedWeight.toString(),
     totalWeight: a.totalWeight.toString(),

@@ -38,6 +38,8 @@ export interface SignerStake {
 }
 
 export interface AttestationView extends EventPoint {
+  /** ECDSA signatures (attest) or one BLS certificate (attestBLS). */
+  scheme: "ecdsa" | "bls";
   leavesChecked: number;
   attestedWeight: bigint;
   totalWeight: bigint;
@@ -144,6 +146,10 @@ export class ChainHistory {
   private readonly disputeMap = new Map<bigint, DisputeView>();
   private readonly memberMap = new Map<string, MemberView>();
   private readonly keyToAccount = new Map<string, Address>();
+  /** BLS keys in registration order (registry BLSKeyRegistered). */
+  private readonly blsKeys: { keyHash: string; account: Address; block: bigint }[] = [];
+  /** Non-signers of a certificate, from BatchAttestedBLS to the BatchAttested after it. */
+  private readonly certificates = new Map<bigint, string[]>();
   private readonly slashList: SlashView[] = [];
   private readonly staleStakes = new Set<string>();
   private readonly domain: ProtocolDomain;
@@ -261,15 +267,25 @@ export class ChainHistory {
         if (prover) prover.batchesSubmitted += 1;
         return;
       }
+      case "BatchAttestedBLS": {
+        // Just before BatchAttested in the same transaction, which lists no signer for a certificate.
+        this.certificates.set(a.batchId as bigint, (a.nonSignerKeyHashes as Hex[]).map((h) => h.toLowerCase()));
+        return;
+      }
       case "BatchAttested": {
         const batch = this.batchMap.get(a.batchId as bigint);
         if (!batch) return;
-        const signers = a.signers as Address[];
+        const nonSigners = this.certificates.get(batch.id);
+        this.certificates.delete(batch.id);
+        // A certificate's signers: every BLS key in force at the reference block but the non-signers.
+        const signers = nonSigners
+          ? this.blsKeys.filter((k) => k.block <= batch.refBlock && !nonSigners.includes(k.keyHash)).map((k) => this.member(k.account)?.signingKey).filter((k): k is Address => k !== undefined)
+          : (a.signers as Address[]);
         const weights = signers.length
           ? ((await this.client.readContract({ address: this.deployment.contracts.registry.address, abi: stakeRegistryAbi, functionName: "signerWeightsAt", args: [signers, batch.refBlock] })) as readonly bigint[])
           : [];
         batch.attestation = {
-          ...this.point(log), leavesChecked: Number(a.leavesChecked), attestedWeight: a.attestedWeight as bigint, totalWeight: a.totalWeight as bigint,
+          ...this.point(log), scheme: nonSigners ? "bls" : "ecdsa", leavesChecked: Number(a.leavesChecked), attestedWeight: a.attestedWeight as bigint, totalWeight: a.totalWeight as bigint,
           challengeDeadline: a.challengeDeadline as bigint,
           signers: signers.map((signingKey, i) => ({ signingKey, operator: this.keyToAccount.get(signingKey.toLowerCase()), weight: weights[i] ?? 0n })),
         };
@@ -335,6 +351,10 @@ export class ChainHistory {
   private applyRegistry(log: DecodedLog): void {
     const a = log.args;
     switch (log.eventName) {
+      case "BLSKeyRegistered": {
+        this.blsKeys.push({ keyHash: (a.keyHash as Hex).toLowerCase(), account: a.account as Address, block: log.blockNumber });
+        return;
+      }
       case "MemberRegistered": {
         const role = Number(a.role) === Role.Prover ? "prover" : "operator";
         const account = a.account as Address;

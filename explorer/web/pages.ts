@@ -118,7 +118,7 @@ export async function batchPage(o: Overview, id: string): Promise<HTMLElement> {
         ? h(
             "div",
             {},
-            h("p", { class: "lead" }, `${a.signers.length} operators checked ${a.leavesChecked} leaves; attesting stake ${tokens(a.attestedWeight)} of ${tokens(a.totalWeight)} (${percent(a.attestedWeight, a.totalWeight)}), block ${a.block}.`),
+            h("p", { class: "lead" }, `${a.signers.length} operators checked ${a.leavesChecked} leaves; attesting stake ${tokens(a.attestedWeight)} of ${tokens(a.totalWeight)} (${percent(a.attestedWeight, a.totalWeight)}), block ${a.block}, ${a.scheme === "bls" ? "one BLS aggregate signature" : "ECDSA signatures"}.`),
             table(["operator", "signing key", "stake at reference block"], a.signers.map((s) => [who(s.operator), hash(s.signingKey), tokens(s.weight)]), { id: "signers-table" }),
           )
         : h("p", { class: "lead" }, "Not attested."),

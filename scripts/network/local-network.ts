@@ -56,6 +56,8 @@ interface KeyFiles {
   name: string;
   accountKeyFile: string;
   signerKeyFile: string;
+  /** Operators of networks made since BLS keys came in. */
+  blsKeyFile?: string;
 }
 
 /** network.json: what a later start needs to bring the same network back. */
@@ -101,12 +103,15 @@ function relative(dir: string, file: string): string {
 }
 
 function keyFiles(dir: string, k: KeyPair): KeyFiles {
-  return { name: k.name, accountKeyFile: relative(dir, k.accountKeyFile), signerKeyFile: relative(dir, k.signerKeyFile) };
+  return { name: k.name, accountKeyFile: relative(dir, k.accountKeyFile), signerKeyFile: relative(dir, k.signerKeyFile), ...(k.blsKeyFile ? { blsKeyFile: relative(dir, k.blsKeyFile) } : {}) };
 }
 
 function loadKeyPair(dir: string, k: KeyFiles): KeyPair {
   const read = (file: string) => privateKeyToAccount(readFileSync(path.join(dir, file), "utf8").trim() as `0x${string}`);
-  return { name: k.name, account: read(k.accountKeyFile), accountKeyFile: path.join(dir, k.accountKeyFile), signer: read(k.signerKeyFile), signerKeyFile: path.join(dir, k.signerKeyFile) };
+  return {
+    name: k.name, account: read(k.accountKeyFile), accountKeyFile: path.join(dir, k.accountKeyFile), signer: read(k.signerKeyFile), signerKeyFile: path.join(dir, k.signerKeyFile),
+    ...(k.blsKeyFile ? { blsKeyFile: path.join(dir, k.blsKeyFile) } : {}),
+  };
 }
 
 function processAlive(pid: number): boolean {
@@ -271,7 +276,7 @@ export class LocalNetwork {
     const [honest, cheater, ...operators] = await Promise.all([
       launchProver(setup, { index: 0, port: manifest.ports.honest, env: proverEnv }),
       launchProver(setup, { index: 1, port: manifest.ports.cheater, env: proverEnv, args: ["--model", cheaterWeights, "--model-id", DEFAULT_MODEL_MANIFEST.modelId, "--registry-check", "warn"] }),
-      ...setup.operators.map((_, index) => launchOperator(setup, { index, aggregatorUrl: aggregator.url, bootstrap: [aggregator.mesh], threads: 1 })),
+      ...setup.operators.map((_, index) => launchOperator(setup, { index, aggregatorUrl: aggregator.url, bootstrap: [aggregator.mesh], threads: 1, bls: true })),
     ]);
     keep("honest prover", honest!);
     keep("cheating prover", cheater!);

@@ -25,7 +25,7 @@ describe("npm start's batch table", () => {
   const names = new Map([[HONEST, "honest"], [CHEATER, "cheater"]]);
   let batches: BatchView[] = [];
   const history = { batches: () => batches, dispute: () => ({ state: "Upheld" }) } as unknown as ChainHistory;
-  const attestation = { block: 1n, timestamp: 1n, tx: `0x${"00".repeat(32)}` as const, leavesChecked: 8, attestedWeight: 300n * 10n ** 18n, totalWeight: 300n * 10n ** 18n, challengeDeadline: 0n, signers: [] };
+  const attestation = { block: 1n, timestamp: 1n, tx: `0x${"00".repeat(32)}` as const, scheme: "ecdsa" as const, leavesChecked: 8, attestedWeight: 300n * 10n ** 18n, totalWeight: 300n * 10n ** 18n, challengeDeadline: 0n, signers: [] };
 
   it("prints one line per batch state change when not on a terminal", () => {
     const { chunks, out } = sink(false);
