@@ -66,9 +66,12 @@ export async function loadSecret(source: KeySource, fieldPrefix = "key"): Promis
   return (text.startsWith("0x") ? text : `0x${text}`).toLowerCase() as Hex;
 }
 
-/** Writes `privateKey` as an encrypted keystore (mode 0600, never overwriting). */
-export async function writeKeystore(path: string, privateKey: Hex, password: string, options?: EncryptOptions): Promise<void> {
+/**
+ * Writes `privateKey` as an encrypted keystore (mode 0600, never overwriting); `clear` adds
+ * public fields beside the ciphertext (e.g. a BLS key's hash, which the address is not).
+ */
+export async function writeKeystore(path: string, privateKey: Hex, password: string, options?: EncryptOptions, clear: Record<string, string> = {}): Promise<void> {
   const address = privateKeyToAccount(privateKey).address;
   const json = await encryptKeystoreJson({ address, privateKey }, password, options);
-  await writeFile(path, json, { mode: 0o600, flag: "wx" });
+  await writeFile(path, Object.keys(clear).length ? JSON.stringify({ ...JSON.parse(json), ...clear }) : json, { mode: 0o600, flag: "wx" });
 }

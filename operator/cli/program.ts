@@ -2,11 +2,12 @@
  * `npm run operator -- <command>`: the operator's command line (commander). With no command (or
  * `run`) it runs the node; the others manage its keys and stake:
  *
- *   keys create --name N        a new staking account and signing key, as encrypted keystores
- *   keys import --name N --role account|signer --key-file F
+ *   keys create --name N        a new staking account, signing key and BLS key, as encrypted keystores
+ *   keys import --name N --role account|signer|bls --key-file F
  *   keys list                   names, roles and addresses (never a secret)
  *   status                      registration, stake, signing key, weight, recent verdicts
- *   register [--stake TOKENS]   join the operator set (the node also does this at start)
+ *   register [--stake TOKENS]   join the operator set, and bind the BLS key if there is one
+ *                               (the node also does both at start)
  *   deregister                  native mode: all active stake to unbonding
  *   withdraw                    native mode: take out unbonded stake after the delay
  *
@@ -23,7 +24,8 @@ import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { createPublicClient, getAddress, http, isAddress, parseUnits, type Address, type PublicClient } from "viem";
 import type { PrivateKeyAccount } from "viem/accounts";
 import { FieldError } from "../../protocol/errors.ts";
-import { connectChain, loadKey, readDeploymentFile, ChainSetupError } from "../../runtime/chain.ts";
+import { blsKeyPairFromSeed, hashG1, type BlsKeyPair } from "../../protocol/bls/index.ts";
+import { connectChain, loadKey, loadSecretKey, readDeploymentFile, ChainSetupError } from "../../runtime/chain.ts";
 import { nodeCommand } from "../../runtime/cli.ts";
 import { defaultDataDir, NODE_DEFAULTS, NodeConfigError, type KeyConfig } from "../../runtime/config.ts";
 import { KeyLoadError } from "../../runtime/keys.ts";
@@ -58,6 +60,7 @@ interface TargetOptions extends KeyOptions {
   name?: string;
   accountKeyFile?: string;
   signerKeyFile?: string;
+  blsKeyFile?: string;
   account?: string;
   json?: boolean;
 }
@@ -113,12 +116,14 @@ async function addressOf(config: KeyConfig | undefined, field: string, env: Env)
  * The chain and keys a command acts on. Secrets are read only when the command signs something:
  * `status` needs addresses alone, which keystores carry in clear.
  */
-async function target(o: TargetOptions, env: Env, need: { account: boolean; signer: boolean }) {
+async function target(o: TargetOptions, env: Env, need: { account: boolean; signer: boolean; bls?: boolean }) {
   let rpcUrl = o.rpcUrl ?? env.OPERATOR_RPC_URL;
   let deploymentFile = o.deployment ?? env.OPERATOR_DEPLOYMENT;
   let accountConfig: KeyConfig | undefined;
   let signerConfig: KeyConfig | undefined;
-  let loadSecret: ((role: KeyRole) => Promise<PrivateKeyAccount>) | undefined;
+  let loadSecret: ((role: "account" | "signer") => Promise<PrivateKeyAccount>) | undefined;
+  /** The BLS key, where one is configured (register binds it). */
+  let loadBls: (() => Promise<BlsKeyPair>) | undefined;
   if (o.config) {
     // The node's own configuration: its chain and its two keys.
     const config = loadOperatorConfig({ argv: ["--config", o.config, ...(o.rpcUrl ? ["--rpc-url", o.rpcUrl] : []), ...(o.deployment ? ["--deployment", o.deployment] : [])], env });
@@ -127,6 +132,7 @@ async function target(o: TargetOptions, env: Env, need: { account: boolean; sign
     accountConfig = config.account;
     signerConfig = config.signer;
     loadSecret = (role) => loadKey(role === "account" ? config.account : config.signer, role, env);
+    if (config.blsKey) loadBls = async () => blsKeyPairFromSeed(await loadSecretKey(config.blsKey, "blsKey", env));
   } else if (o.name) {
     const folder = new KeystoreFolder(o.keysDir);
     accountConfig = { keystore: folder.file(o.name, "account") };
@@ -134,11 +140,13 @@ async function target(o: TargetOptions, env: Env, need: { account: boolean; sign
     if (!existsSync(accountConfig.keystore!)) throw new KeystoreError(`no keystore ${accountConfig.keystore} (npm run operator -- keys list)`, "name");
     let secret: Promise<string> | undefined;
     loadSecret = async (role) => folder.load(o.name!, role, await (secret ??= password(o, env, false)));
+    if (existsSync(folder.file(o.name, "bls"))) loadBls = async () => blsKeyPairFromSeed(await folder.loadBlsSeed(o.name!, await (secret ??= password(o, env, false))));
   } else if (o.accountKeyFile) {
     accountConfig = { keyFile: o.accountKeyFile };
     if (o.signerKeyFile) signerConfig = { keyFile: o.signerKeyFile };
     loadSecret = (role) => loadKey(role === "account" ? accountConfig : signerConfig, `${role}-key-file`, env);
   }
+  if (o.blsKeyFile) loadBls = async () => blsKeyPairFromSeed(await loadSecretKey({ keyFile: o.blsKeyFile }, "bls-key-file", env));
   let address: Address | undefined;
   if (o.account) {
     if (!isAddress(o.account, { strict: false })) throw new OperatorUsageError(`--account must be a 0x address, got ${JSON.stringify(o.account)}`, "account");
@@ -151,6 +159,7 @@ async function target(o: TargetOptions, env: Env, need: { account: boolean; sign
   const signerAddress = await addressOf(signerConfig, "signer", env);
   const account = need.account ? await loadSecret!("account") : undefined;
   const signer = need.signer ? await loadSecret!("signer") : undefined;
+  const bls = need.bls && loadBls ? await loadBls() : undefined;
   rpcUrl ??= NODE_DEFAULTS.chain.rpcUrl;
   deploymentFile ??= NODE_DEFAULTS.chain.deployment;
   const deployment = readDeploymentFile(deploymentFile, "deployment");
@@ -163,7 +172,7 @@ async function target(o: TargetOptions, env: Env, need: { account: boolean; sign
   }
   if (chainId !== deployment.chainId) throw new ChainSetupError(`${rpcUrl} is chain ${chainId}, the deployment ${deploymentFile} is for chain ${deployment.chainId}`, "rpc-url");
   const conn = account ? await connectChain(rpcUrl, deployment, account) : undefined;
-  return { client, deployment, address, signerAddress, account, signer, conn, stake: new OperatorStake(client, deployment, address) };
+  return { client, deployment, address, signerAddress, account, signer, bls, conn, stake: new OperatorStake(client, deployment, address) };
 }
 
 function tokenAmount(value: string): bigint {
@@ -181,7 +190,8 @@ function withTarget(command: Command, env: Env): Command {
     .option("--password-file <file>", "the keystores' password, from a file")
     .option("--password-env <var>", "the keystores' password, from an environment variable")
     .option("--account-key-file <file>", "the staking account as a 0600 key file")
-    .option("--signer-key-file <file>", "the signing key as a 0600 key file");
+    .option("--signer-key-file <file>", "the signing key as a 0600 key file")
+    .option("--bls-key-file <file>", "the BLS key's 32-byte seed as a 0600 key file (register binds it)");
 }
 
 /** The program for `argv`; `run` hands the node's own arguments (what follows it) to `runNode`. */
@@ -204,7 +214,7 @@ export function operatorProgram(argv: readonly string[], runNode: (argv: string[
   const keys = program.command("keys").description("encrypted keystores of the staking account and the signing key");
   const keyOpts = (c: Command) =>
     c.option("--keys-dir <folder>", "where the keystores are", DEFAULT_KEYS_DIR(env)).option("--password-file <file>", "the password, from a file").option("--password-env <var>", "the password, from an environment variable");
-  keyOpts(keys.command("create").description("a new staking account and signing key, each as an encrypted keystore").requiredOption("--name <name>", "name of the pair (files <name>.account.json, <name>.signer.json)"))
+  keyOpts(keys.command("create").description("a new staking account, signing key and BLS key, each as an encrypted keystore").requiredOption("--name <name>", "name of the set (files <name>.account.json, <name>.signer.json, <name>.bls.json)"))
     .option("--json", "machine-readable output")
     .action(async (o: KeyOptions & { name: string; json?: boolean }) => {
       const folder = new KeystoreFolder(o.keysDir);
@@ -213,9 +223,11 @@ export function operatorProgram(argv: readonly string[], runNode: (argv: string[
       out(`created keys "${o.name}" in ${folder.dir}`);
       out(`  staking account  ${created.account.address}  ${path.basename(created.account.file)}  (holds the stake, pays gas: fund it)`);
       out(`  signing key      ${created.signer.address}  ${path.basename(created.signer.file)}  (signs attestations and votes only)`);
+      out(`  BLS key          ${created.bls.address}  ${path.basename(created.bls.file)}  (signs attestations for BLS certificates; its key hash is shown)`);
       out("In operator.json:");
       out(`  "account": { "keystore": "${created.account.file}", "passwordFile": "PASSWORD_FILE" },`);
-      out(`  "signer":  { "keystore": "${created.signer.file}", "passwordFile": "PASSWORD_FILE" }`);
+      out(`  "signer":  { "keystore": "${created.signer.file}", "passwordFile": "PASSWORD_FILE" },`);
+      out(`  "blsKey":  { "keystore": "${created.bls.file}", "passwordFile": "PASSWORD_FILE" }`);
       out(`or: npm run operator -- status --name ${o.name} --password-file PASSWORD_FILE`);
     });
   keyOpts(
@@ -223,7 +235,7 @@ export function operatorProgram(argv: readonly string[], runNode: (argv: string[
       .command("import")
       .description("an existing private key (from a 0600 key file) as an encrypted keystore")
       .requiredOption("--name <name>", "name of the pair it belongs to")
-      .requiredOption("--role <role>", "account (staking account) or signer (signing key)")
+      .requiredOption("--role <role>", "account (staking account), signer (signing key) or bls (a BLS key's seed)")
       .requiredOption("--key-file <file>", "a file holding the 32-byte hex private key (read once; the key never appears on the command line)"),
   ).action(async (o: KeyOptions & { name: string; role: KeyRole; keyFile: string }) => {
     let key: string;
@@ -244,7 +256,7 @@ export function operatorProgram(argv: readonly string[], runNode: (argv: string[
       const entries = new KeystoreFolder(o.keysDir).list();
       if (o.json) return out(JSON.stringify(entries));
       if (entries.length === 0) return out(`no keystores in ${o.keysDir} (npm run operator -- keys create --name NAME)`);
-      out(`${"name".padEnd(20)} ${"role".padEnd(8)} address`);
+      out(`${"name".padEnd(20)} ${"role".padEnd(8)} address (BLS: key hash)`);
       for (const e of entries) out(`${e.name.padEnd(20)} ${e.role.padEnd(8)} ${e.address}  ${e.file}`);
     });
 
@@ -260,10 +272,14 @@ export function operatorProgram(argv: readonly string[], runNode: (argv: string[
   withTarget(program.command("register").description("join the operator set with a stake (the node does this at start when it is not registered)"), env)
     .option("--stake <tokens>", "stake to lock, in tokens (default: the minimum operator stake)", tokenAmount)
     .action(async (o: TargetOptions & { stake?: bigint }) => {
-      const t = await target(o, env, { account: true, signer: true });
+      const t = await target(o, env, { account: true, signer: true, bls: true });
       const stake = o.stake ?? BigInt(t.deployment.config.minOperatorStake);
       const outcome = await t.stake.register(t.conn!, t.signer!, stake);
       out(outcome === "already-registered" ? `${t.address} is already registered with signing key ${t.signer!.address}` : `registered ${t.address} with signing key ${t.signer!.address}`);
+      if (t.bls) {
+        const bound = await t.stake.bindBlsKey(t.conn!, t.bls);
+        out(`${bound === "registered" ? "bound" : "already bound:"} BLS key ${hashG1(t.bls.pubkeyG1)} (proof of possession checked on chain)`);
+      }
     });
   withTarget(program.command("deregister").description("native mode: move all active stake to unbonding (no more weight; slashable until withdrawn)"), env).action(async (o: TargetOptions) => {
     const t = await target(o, env, { account: true, signer: false });

@@ -1,6 +1,7 @@
 /**
  * An operator's standing in the registry and the transactions that change it, for the operator
- * CLI: status (registration, stake, signing key, weight, recent verdicts), register, deregister
+ * CLI: status (registration, stake, signing key, BLS key, weight, recent verdicts), register (and
+ * the BLS key's binding), deregister
  * (native mode: all active stake to unbonding; it stops counting as weight at once and stays
  * slashable until withdrawn) and withdraw (once the unbonding delay has passed). Every refusal
  * is checked before a transaction is sent and explained: not registered, registered as a prover,
@@ -14,7 +15,8 @@ import { Role } from "../../protocol/eip712/index.ts";
 import { FieldError } from "../../protocol/errors.ts";
 import type { ChainConnection } from "../../runtime/chain.ts";
 import { ChainHistory, type VerdictView } from "../../runtime/chain-history.ts";
-import { ensureRegistered, RegistrationError } from "../registration.ts";
+import type { BlsKeyPair } from "../../protocol/bls/index.ts";
+import { ensureBlsKey, ensureRegistered, RegistrationError } from "../registration.ts";
 
 /** A refused operation: says why and, where there is one, what to do instead. */
 export class OperatorRefusal extends FieldError {
@@ -28,6 +30,8 @@ export interface OperatorStatus {
   registry: Address;
   role: "none" | "operator" | "prover";
   signingKey: Address | null;
+  /** The hash of the BLS key bound to the account (null: none). */
+  blsKeyHash: Hex | null;
   /** Whether the configured signing key is the registered one (null: none configured). */
   signerMatches: boolean | null;
   stake: { active: string; unbonding: string; releaseAt: string; withdrawableNow: boolean };
@@ -68,6 +72,7 @@ export class OperatorStake {
     const registered = role !== 0;
     const weight = registered ? ((await read("weightAt", [signingKey, head.number])) as bigint) : 0n;
     const totalWeight = (await read("totalWeightAt", [head.number])) as bigint;
+    const blsKeyHash = (await read("blsKeyHashOf", [this.account])) as Hex;
     const history = new ChainHistory(this.client, this.deployment);
     await history.refresh();
     const member = history.member(this.account);
@@ -78,6 +83,7 @@ export class OperatorStake {
       registry: this.registry,
       role: role === Role.Operator ? "operator" : role === Role.Prover ? "prover" : "none",
       signingKey: registered ? signingKey : null,
+      blsKeyHash: BigInt(blsKeyHash) === 0n ? null : blsKeyHash,
       signerMatches: signer && registered ? signer.toLowerCase() === signingKey.toLowerCase() : null,
       stake: { active: active.toString(), unbonding: unbonding.toString(), releaseAt: releaseAt.toString(), withdrawableNow: unbonding > 0n && head.timestamp >= releaseAt },
       weight: weight.toString(),
@@ -89,6 +95,16 @@ export class OperatorStake {
       minOperatorStake: this.deployment.config.minOperatorStake,
       verdicts: (member?.verdicts ?? []).slice(0, verdicts).map((v) => ({ kind: v.kind, batchId: v.batchId.toString(), disputeId: v.disputeId?.toString() ?? null, block: v.block.toString(), tx: v.tx })),
     };
+  }
+
+  /** Binds `bls` to the (registered) account with its proof of possession, unless it already is. */
+  async bindBlsKey(conn: ChainConnection, bls: BlsKeyPair): Promise<"registered" | "already-registered"> {
+    try {
+      return await ensureBlsKey(conn, bls);
+    } catch (error) {
+      if (error instanceof RegistrationError) throw new OperatorRefusal(error.message, error.field);
+      throw error;
+    }
   }
 
   /** Registers with `stake` (wei) unless registered; refuses too little stake or too few tokens. */
@@ -198,6 +214,7 @@ export function describeStatus(s: OperatorStatus): string[] {
   else {
     const match = s.signerMatches === null ? "" : s.signerMatches ? " (the configured signer)" : " (NOT the configured signer)";
     lines.push(`  registered   yes, as ${s.role}; signing key ${s.signingKey}${match}`);
+    if (s.role === "operator") lines.push(`  BLS key      ${s.blsKeyHash ?? "none bound (attestations are ECDSA only; register with a BLS key, or start the node with blsKey)"}`);
   }
   const unbonding = BigInt(s.stake.unbonding);
   lines.push(`  stake        ${tokens(BigInt(s.stake.active))} active; ${unbonding > 0n ? `${tokens(unbonding)} unbonding, withdrawable ${s.stake.withdrawableNow ? "now" : `from ${iso(BigInt(s.stake.releaseAt))}`}` : "nothing unbonding"} (minimum ${tokens(BigInt(s.minOperatorStake))})`);

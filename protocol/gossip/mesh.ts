@@ -28,6 +28,12 @@ export interface MeshOptions {
    * local simulation on loopback.
    */
   colocatedIps?: readonly string[];
+  /**
+   * How often a node that has lost every bootstrap peer dials them again (ms, default 5000; 0
+   * never). libp2p's bootstrap discovery dials once: without this, an operator whose connection to
+   * the aggregator dropped would stay outside the mesh for good.
+   */
+  redialIntervalMs?: number;
 }
 
 /**
@@ -57,10 +63,24 @@ type Services = { pubsub: GossipSub; identify: Identify };
  * sender's peer key (gossipsub StrictSign), so a peer cannot publish in another's name.
  */
 export class MeshNode {
+  private redialTimer?: NodeJS.Timeout;
+
   private constructor(
     private readonly node: Libp2p<Services>,
     private readonly maxMessageBytes: number,
   ) {}
+
+  /** Dials the bootstrap peers again whenever none of them is connected. */
+  private keepBootstrapped(bootstrapList: readonly string[], intervalMs: number): void {
+    if (bootstrapList.length === 0 || intervalMs <= 0) return;
+    const peers = bootstrapList.map((address) => ({ address: multiaddr(address), id: multiaddr(address).getComponents().findLast((c) => c.name === "p2p")?.value }));
+    this.redialTimer = setInterval(() => {
+      const connected = new Set(this.node.getPeers().map((p) => p.toString()));
+      if (peers.some((p) => p.id !== undefined && connected.has(p.id))) return;
+      for (const p of peers) void this.node.dial(p.address, { signal: AbortSignal.timeout(intervalMs) }).catch(() => undefined);
+    }, intervalMs);
+    this.redialTimer.unref();
+  }
 
   static async start(options: MeshOptions = {}): Promise<MeshNode> {
     const listen = options.listen ?? ["/ip4/127.0.0.1/tcp/0"];
@@ -71,6 +91,8 @@ export class MeshNode {
     if (!Number.isInteger(maxMessageBytes) || maxMessageBytes < 1 || maxMessageBytes > 1 << 20) {
       throw new InvalidMeshOptionError(`maxMessageBytes must be an integer in 1..${1 << 20}, got ${maxMessageBytes}`, "maxMessageBytes");
     }
+    const redialIntervalMs = options.redialIntervalMs ?? 5000;
+    if (!Number.isInteger(redialIntervalMs) || redialIntervalMs < 0) throw new InvalidMeshOptionError(`redialIntervalMs must be a non-negative integer, got ${redialIntervalMs}`, "redialIntervalMs");
     const colocatedIps = options.colocatedIps ?? [];
     colocatedIps.forEach((ip, i) => {
       if (typeof ip !== "string" || isIP(ip) === 0) throw new InvalidMeshOptionError(`colocatedIps[${i}] must be an IPv4 or IPv6 address, got ${JSON.stringify(ip)}`, `colocatedIps[${i}]`);
@@ -92,7 +114,9 @@ export class MeshNode {
         }),
       },
     });
-    return new MeshNode(node, maxMessageBytes);
+    const mesh = new MeshNode(node, maxMessageBytes);
+    mesh.keepBootstrapped(bootstrapList, redialIntervalMs);
+    return mesh;
   }
 
   get peerId(): string {
@@ -156,6 +180,7 @@ export class MeshNode {
   }
 
   async stop(): Promise<void> {
+    clearInterval(this.redialTimer);
     await this.node.stop();
   }
 }

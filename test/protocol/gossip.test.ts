@@ -93,6 +93,31 @@ describe("protocol/gossip options and identity", () => {
     await assert.rejects(MeshNode.start({ bootstrap: ["/ip4/127.0.0.1/tcp/4001"] }), (e: unknown) => e instanceof InvalidMeshOptionError && e.field === "bootstrap[0]");
     await assert.rejects(MeshNode.start({ maxMessageBytes: 0 }), InvalidMeshOptionError);
     await assert.rejects(MeshNode.start({ colocatedIps: ["127.0.0.1", "localhost"] }), (e: unknown) => e instanceof InvalidMeshOptionError && e.field === "colocatedIps[1]");
+    await assert.rejects(MeshNode.start({ redialIntervalMs: -1 }), (e: unknown) => e instanceof InvalidMeshOptionError && e.field === "redialIntervalMs");
+  });
+
+  it("dials its bootstrap peer again after that peer restarts (same key, same port)", async function () {
+    this.timeout(30_000);
+    const key = await loadOrCreatePeerKey(join(dir, "hub.key"));
+    let hub = await MeshNode.start({ privateKey: key });
+    const listen = hub.addresses.map((a) => a.replace(/\/p2p\/.*$/, ""));
+    const node = await MeshNode.start({ bootstrap: hub.addresses, redialIntervalMs: 200 });
+    try {
+      hub.subscribe(TOPIC, { onMessage: () => {} });
+      node.subscribe(TOPIC, { onMessage: () => {} });
+      await node.waitForSubscribers(TOPIC, 1, 10_000);
+      await hub.stop();
+      hub = await MeshNode.start({ privateKey: key, listen });
+      const got = collector();
+      hub.subscribe(TOPIC, { onMessage: got.onMessage });
+      // The restarted hub knows nobody: only the other node's redial brings them back together.
+      await node.waitForSubscribers(TOPIC, 1, 15_000);
+      await node.publish(TOPIC, text.encode("ok:after restart"));
+      assert.deepEqual((await got.waitFor(1)).map((m) => m.text), ["ok:after restart"]);
+    } finally {
+      await node.stop();
+      await hub.stop();
+    }
   });
 
   it("keeps a node's peer id across restarts through its key file (mode 0600)", async () => {
