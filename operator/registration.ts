@@ -97,6 +97,8 @@ export async function ensureBlsKey(conn: ChainConnection, bls: BlsKeyPair): Prom
   const { publicClient, account, deployment } = conn;
   const registry = deployment.contracts.registry.address;
   const ours = hashG1(bls.pubkeyG1);
+  const [role] = (await publicClient.readContract({ address: registry, abi: stakeRegistryAbi, functionName: "memberOf", args: [account.address] })) as [number, Address];
+  if (role !== Role.Operator) throw new RegistrationError(`account ${account.address} is not a registered operator: a BLS key is bound after registration`, "account");
   const bound = (await publicClient.readContract({ address: registry, abi: stakeRegistryAbi, functionName: "blsKeyHashOf", args: [account.address] })) as Hex;
   if (BigInt(bound) !== 0n) {
     if (bound.toLowerCase() !== ours.toLowerCase()) throw new RegistrationError(`account ${account.address} is bound to BLS key ${bound}, not to this one (${ours})`, "blsKey");

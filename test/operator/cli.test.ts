@@ -11,7 +11,8 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { decryptKeystoreJson } from "ethers";
-import { parseEther } from "viem";
+import { parseEther, type Hex } from "viem";
+import { blsKeyPairFromSeed, hashG1 } from "../../protocol/bls/index.ts";
 import { devStakeTokenAbi } from "../../protocol/contracts/abis.ts";
 import { runOperatorCli } from "../../operator/cli/program.ts";
 import { setupNetwork, startHardhatNode, type NetworkSetup, type NodeProcess } from "../../scripts/network/launch.ts";
@@ -75,7 +76,11 @@ describe("operator CLI: keys and stake (real chain, real keystores)", function (
   it("creates, imports and lists encrypted keystores, never showing a secret", async () => {
     const created = await operator(["keys", "create", "--name", "alice", ...keys(), "--json"]);
     assert.equal(created.code, 0, created.stderr);
-    const pair = JSON.parse(created.stdout) as { account: { address: string; file: string }; signer: { address: string; file: string } };
+    const pair = JSON.parse(created.stdout) as { account: { address: string; file: string }; signer: { address: string; file: string }; bls: { address: string; file: string } };
+    // The BLS keystore carries the key's hash in clear (what the registry binds), not an address.
+    assert.equal(statSync(pair.bls.file).mode & 0o777, 0o600);
+    const seed = (await decryptKeystoreJson(readFileSync(pair.bls.file, "utf8"), "correct horse battery")).privateKey as Hex;
+    assert.equal(pair.bls.address, hashG1(blsKeyPairFromSeed(seed).pubkeyG1));
     assert.equal(statSync(keysDir).mode & 0o777, 0o700);
     for (const k of [pair.account, pair.signer]) {
       assert.equal(statSync(k.file).mode & 0o777, 0o600);
@@ -96,26 +101,27 @@ describe("operator CLI: keys and stake (real chain, real keystores)", function (
 
     // The funded operator's existing keys, imported under "bob" (from its 0600 key files).
     const op = setup.operators[0]!;
-    for (const [role, file] of [["account", op.accountKeyFile], ["signer", op.signerKeyFile]] as const) {
+    for (const [role, file] of [["account", op.accountKeyFile], ["signer", op.signerKeyFile], ["bls", op.blsKeyFile!]] as const) {
       const r = await operator(["keys", "import", "--name", "bob", "--role", role, "--key-file", file, ...keys()]);
       assert.equal(r.code, 0, r.stderr);
     }
     const twice = await operator(["keys", "import", "--name", "dave", "--role", "account", "--key-file", op.accountKeyFile, ...keys()]);
     assert.equal(twice.code, 1);
     assert.match(twice.stderr, /already in this folder as bob\.account/);
-    assert.match((await operator(["keys", "import", "--name", "dave", "--role", "boss", "--key-file", op.accountKeyFile, ...keys()])).stderr, /--role must be account or signer/);
+    assert.match((await operator(["keys", "import", "--name", "dave", "--role", "boss", "--key-file", op.accountKeyFile, ...keys()])).stderr, /--role must be account, signer or bls/);
 
     const list = await operator(["keys", "list", "--keys-dir", keysDir]);
     assert.equal(list.code, 0);
     assert.match(list.stdout, new RegExp(`bob +account +${op.account.address}`));
     assert.match(list.stdout, new RegExp(`bob +signer +${op.signer.address}`));
     assert.match(list.stdout, new RegExp(`alice +account +${pair.account.address}`));
-    for (const file of [op.accountKeyFile, op.signerKeyFile]) {
+    assert.match(list.stdout, new RegExp(`bob +bls +${hashG1(blsKeyPairFromSeed(readFileSync(op.blsKeyFile!, "utf8").trim() as Hex).pubkeyG1)}`));
+    for (const file of [op.accountKeyFile, op.signerKeyFile, op.blsKeyFile!]) {
       const secret = readFileSync(file, "utf8").trim().replace(/^0x/, "");
       assert.ok(!list.stdout.includes(secret) && !created.stdout.includes(secret), "no private key printed");
     }
     const json = JSON.parse((await operator(["keys", "list", "--keys-dir", keysDir, "--json"])).stdout) as { name: string }[];
-    assert.deepEqual(json.map((e) => e.name), ["alice", "alice", "bob", "bob"]);
+    assert.deepEqual(json.map((e) => e.name), ["alice", "alice", "alice", "bob", "bob", "bob"]);
   });
 
   it("refuses what cannot be done, each with its reason", async () => {
@@ -156,16 +162,21 @@ describe("operator CLI: keys and stake (real chain, real keystores)", function (
     const registered = await operatorProcess(["register", ...bobKeystores]);
     assert.equal(registered.code, 0, registered.stderr);
     assert.match(registered.stdout, new RegExp(`registered ${op.account.address} with signing key ${op.signer.address}`));
+    // bob's keystores include a BLS key: register bound it with its proof of possession.
+    const blsKeyHash = hashG1(blsKeyPairFromSeed(readFileSync(op.blsKeyFile!, "utf8").trim() as Hex).pubkeyG1);
+    assert.match(registered.stdout, new RegExp(`bound BLS key ${blsKeyHash}`));
     assert.match((await operator(["register", ...bob])).stdout, /already registered/);
     const status = JSON.parse((await operator(["status", ...bobKeystores, "--json"])).stdout) as { role: string; signingKey: string; signerMatches: boolean; stake: { active: string; unbonding: string }; weight: string };
     assert.equal(status.role, "operator");
     assert.equal(status.signingKey, op.signer.address);
     assert.equal(status.signerMatches, true);
+    assert.equal((status as unknown as { blsKeyHash: string }).blsKeyHash, blsKeyHash);
     assert.equal(status.stake.active, parseEther("100").toString());
     assert.equal(status.weight, parseEther("100").toString());
     // Read-only, by address: no key needed.
     const byAddress = await operator(["status", "--account", op.account.address, ...on]);
     assert.match(byAddress.stdout, /stake {8}100 tokens active; nothing unbonding/);
+    assert.match(byAddress.stdout, new RegExp(`BLS key {6}${blsKeyHash}`));
     assert.match(byAddress.stdout, /recent verdicts {2}none/);
 
     assert.match((await operator(["withdraw", ...bob])).stderr, /nothing to withdraw: all stake is active \(npm run operator -- deregister first\)/);

@@ -1,12 +1,14 @@
 /**
  * The operator's self-registration on the in-process chain, in both staking modes, and every
- * refusal (taken signing key, prover account, no tokens, zero stake, account = signer).
+ * refusal (taken signing key, prover account, no tokens, zero stake, account = signer); the BLS
+ * key's binding (once, with its proof of possession; another key refused).
  */
 import assert from "node:assert/strict";
 import { network } from "hardhat";
 import { createWalletClient, custom, parseEther, type PublicClient } from "viem";
 import type { PrivateKeyAccount } from "viem/accounts";
-import { ensureRegistered, RegistrationError } from "../../operator/registration.ts";
+import { ensureBlsKey, ensureRegistered, RegistrationError } from "../../operator/registration.ts";
+import { blsKeyPairFromSeed, hashG1 } from "../../protocol/bls/index.ts";
 import { Role } from "../../protocol/eip712/index.ts";
 import type { Deployment } from "../../protocol/contracts/deployments.ts";
 import type { ChainConnection } from "../../runtime/chain.ts";
@@ -79,5 +81,22 @@ describe("operator self-registration", () => {
     const block = await sys.publicClient.getBlockNumber();
     assert.deepEqual(await sys.registry.read.signerWeightsAt([[signer.address], block]), [MIN_STAKE]);
     assert.equal(await ensureRegistered(conn, signer, MIN_STAKE), "already-registered");
+  });
+
+  it("binds a BLS key once with its proof of possession, recognises it, refuses another", async () => {
+    const sys = await deploySystem(connection, "native", "registration-bls");
+    const account = testAccount("reg-bls-account") as PrivateKeyAccount;
+    const signer = testAccount("reg-bls-signer") as PrivateKeyAccount;
+    await sys.fund(account.address);
+    await wait(sys.publicClient, await sys.token.write.mint([account.address, parseEther("150")]));
+    const conn = connect(sys, "native", account);
+    const key = blsKeyPairFromSeed(`0x${"0b".repeat(32)}`);
+    // Not an operator yet: no key can be bound (the registry would revert BLSKeyNotAllowed).
+    await refused(ensureBlsKey(conn, key), "account");
+    await ensureRegistered(conn, signer, MIN_STAKE);
+    assert.equal(await ensureBlsKey(conn, key), "registered");
+    assert.equal(await sys.registry.read.blsKeyHashOf([account.address]), hashG1(key.pubkeyG1));
+    assert.equal(await ensureBlsKey(conn, key), "already-registered");
+    await refused(ensureBlsKey(conn, blsKeyPairFromSeed(`0x${"0c".repeat(32)}`)), "blsKey");
   });
 });
