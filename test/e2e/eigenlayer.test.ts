@@ -5,7 +5,9 @@
  * colludes with the lying prover) and an aggregator over libp2p.
  *
  *   1. operators join the real way on start: registerAsOperator, a deposit into the stake
- *      token's strategy, modifyAllocations, the allocation delay, registerForOperatorSets;
+ *      token's strategy, modifyAllocations, the allocation delay, registerForOperatorSets (the
+ *      second operator is registered beforehand through the operator CLI, `register` with a
+ *      BLS key file, and its node finds itself registered);
  *   2. an honest batch is attested with their allocated slashable stake, by one BLS certificate
  *      (attestBLS: each operator bound a BLS key with a proof of possession on start), then
  *      finalized;
@@ -32,6 +34,7 @@ import {
   eigenServiceManagerAbi,
   stakeRegistryAbi,
 } from "../../protocol/contracts/abis.ts";
+import { runOperatorCli } from "../../operator/cli/program.ts";
 import { attestationRewards, submitRewards } from "../../scripts/eigenlayer/rewards.ts";
 import { launchAggregator, launchOperator, launchProver, setupNetwork, startHardhatNode, type NetworkSetup, type NodeProcess } from "../../scripts/network/launch.ts";
 import { until as poll } from "../helpers/poll.ts";
@@ -63,6 +66,8 @@ async function complete(proverUrl: string, count: number, label: string): Promis
   const procs: NodeProcess[] = [];
   let honestBatchId: bigint;
   const nodeUrls: string[] = [];
+  let cliOutput: string[] = [];
+  const blsKeyHashOf = (account: Address) => setup.publicClient.readContract({ address: sm(), abi: stakeRegistryAbi, functionName: "blsKeyHashOf", args: [account] });
 
   const bm = () => setup.deployment.contracts.batchManager.address;
   const sm = () => setup.deployment.contracts.registry.address;
@@ -89,6 +94,15 @@ async function complete(proverUrl: string, count: number, label: string): Promis
       challengePool: parseEther("200"),
       config: { attestThresholdBps: 3000, voteThresholdBps: 6000, responseWindow: 60, challengeWindow: 20, votingWindow: 120, unbondingDelay: 1000 },
     });
+    // The second operator joins through the CLI first, as someone running `npm run operator -- register` would.
+    const second = setup.operators[1]!;
+    const cli = { out: [] as string[], err: [] as string[] };
+    const code = await runOperatorCli(
+      ["register", "--stake", "100", "--account-key-file", second.accountKeyFile, "--signer-key-file", second.signerKeyFile, "--bls-key-file", second.blsKeyFile!, "--rpc-url", setup.rpcUrl, "--deployment", setup.deploymentFile],
+      async () => undefined, process.env, { out: (line) => cli.out.push(line), err: (text) => cli.err.push(text) },
+    );
+    assert.equal(code, 0, cli.err.join(""));
+    cliOutput = cli.out;
     // Operators sign with BLS keys too; the aggregator submits one certificate per batch.
     const aggregator = await launchAggregator(setup, { AGGREGATOR_GRACE_MS: "6000", AGGREGATOR_ATTESTATION_SCHEME: "bls" });
     procs.push(aggregator.proc);
@@ -126,8 +140,12 @@ async function complete(proverUrl: string, count: number, label: string): Promis
       assert.equal(key, setup.operators[setup.operators.indexOf(op)]!.signer.address);
       // The BLS key from its key file, bound with a proof of possession on start.
       const bls = blsKeyPairFromSeed(readFileSync(op.blsKeyFile!, "utf8").trim() as Hex);
-      assert.equal(await setup.publicClient.readContract({ address: sm(), abi: stakeRegistryAbi, functionName: "blsKeyHashOf", args: [a] }), hashG1(bls.pubkeyG1));
+      assert.equal(await blsKeyHashOf(a), hashG1(bls.pubkeyG1));
     }
+    const second = setup.operators[1]!;
+    assert.ok(cliOutput.some((l) => l === `registered ${second.account.address} with signing key ${second.signer.address}`), cliOutput.join("\n"));
+    const secondKey = await blsKeyHashOf(second.account.address);
+    assert.ok(cliOutput.some((l) => l.startsWith(`bound BLS key ${secondKey}`)), cliOutput.join("\n"));
   });
 
   it("every node answers EigenLayer's node API and exports eigen_ metrics", async () => {
@@ -158,6 +176,8 @@ async function complete(proverUrl: string, count: number, label: string): Promis
     const [certificate] = await setup.publicClient.getContractEvents({ address: bm(), abi: batchManagerAbi, eventName: "BatchAttestedBLS", args: { batchId: honestBatchId }, fromBlock: 0n });
     assert.ok(certificate, "attested through attestBLS");
     assert.deepEqual((certificate!.args as { nonSignerKeyHashes: string[] }).nonSignerKeyHashes, []);
+    const [attested] = await setup.publicClient.getContractEvents({ address: bm(), abi: batchManagerAbi, eventName: "BatchAttested", args: { batchId: honestBatchId }, fromBlock: 0n });
+    assert.equal((attested!.args as { attestedWeight: bigint }).attestedWeight, parseEther("300"));
     // The chain's clock runs ~100 s ahead of the wall clock (the core's deployment mines a block
     // per transaction, each at least a second after its parent): the aggregator goes by it.
     await until("the honest batch finalized", 120_000, async () => ((await batchState(honestBatchId)) === State.Finalized ? true : undefined));
@@ -188,7 +208,7 @@ async function complete(proverUrl: string, count: number, label: string): Promis
     const [attested] = await setup.publicClient.getContractEvents({ address: bm(), abi: batchManagerAbi, eventName: "BatchAttestedBLS", args: { batchId }, fromBlock: 0n });
     const removed = parseEther("50") + (attested ? parseEther("10") : 0n);
     if (attested) {
-      const honestKeys = await Promise.all(setup.operators.slice(0, 2).map((o) => setup.publicClient.readContract({ address: sm(), abi: stakeRegistryAbi, functionName: "blsKeyHashOf", args: [o.account.address] })));
+      const honestKeys = await Promise.all([0, 1].map((i) => blsKeyHashOf(setup.operators[i]!.account.address)));
       assert.deepEqual([...(attested.args as { nonSignerKeyHashes: string[] }).nonSignerKeyHashes].sort(), [...honestKeys].sort());
       assert.equal(await shares(colluder.account.address), before.colluder - before.colluder / 10n);
     } else {

@@ -25,7 +25,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { createWalletClient, http, parseEther, type Address } from "viem";
+import { createWalletClient, http, parseEther, parseTransaction, toFunctionSelector, type Address, type Hex } from "viem";
 import { batchManagerAbi, devStakeTokenAbi, stakeRegistryAbi } from "../../protocol/contracts/abis.ts";
 import { hashLeafFields, inferenceLeafFields } from "../../protocol/merkle/leaf.ts";
 import { fromCompactSignature, protocolDomain, signDisputeVote } from "../../protocol/eip712/index.ts";
@@ -45,7 +45,7 @@ import {
   type NetworkSetup,
   type NodeProcess,
 } from "../../scripts/network/launch.ts";
-import { startFlakyRpc, type FlakyRpc } from "../helpers/flaky-rpc.ts";
+import { startRpcProxy, type FlakyRpc } from "../helpers/flaky-rpc.ts";
 import { DEFAULT_FETCH_POLICY, UntrustedFetcher } from "../../runtime/untrusted-fetch.ts";
 import { until as poll } from "../helpers/poll.ts";
 
@@ -339,8 +339,23 @@ async function complete(proverUrl: string, count: number, label: string, model =
     await aggregator.proc.stop("SIGKILL");
     assert.equal(await batchState(batchId), State.Submitted, "killed inside the grace period, before submitting");
     // Restarted on new ports: operators cannot reach it, so only what it kept in level counts.
-    // Its RPC endpoint refuses the first transactions: it must back off and retry.
-    flaky = await startFlakyRpc(setup.rpcUrl, "eth_sendRawTransaction", 4);
+    // Its RPC endpoint refuses its first four attest transactions (only those: by chain time the
+    // honest batch may be due for finalize, which must not use up the refusals): it must back off
+    // and retry.
+    const attestSelectors = (batchManagerAbi as readonly { type: string; name?: string }[])
+      .filter((item) => item.type === "function" && (item.name === "attest" || item.name === "attestBLS"))
+      .map((item) => toFunctionSelector(item as never));
+    let attestsLeft = 4;
+    flaky = await startRpcProxy({
+      target: setup.rpcUrl,
+      refuse: ({ body, methods }) => {
+        if (attestsLeft === 0 || !methods.includes("eth_sendRawTransaction")) return false;
+        const calls = [JSON.parse(body.toString("utf8"))].flat() as { method: string; params: [Hex] }[];
+        const isAttest = calls.some((c) => c.method === "eth_sendRawTransaction" && attestSelectors.includes((parseTransaction(c.params[0]).data ?? "0x").slice(0, 10) as Hex));
+        if (isAttest) attestsLeft--;
+        return isAttest;
+      },
+    });
     aggregator = await launchAggregator(setup, { AGGREGATOR_GRACE_MS: "4000" }, flaky.url);
     procs.push(aggregator.proc);
     await until("the batch attested by the restarted aggregator", 60_000, async () => ((await batchState(batchId)) === State.Attested ? true : undefined));
