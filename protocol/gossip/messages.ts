@@ -77,40 +77,16 @@ export function gossipTopic(kind: "attestations" | "votes", chainId: number, con
 }
 
 export function encodeGossipMessage(message: GossipMessage): Uint8Array {
-  const common = { v: MESSAGE_VERSION, chainId: message.chainId, contract: message.contract };
-  const body =
-    message.type === "attestation-bls"
-      ? {
-          type: "attestation-bls",
-          ...common,
-          batchId: message.message.batchId.toString(),
-          root: message.message.root,
-          verdict: message.message.verdict,
-          leavesChecked: message.message.leavesChecked,
-          signature: message.signature,
-          keyHash: message.bls.keyHash,
-          pubkeyG2: message.bls.pubkeyG2,
-          blsSignature: message.bls.signature,
-        }
-      : message.type === "attestation"
-      ? {
-          type: "attestation",
-          ...common,
-          batchId: message.message.batchId.toString(),
-          root: message.message.root,
-          verdict: message.message.verdict,
-          leavesChecked: message.message.leavesChecked,
-          signature: message.signature,
-        }
-      : {
-          type: "vote",
-          ...common,
-          disputeId: message.message.disputeId.toString(),
-          batchId: message.message.batchId.toString(),
-          leafHash: message.message.leafHash,
-          fraud: message.message.fraud,
-          signature: message.signature,
-        };
+  const common = { type: message.type, v: MESSAGE_VERSION, chainId: message.chainId, contract: message.contract };
+  let body: Record<string, unknown>;
+  if (message.type === "vote") {
+    const m = message.message;
+    body = { ...common, disputeId: m.disputeId.toString(), batchId: m.batchId.toString(), leafHash: m.leafHash, fraud: m.fraud, signature: message.signature };
+  } else {
+    const m = message.message;
+    body = { ...common, batchId: m.batchId.toString(), root: m.root, verdict: m.verdict, leavesChecked: m.leavesChecked, signature: message.signature };
+    if (message.type === "attestation-bls") Object.assign(body, { keyHash: message.bls.keyHash, pubkeyG2: message.bls.pubkeyG2, blsSignature: message.bls.signature });
+  }
   return new TextEncoder().encode(JSON.stringify(body));
 }
 
