@@ -10,7 +10,8 @@
  */
 import type { Address, Hex, PublicClient } from "viem";
 import { batchManagerAbi, stakeRegistryAbi } from "../protocol/contracts/abis.ts";
-import { blsVerify, g1FromHex, g1FromWords, g2FromHex, type BlsG1Point } from "../protocol/bls/index.ts";
+import { blsVerify, g1FromHex, g2FromHex } from "../protocol/bls/index.ts";
+import { BlsKeyDirectory } from "../runtime/bls-key-directory.ts";
 import { hashAttestation, recoverAttestationSigner, recoverDisputeVoteSigner, Verdict, type ProtocolDomain } from "../protocol/eip712/index.ts";
 import { FieldError } from "../protocol/errors.ts";
 import { decodeGossipMessage, MalformedMessageError, type AttestationEnvelope, type BlsAttestationEnvelope, type VoteEnvelope } from "../protocol/gossip/index.ts";
@@ -52,12 +53,13 @@ const DISPUTE_OPEN = 1;
 export class Admission {
   // Reference blocks and roots never change; total weight at a past block never changes.
   private readonly batches = new Map<bigint, BatchInfo>();
-  private readonly blsKeys = new Map<string, { account: Address; registeredBlock: bigint; pubkey: BlsG1Point; signingKey: Address }>();
 
   constructor(
     private readonly publicClient: PublicClient,
     private readonly domain: ProtocolDomain,
     private readonly registry: Address,
+    /** Where BLS keys are looked up (the aggregator shares its own); key lookups need no event history. */
+    private readonly blsKeys = new BlsKeyDirectory({ publicClient, registry, fromBlock: 0n, logRange: 2000 }),
   ) {}
 
   async batch(batchId: bigint, fresh = false): Promise<BatchInfo> {
@@ -72,19 +74,6 @@ export class Admission {
     const info = { refBlock, root, state: b.state, totalWeight };
     this.batches.set(batchId, info);
     return info;
-  }
-
-  /** A registered BLS key: its operator, the block it was registered in, the G1 key, the operator's signing key. */
-  async blsKey(keyHash: Hex): Promise<{ account: Address; registeredBlock: bigint; pubkey: BlsG1Point; signingKey: Address } | undefined> {
-    const cached = this.blsKeys.get(keyHash.toLowerCase());
-    if (cached) return cached;
-    const [account, registeredBlock, pubkey] = (await this.publicClient.readContract({ address: this.registry, abi: stakeRegistryAbi, functionName: "blsKey", args: [keyHash] })) as [Address, number, { X: bigint; Y: bigint }];
-    if (BigInt(account) === 0n) return undefined;
-    const [, signingKey] = (await this.publicClient.readContract({ address: this.registry, abi: stakeRegistryAbi, functionName: "memberOf", args: [account] })) as [number, Address];
-    // A key is bound once and for good; so is the operator's signing key.
-    const key = { account, registeredBlock: BigInt(registeredBlock), pubkey: g1FromWords(pubkey, "keyHash"), signingKey };
-    this.blsKeys.set(keyHash.toLowerCase(), key);
-    return key;
   }
 
   async weight(signer: Address, refBlock: bigint): Promise<bigint> {
@@ -142,7 +131,7 @@ export class Admission {
    */
   private async checkBls(decoded: BlsAttestationEnvelope, signer: Address, refBlock: bigint): Promise<BlsPart | undefined> {
     const { keyHash } = decoded.bls;
-    const key = await this.blsKey(keyHash);
+    const key = await this.blsKeys.key(keyHash);
     if (!key) throw new IngestError(`no BLS key ${keyHash} is registered`, "keyHash", 403);
     if (key.signingKey.toLowerCase() !== signer.toLowerCase()) throw new IngestError(`BLS key ${keyHash} belongs to operator ${key.account}, not to signer ${signer}`, "keyHash", 403);
     const signature = g1FromHex(decoded.bls.signature, "blsSignature");

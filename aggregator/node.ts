@@ -22,7 +22,7 @@ import type { Logger } from "pino";
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import type { Address, Hex } from "viem";
 import { batchManagerAbi, stakeRegistryAbi } from "../protocol/contracts/abis.ts";
-import { chainService, eigenNodeApi, EigenMetrics } from "../runtime/eigen-node-api.ts";
+import { chainService, eigenNodeApi, EigenMetrics, meshService } from "../runtime/eigen-node-api.ts";
 import { hashAttestation, protocolDomain, toCompactSignature, type AttestationMessage, type ProtocolDomain } from "../protocol/eip712/index.ts";
 import { decodeGossipMessage, encodeGossipMessage, gossipTopic, loadOrCreatePeerKey, MeshNode, type GossipMessage } from "../protocol/gossip/index.ts";
 import { connectChain, loadKey, readDeploymentFile, sleep, type ChainConnection } from "../runtime/chain.ts";
@@ -120,8 +120,8 @@ export class AggregatorNode {
     this.domain = protocolDomain(conn.chainId, bm);
     this.pool = new AttestationPool({ thresholdBps: conn.deployment.config.attestThresholdBps, graceMs: config.graceMs });
     this.votes = new VotePool(conn.deployment.config.voteThresholdBps);
-    this.admission = new Admission(conn.publicClient, this.domain, conn.deployment.contracts.registry.address);
     this.blsKeys = new BlsKeyDirectory({ publicClient: conn.publicClient, registry: conn.deployment.contracts.registry.address, fromBlock: BigInt(conn.deployment.blockNumber), logRange: config.chain.logRange });
+    this.admission = new Admission(conn.publicClient, this.domain, conn.deployment.contracts.registry.address, this.blsKeys);
     this.topics = { attestations: gossipTopic("attestations", conn.chainId, bm), votes: gossipTopic("votes", conn.chainId, bm) };
   }
 
@@ -152,15 +152,7 @@ export class AggregatorNode {
       installFieldErrorShape(app);
       closers.push(() => app.close());
       const node = new AggregatorNode(config, conn, state, mesh, app, createMetrics(registry), registry, log);
-      eigen.services = [
-        chainService(eigen),
-        {
-          id: "gossip-mesh",
-          name: "mesh",
-          description: "libp2p gossipsub mesh the operators' attestations and votes arrive on",
-          status: () => (Object.values(node.topics).some((t) => mesh.subscribers(t) > 0) ? "Up" : "Initializing"),
-        },
-      ];
+      eigen.services = [chainService(eigen), meshService(mesh, Object.values(node.topics), "libp2p gossipsub mesh the operators' attestations and votes arrive on")];
       // The aggregator holds no stake: it reports the operator set's total weight, the quorum's base.
       eigen.stakeSource = async () => {
         const block = await conn.publicClient.getBlockNumber({ cacheTime: 0 });
@@ -425,7 +417,11 @@ export class AggregatorNode {
       const certificate = await buildCertificate(this.blsKeys, refBlock, hashAttestation(this.domain, m), ready.bls.attestations.map((a) => a.bls!));
       const bls = { functionName: "attestBLS", args: [m.batchId, m.root, m.verdict, m.leavesChecked, certificate] as const };
       // "auto": whichever costs less gas for this signer set (ECDSA wins for small sets).
-      if (this.config.attestationScheme === "bls" || (await this.estimate(bls)) <= (await this.estimate(ecdsa))) {
+      const cheaper = async () => {
+        const [blsGas, ecdsaGas] = await Promise.all([this.estimate(bls), this.estimate(ecdsa)]);
+        return blsGas <= ecdsaGas;
+      };
+      if (this.config.attestationScheme === "bls" || (await cheaper())) {
         call = bls;
         signers = ready.bls.attestations;
         scheme = "bls";

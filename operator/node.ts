@@ -39,7 +39,7 @@ import { loadProfile } from "../protocol/verification/load.ts";
 import type { VerificationProfile } from "../protocol/verification/index.ts";
 import { Engine, WeightsHashMismatchError } from "../prover/engine/index.ts";
 import { registeredWeightsHash } from "../runtime/model-registry.ts";
-import { connectChain, loadKey, loadSecretKey, readDeploymentFile, sleep, type ChainConnection } from "../runtime/chain.ts";
+import { connectChain, loadBlsKey, loadKey, readDeploymentFile, sleep, type ChainConnection } from "../runtime/chain.ts";
 import { ChainFollower, type ContractEvent } from "../runtime/follower.ts";
 import { ensurePrivateDir, restrictNewFiles } from "../runtime/private-files.ts";
 import { UntrustedFetcher, UntrustedFetchError } from "../runtime/untrusted-fetch.ts";
@@ -49,8 +49,8 @@ import { createLogger, createMetricsRegistry, opsRoutes } from "../runtime/obser
 import type { OperatorConfig } from "./config.ts";
 import { LeafChecker, fetchJson, leafUrl, parseLeafResponse, type FetchedLeaf, type LeafCheck, type OnchainBatch } from "./leaf-check.ts";
 import { ensureBlsKey, ensureRegistered, RegistrationError } from "./registration.ts";
-import { blsKeyPairFromSeed, blsSign, g1ToHex, g2ToHex, hashG1, type BlsKeyPair } from "../protocol/bls/index.ts";
-import { chainService, eigenNodeApi, EigenMetrics, type EigenService } from "../runtime/eigen-node-api.ts";
+import { blsSign, g1ToHex, g2ToHex, hashG1, type BlsKeyPair } from "../protocol/bls/index.ts";
+import { chainService, eigenNodeApi, EigenMetrics, meshService, type EigenService } from "../runtime/eigen-node-api.ts";
 import { SigningGuard } from "./signing-guard.ts";
 import { OperatorState, type BatchRecord, type PendingVote, type StoredJudgement } from "./state.ts";
 import { hashInferenceLeaf } from "../protocol/merkle/index.ts";
@@ -167,7 +167,7 @@ export class OperatorNode {
     const deployment = readDeploymentFile(config.chain.deployment);
     const account = await loadKey(config.account, "account", options.env ?? process.env);
     const signer = await loadKey(config.signer, "signer", options.env ?? process.env);
-    const bls = config.blsKey ? blsKeyPairFromSeed(await loadSecretKey(config.blsKey, "blsKey", options.env ?? process.env)) : undefined;
+    const bls = config.blsKey ? await loadBlsKey(config.blsKey, "blsKey", options.env ?? process.env) : undefined;
     const eigen = new EigenMetrics();
     const conn = await connectChain(config.chain.rpcUrl, deployment, account, { metrics: eigen });
     restrictNewFiles();
@@ -807,12 +807,7 @@ const NODE_VERSION = "0.1.0";
 function operatorServices(eigen: EigenMetrics, mesh: MeshNode, node: OperatorNode): EigenService[] {
   return [
     chainService(eigen),
-    {
-      id: "gossip-mesh",
-      name: "mesh",
-      description: "libp2p gossipsub mesh to the aggregator and other operators",
-      status: () => (Object.values(node.topics).some((t) => mesh.subscribers(t) > 0) ? "Up" : "Initializing"),
-    },
+    meshService(mesh, Object.values(node.topics), "libp2p gossipsub mesh to the aggregator and other operators"),
     {
       id: "avs-registration",
       name: "registration",

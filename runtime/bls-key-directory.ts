@@ -18,6 +18,24 @@ export interface RegisteredBlsKey {
   apkIndex: number;
 }
 
+/** A key as the registry holds it (blsKey), with its operator's signing key. */
+export interface BoundBlsKey {
+  account: Address;
+  registeredBlock: bigint;
+  pubkey: BlsG1Point;
+  signingKey: Address;
+}
+
+/**
+ * The signers of a certificate at `refBlock`: every key registered by then (the aggregate key's
+ * members) except the non-signers. The one rule the aggregator, the rewards script and the chain
+ * history apply to BatchAttestedBLS.
+ */
+export function certificateSigners<K extends { keyHash: string; block: bigint }>(keys: readonly K[], refBlock: bigint, nonSignerKeyHashes: readonly string[]): K[] {
+  const skip = new Set(nonSignerKeyHashes.map((h) => h.toLowerCase()));
+  return keys.filter((k) => k.block <= refBlock && !skip.has(k.keyHash.toLowerCase()));
+}
+
 export interface BlsKeyDirectoryOptions {
   publicClient: PublicClient;
   registry: Address;
@@ -30,6 +48,7 @@ export interface BlsKeyDirectoryOptions {
 export class BlsKeyDirectory {
   private readonly keys: RegisteredBlsKey[] = [];
   private readonly signingKeys = new Map<string, Address>();
+  private readonly bound = new Map<string, BoundBlsKey>();
   private syncedTo: bigint;
   private syncing: Promise<void> = Promise.resolve();
 
@@ -69,13 +88,24 @@ export class BlsKeyDirectory {
    * key in force at `refBlock` except the non-signers.
    */
   async signersOf(refBlock: bigint, nonSignerKeyHashes: readonly Hex[]): Promise<Address[]> {
-    const skip = new Set(nonSignerKeyHashes.map((h) => h.toLowerCase()));
     const signers: Address[] = [];
-    for (const key of await this.keysAt(refBlock)) {
-      if (skip.has(key.keyHash.toLowerCase())) continue;
-      signers.push(await this.signingKeyOf(key.account));
-    }
+    for (const key of certificateSigners(await this.keysAt(refBlock), refBlock, nonSignerKeyHashes)) signers.push(await this.signingKeyOf(key.account));
     return signers.sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : BigInt(a) > BigInt(b) ? 1 : 0));
+  }
+
+  /**
+   * One key by its hash, read from the registry (whatever block it was registered in), with its
+   * operator's signing key; undefined when no operator bound it. Kept once found: a key and a
+   * signing key are bound for good.
+   */
+  async key(keyHash: Hex): Promise<BoundBlsKey | undefined> {
+    const cached = this.bound.get(keyHash.toLowerCase());
+    if (cached) return cached;
+    const [account, registeredBlock, pubkey] = (await this.options.publicClient.readContract({ address: this.options.registry, abi: stakeRegistryAbi, functionName: "blsKey", args: [keyHash] })) as [Address, number, { X: bigint; Y: bigint }];
+    if (BigInt(account) === 0n) return undefined;
+    const key = { account, registeredBlock: BigInt(registeredBlock), pubkey: g1FromWords(pubkey, "keyHash"), signingKey: await this.signingKeyOf(account) };
+    this.bound.set(keyHash.toLowerCase(), key);
+    return key;
   }
 
   private async signingKeyOf(account: Address): Promise<Address> {

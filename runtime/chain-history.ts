@@ -15,6 +15,7 @@ import { batchManagerAbi, eigenServiceManagerAbi, stakeRegistryAbi } from "../pr
 import type { Deployment } from "../protocol/contracts/deployments.ts";
 import { batchStanding, disputeStateName, type BatchStanding, type BatchStateName, type DisputeStateName } from "../protocol/contracts/states.ts";
 import { protocolDomain, recoverDisputeVoteSigner, Role, type ProtocolDomain } from "../protocol/eip712/index.ts";
+import { certificateSigners } from "./bls-key-directory.ts";
 
 /** Where an event happened. */
 export interface EventPoint {
@@ -279,7 +280,7 @@ export class ChainHistory {
         this.certificates.delete(batch.id);
         // A certificate's signers: every BLS key in force at the reference block but the non-signers.
         const signers = nonSigners
-          ? this.blsKeys.filter((k) => k.block <= batch.refBlock && !nonSigners.includes(k.keyHash)).map((k) => this.member(k.account)?.signingKey).filter((k): k is Address => k !== undefined)
+          ? certificateSigners(this.blsKeys, batch.refBlock, nonSigners).map((k) => this.member(k.account)?.signingKey).filter((k): k is Address => k !== undefined)
           : (a.signers as Address[]);
         const weights = signers.length
           ? ((await this.client.readContract({ address: this.deployment.contracts.registry.address, abi: stakeRegistryAbi, functionName: "signerWeightsAt", args: [signers, batch.refBlock] })) as readonly bigint[])

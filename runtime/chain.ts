@@ -4,7 +4,8 @@
  */
 import type { EigenMetrics } from "./eigen-node-api.ts";
 import { readFileSync, statSync } from "node:fs";
-import { createPublicClient, createWalletClient, http, type Account, type Chain, type Hex, type PublicClient, type Transport, type WalletClient } from "viem";
+import { createPublicClient, createWalletClient, http, type Account, type Chain, type PublicClient, type Transport, type WalletClient } from "viem";
+import { blsKeyPairFromSeed, type BlsKeyPair } from "../protocol/bls/index.ts";
 import type { PrivateKeyAccount } from "viem/accounts";
 import { parseDeployment, type Deployment } from "../protocol/contracts/deployments.ts";
 import { NodeConfigError, type KeyConfig } from "./config.ts";
@@ -100,9 +101,9 @@ export async function loadKey(config: KeyConfig | undefined, field: string, env?
   return loadAccount(keySource(config, field, env), field);
 }
 
-/** The raw 32-byte secret of a configured key (a BLS key's seed). */
-export async function loadSecretKey(config: KeyConfig | undefined, field: string, env?: Readonly<Record<string, string | undefined>>): Promise<Hex> {
-  return loadSecret(keySource(config, field, env), field);
+/** The BLS key a configured key holds the 32-byte seed of. */
+export async function loadBlsKey(config: KeyConfig | undefined, field: string, env?: Readonly<Record<string, string | undefined>>): Promise<BlsKeyPair> {
+  return blsKeyPairFromSeed(await loadSecret(keySource(config, field, env), field));
 }
 
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {

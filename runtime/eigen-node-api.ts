@@ -185,6 +185,16 @@ export class EigenMetrics {
 }
 
 /** The chain service: Up when the newest RPC request got an answer, Initializing before any. */
+/** The gossip mesh as a service: Up once a peer subscribes to any of the node's topics. */
+export function meshService(mesh: { subscribers(topic: string): number }, topics: readonly string[], description: string): EigenService {
+  return {
+    id: "gossip-mesh",
+    name: "mesh",
+    description,
+    status: () => (topics.some((t) => mesh.subscribers(t) > 0) ? "Up" : "Initializing"),
+  };
+}
+
 export function chainService(metrics: EigenMetrics): EigenService {
   return {
     id: "chain-rpc",

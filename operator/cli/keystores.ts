@@ -12,7 +12,7 @@ import path from "node:path";
 import { getAddress, type Address, type Hex } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { FieldError } from "../../protocol/errors.ts";
-import { blsKeyPairFromSeed, hashG1 } from "../../protocol/bls/index.ts";
+import { blsKeyPairFromSeed, hashG1, type BlsKeyPair } from "../../protocol/bls/index.ts";
 import { loadAccount, loadSecret, writeKeystore } from "../../runtime/keys.ts";
 
 export type KeyRole = "account" | "signer" | "bls";
@@ -99,11 +99,11 @@ export class KeystoreFolder {
     return loadAccount({ keystore: file, password }, role);
   }
 
-  /** Decrypts the BLS key's seed `name`.bls. */
-  async loadBlsSeed(name: string, password: string): Promise<Hex> {
+  /** Decrypts the BLS key `name`.bls (its seed). */
+  async loadBlsKey(name: string, password: string): Promise<BlsKeyPair> {
     const file = this.file(name, "bls");
     if (!existsSync(file)) throw new KeystoreError(`no keystore ${file} (npm run operator -- keys list)`, "name");
-    return loadSecret({ keystore: file, password }, "bls");
+    return blsKeyPairFromSeed(await loadSecret({ keystore: file, password }, "bls"));
   }
 
   private ensureDir(): void {

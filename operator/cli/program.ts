@@ -24,8 +24,8 @@ import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { createPublicClient, getAddress, http, isAddress, parseUnits, type Address, type PublicClient } from "viem";
 import type { PrivateKeyAccount } from "viem/accounts";
 import { FieldError } from "../../protocol/errors.ts";
-import { blsKeyPairFromSeed, hashG1, type BlsKeyPair } from "../../protocol/bls/index.ts";
-import { connectChain, loadKey, loadSecretKey, readDeploymentFile, ChainSetupError } from "../../runtime/chain.ts";
+import { hashG1, type BlsKeyPair } from "../../protocol/bls/index.ts";
+import { connectChain, loadBlsKey, loadKey, readDeploymentFile, ChainSetupError } from "../../runtime/chain.ts";
 import { nodeCommand } from "../../runtime/cli.ts";
 import { defaultDataDir, NODE_DEFAULTS, NodeConfigError, type KeyConfig } from "../../runtime/config.ts";
 import { KeyLoadError } from "../../runtime/keys.ts";
@@ -132,7 +132,7 @@ async function target(o: TargetOptions, env: Env, need: { account: boolean; sign
     accountConfig = config.account;
     signerConfig = config.signer;
     loadSecret = (role) => loadKey(role === "account" ? config.account : config.signer, role, env);
-    if (config.blsKey) loadBls = async () => blsKeyPairFromSeed(await loadSecretKey(config.blsKey, "blsKey", env));
+    if (config.blsKey) loadBls = () => loadBlsKey(config.blsKey, "blsKey", env);
   } else if (o.name) {
     const folder = new KeystoreFolder(o.keysDir);
     accountConfig = { keystore: folder.file(o.name, "account") };
@@ -140,13 +140,13 @@ async function target(o: TargetOptions, env: Env, need: { account: boolean; sign
     if (!existsSync(accountConfig.keystore!)) throw new KeystoreError(`no keystore ${accountConfig.keystore} (npm run operator -- keys list)`, "name");
     let secret: Promise<string> | undefined;
     loadSecret = async (role) => folder.load(o.name!, role, await (secret ??= password(o, env, false)));
-    if (existsSync(folder.file(o.name, "bls"))) loadBls = async () => blsKeyPairFromSeed(await folder.loadBlsSeed(o.name!, await (secret ??= password(o, env, false))));
+    if (existsSync(folder.file(o.name, "bls"))) loadBls = async () => folder.loadBlsKey(o.name!, await (secret ??= password(o, env, false)));
   } else if (o.accountKeyFile) {
     accountConfig = { keyFile: o.accountKeyFile };
     if (o.signerKeyFile) signerConfig = { keyFile: o.signerKeyFile };
     loadSecret = (role) => loadKey(role === "account" ? accountConfig : signerConfig, `${role}-key-file`, env);
   }
-  if (o.blsKeyFile) loadBls = async () => blsKeyPairFromSeed(await loadSecretKey({ keyFile: o.blsKeyFile }, "bls-key-file", env));
+  if (o.blsKeyFile) loadBls = () => loadBlsKey({ keyFile: o.blsKeyFile }, "bls-key-file", env);
   let address: Address | undefined;
   if (o.account) {
     if (!isAddress(o.account, { strict: false })) throw new OperatorUsageError(`--account must be a 0x address, got ${JSON.stringify(o.account)}`, "account");
