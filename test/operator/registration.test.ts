@@ -41,14 +41,19 @@ async function refused(call: Promise<unknown>, field: string): Promise<void> {
   });
 }
 
+/** A native-mode system and an unregistered account holding gas and 150 stake tokens, with its signing key. */
+async function fundedNative(system: string, name: string) {
+  const sys = await deploySystem(connection, "native", system);
+  const account = testAccount(`${name}-account`) as PrivateKeyAccount;
+  const signer = testAccount(`${name}-signer`) as PrivateKeyAccount;
+  await sys.fund(account.address);
+  await wait(sys.publicClient, await sys.token.write.mint([account.address, parseEther("150")]));
+  return { sys, account, signer, conn: connect(sys, "native", account) };
+}
+
 describe("operator self-registration", () => {
   it("native mode: approves and registers with the stake; then recognises itself; refuses mismatches", async () => {
-    const sys = await deploySystem(connection, "native", "registration");
-    const account = testAccount("reg-native-account") as PrivateKeyAccount;
-    const signer = testAccount("reg-native-signer") as PrivateKeyAccount;
-    await sys.fund(account.address);
-    await wait(sys.publicClient, await sys.token.write.mint([account.address, parseEther("150")]));
-    const conn = connect(sys, "native", account);
+    const { sys, account, signer, conn } = await fundedNative("registration", "reg-native");
     assert.equal(await ensureRegistered(conn, signer, MIN_STAKE), "registered");
     const [role, key] = await sys.registry.read.memberOf([account.address]);
     assert.equal(role, Role.Operator);
@@ -84,12 +89,7 @@ describe("operator self-registration", () => {
   });
 
   it("binds a BLS key once with its proof of possession, recognises it, refuses another", async () => {
-    const sys = await deploySystem(connection, "native", "registration-bls");
-    const account = testAccount("reg-bls-account") as PrivateKeyAccount;
-    const signer = testAccount("reg-bls-signer") as PrivateKeyAccount;
-    await sys.fund(account.address);
-    await wait(sys.publicClient, await sys.token.write.mint([account.address, parseEther("150")]));
-    const conn = connect(sys, "native", account);
+    const { sys, account, signer, conn } = await fundedNative("registration-bls", "reg-bls");
     const key = blsKeyPairFromSeed(`0x${"0b".repeat(32)}`);
     // Not an operator yet: no key can be bound (the registry would revert BLSKeyNotAllowed).
     await refused(ensureBlsKey(conn, key), "account");
