@@ -88,14 +88,7 @@ describe("prover/engine continuous batching", () => {
     let joinedAt = -1;
     let lateDoneAt = -1;
     const first = batched.generate({ ...long, onToken: () => void tokensOfLong++ });
-    await new Promise<void>((resolve) => {
-      const poll = setInterval(() => {
-        if (tokensOfLong >= 10) {
-          clearInterval(poll);
-          resolve();
-        }
-      }, 1);
-    });
+    await until(() => tokensOfLong >= 10);
     joinedAt = tokensOfLong;
     const second = batched.generate(late).then((g) => {
       lateDoneAt = tokensOfLong;
@@ -166,14 +159,7 @@ describe("prover/engine continuous batching", () => {
     let seen = 0;
     const victim = batched.generate(request(7, { maxTokens: 200, signal: controller.signal, onToken: () => void seen++ }));
     const other = batched.generate(request(8, { maxTokens: 60 }));
-    await new Promise<void>((resolve) => {
-      const poll = setInterval(() => {
-        if (seen >= 5) {
-          clearInterval(poll);
-          resolve();
-        }
-      }, 1);
-    });
+    await until(() => seen >= 5);
     const running = batched.batchStats()!.running;
     controller.abort();
     assert.equal(batched.batchStats()!.running, running - 1, "the slot is free as soon as the signal fires");
