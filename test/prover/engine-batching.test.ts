@@ -1,19 +1,14 @@
 import assert from "node:assert/strict";
 import { EngineBusyError, Engine, GenerationAbortedError, type GenerateRequest, type Generation } from "../../prover/engine/index.ts";
 import { LLAMA_TINY_ONNX, tempCacheDir } from "../helpers/engine-fixtures.ts";
+import { until as poll } from "../helpers/poll.ts";
 
 /**
  * Continuous batching on the default model: concurrent requests share forwards, and each one's
  * tokens and proofs are those of the same request run alone (an engine with batching off).
  */
 /** Resolves once `condition` holds (polled every millisecond, at most 20 s). */
-async function until(condition: () => boolean): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error("condition not reached in 20 s");
-    await new Promise((r) => setTimeout(r, 1));
-  }
-}
+const until = (condition: () => boolean): Promise<true> => poll("the condition", 20_000, async () => (condition() ? true : undefined), 1);
 
 describe("prover/engine continuous batching", () => {
   const cache = tempCacheDir("engine-batching");
