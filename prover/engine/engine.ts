@@ -339,9 +339,7 @@ export class Engine {
   ): Promise<RequestVerdict> {
     const profile = options.profile ?? this.profile;
     try {
-      this.checkVerifyTokens(promptTokens, outputTokens);
-      if (!Array.isArray(proofs)) throw new InvalidRequestError("proofs must be an array", "proofs");
-      if (profile && isCalibrated(profile)) this.checkProfile(profile);
+      this.checkVerifyRequest(promptTokens, outputTokens, proofs, profile);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -374,9 +372,7 @@ export class Engine {
     requests.forEach((request, at) => {
       const profile = request.options?.profile ?? this.profile;
       try {
-        this.checkVerifyTokens(request.promptTokens, request.outputTokens);
-        if (!Array.isArray(request.proofs)) throw new InvalidRequestError("proofs must be an array", "proofs");
-        if (profile && isCalibrated(profile)) this.checkProfile(profile);
+        this.checkVerifyRequest(request.promptTokens, request.outputTokens, request.proofs, profile);
         ready.push({ at, request, profile, fed: request.promptTokens.length + request.outputTokens.length - 1 });
       } catch (error) {
         results[at] = error as Error;
@@ -441,16 +437,20 @@ export class Engine {
       }
     });
     const out = await this.runner.forwardBatch({ rows, cols, inputIds, positionIds, attentionMask });
+    return requests.map((request, r) => this.recomputationOf(out.hidden, out.logits, r * cols, request.promptTokens.length, sequences[r]!.length));
+  }
+
+  /**
+   * One sequence's Recomputation from a forward's rows: `length` fed tokens (prompt of
+   * `promptLength`, then output[:-1]) starting at row `base` of `hidden` and `logits`.
+   */
+  private recomputationOf(hidden: Float32Array, logits: Float32Array, base: number, promptLength: number, length: number): Recomputation {
     const H = this.info.hiddenSize;
     const V = this.info.vocabSize;
-    return requests.map((request, r) => {
-      const P = request.promptTokens.length;
-      const length = sequences[r]!.length;
-      const base = r * cols;
-      const activations: Float32Array[] = [out.hidden.slice(base * H, (base + P) * H)];
-      for (let row = P; row < length; row++) activations.push(out.hidden.slice((base + row) * H, (base + row + 1) * H));
-      return { activations, outputLogits: out.logits.slice((base + P - 1) * V, (base + length) * V), vocabSize: V };
-    });
+    const P = promptLength;
+    const activations: Float32Array[] = [hidden.slice(base * H, (base + P) * H)];
+    for (let row = P; row < length; row++) activations.push(hidden.slice((base + row) * H, (base + row + 1) * H));
+    return { activations, outputLogits: logits.slice((base + P - 1) * V, (base + length) * V), vocabSize: V };
   }
 
   /** The evidence verify() judges, without a judgement: for calibration and reports. */
@@ -466,16 +466,7 @@ export class Engine {
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.enqueue(() => this.evidenceNow(promptTokens, outputTokens, proofs, options));
-  }
-
-  private async evidenceNow(
-    promptTokens: readonly number[],
-    outputTokens: readonly number[],
-    proofs: readonly (Uint8Array | string)[],
-    options: Omit<VerifyOptions, "profile"> & { garbageUlps?: number },
-  ): Promise<RequestEvidence> {
-    return this.evidenceFrom(await this.recomputeFull(promptTokens, outputTokens), outputTokens, proofs, options);
+    return this.enqueue(async () => this.evidenceFrom(await this.recomputeFull(promptTokens, outputTokens), outputTokens, proofs, options));
   }
 
   private evidenceFrom(
@@ -523,6 +514,18 @@ export class Engine {
     return this.enqueue(() => this.recomputeNow(promptTokens, outputTokens));
   }
 
+  /** What verify() and verifyBatch() check before any forward: the tokens, the proofs array, a calibrated profile's model. */
+  private checkVerifyRequest(
+    promptTokens: readonly number[],
+    outputTokens: readonly number[],
+    proofs: readonly (Uint8Array | string)[],
+    profile: VerificationProfile | ThresholdProfile | undefined,
+  ): void {
+    this.checkVerifyTokens(promptTokens, outputTokens);
+    if (!Array.isArray(proofs)) throw new InvalidRequestError("proofs must be an array", "proofs");
+    if (profile && isCalibrated(profile)) this.checkProfile(profile);
+  }
+
   private checkVerifyTokens(promptTokens: readonly number[], outputTokens: readonly number[]): void {
     checkTokens(promptTokens, "promptTokens", this.info);
     checkTokens(outputTokens, "outputTokens", this.info);
@@ -553,12 +556,7 @@ export class Engine {
   private async recomputeFull(promptTokens: readonly number[], outputTokens: readonly number[]): Promise<Recomputation> {
     const tokens = [...promptTokens, ...outputTokens.slice(0, -1)];
     const { hidden, logits } = await this.runner.forward(tokens);
-    const H = this.info.hiddenSize;
-    const V = this.info.vocabSize;
-    const P = promptTokens.length;
-    const activations: Float32Array[] = [hidden.slice(0, P * H)];
-    for (let row = P; row < tokens.length; row++) activations.push(hidden.slice(row * H, (row + 1) * H));
-    return { activations, outputLogits: logits.slice((P - 1) * V, tokens.length * V), vocabSize: V };
+    return this.recomputationOf(hidden, logits, 0, promptTokens.length, tokens.length);
   }
 
   async close(): Promise<void> {

@@ -137,11 +137,6 @@ export class ModelRunner {
     return this.inputs.has("attention_mask") && this.inputs.has("position_ids");
   }
 
-  /** The cache inputs' names. */
-  get pastNames(): string[] {
-    return this.pastInputs.map((p) => p.name);
-  }
-
   /** Bytes of KV cache one token of one sequence takes (every layer's key and value). */
   get kvBytesPerToken(): number {
     let bytes = 0;
@@ -177,7 +172,7 @@ export class ModelRunner {
       attention_mask: new ort.Tensor("int64", feed.attentionMask, [rows, total]),
       position_ids: new ort.Tensor("int64", feed.positionIds, [rows, cols]),
     };
-    for (const name of ["num_logits_to_keep", "logits_to_keep"]) if (this.inputs.has(name)) feeds[name] = new ort.Tensor("int64", new BigInt64Array(1), []);
+    this.keepAllLogits(feeds);
     const past = feed.past ?? (this.hasKvCache ? this.zeroPast(rows, 0) : new Map());
     for (const [name, tensor] of past) feeds[name] = tensor;
     const result = await this.session.run(feeds);
@@ -188,9 +183,14 @@ export class ModelRunner {
         "activationTensor",
       );
     }
+    return { logits: floats(result[LOGITS_OUTPUT]!), hidden, present: this.presents(result) };
+  }
+
+  /** A forward's present.N.key/value outputs, keyed by the past input each one feeds next. */
+  private presents(result: ort.InferenceSession.ReturnType): Map<string, ort.Tensor> {
     const present = new Map<string, ort.Tensor>();
     for (const input of this.pastInputs) present.set(input.name, result[`present.${input.layer}.${input.kind}`]!);
-    return { logits: floats(result[LOGITS_OUTPUT]!), hidden, present };
+    return present;
   }
 
   static async open(model: HookedModel, options: RunnerOptions = {}): Promise<ModelRunner> {
@@ -268,10 +268,14 @@ export class ModelRunner {
     const feeds: Record<string, ort.Tensor> = { input_ids: new ort.Tensor("int64", int64(tokens), [1, count]) };
     if (this.inputs.has("attention_mask")) feeds.attention_mask = new ort.Tensor("int64", ones64(start + count), [1, start + count]);
     if (this.inputs.has("position_ids")) feeds.position_ids = new ort.Tensor("int64", range64(start, count), [1, count]);
-    // transformers' logits_to_keep: 0 keeps the logits of every position.
-    for (const name of ["num_logits_to_keep", "logits_to_keep"]) if (this.inputs.has(name)) feeds[name] = new ort.Tensor("int64", new BigInt64Array(1), []);
+    this.keepAllLogits(feeds);
     for (const [name, tensor] of past) feeds[name] = tensor;
     return this.session.run(feeds);
+  }
+
+  /** transformers' logits_to_keep: 0 keeps the logits of every position. */
+  private keepAllLogits(feeds: Record<string, ort.Tensor>): void {
+    for (const name of ["num_logits_to_keep", "logits_to_keep"]) if (this.inputs.has(name)) feeds[name] = new ort.Tensor("int64", new BigInt64Array(1), []);
   }
 
   /** Hidden rows (rows x hiddenSize) and last-row logits of one output set. */
@@ -303,9 +307,7 @@ export class ModelRunner {
     let length = 0;
     const advance = async (tokens: readonly number[]): Promise<ForwardOutput> => {
       const result = await this.run(tokens, length, past);
-      const next = new Map<string, ort.Tensor>();
-      for (const input of this.pastInputs) next.set(input.name, result[`present.${input.layer}.${input.kind}`]!);
-      past = next;
+      past = this.presents(result);
       length += tokens.length;
       return this.extract(result, tokens.length);
     };

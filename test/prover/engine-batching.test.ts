@@ -1,19 +1,14 @@
 import assert from "node:assert/strict";
 import { EngineBusyError, Engine, GenerationAbortedError, type GenerateRequest, type Generation } from "../../prover/engine/index.ts";
 import { LLAMA_TINY_ONNX, tempCacheDir } from "../helpers/engine-fixtures.ts";
+import { until as poll } from "../helpers/poll.ts";
 
 /**
  * Continuous batching on the default model: concurrent requests share forwards, and each one's
  * tokens and proofs are those of the same request run alone (an engine with batching off).
  */
 /** Resolves once `condition` holds (polled every millisecond, at most 20 s). */
-async function until(condition: () => boolean): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error("condition not reached in 20 s");
-    await new Promise((r) => setTimeout(r, 1));
-  }
-}
+const until = (condition: () => boolean): Promise<true> => poll("the condition", 20_000, async () => (condition() ? true : undefined), 1);
 
 describe("prover/engine continuous batching", () => {
   const cache = tempCacheDir("engine-batching");
@@ -88,14 +83,7 @@ describe("prover/engine continuous batching", () => {
     let joinedAt = -1;
     let lateDoneAt = -1;
     const first = batched.generate({ ...long, onToken: () => void tokensOfLong++ });
-    await new Promise<void>((resolve) => {
-      const poll = setInterval(() => {
-        if (tokensOfLong >= 10) {
-          clearInterval(poll);
-          resolve();
-        }
-      }, 1);
-    });
+    await until(() => tokensOfLong >= 10);
     joinedAt = tokensOfLong;
     const second = batched.generate(late).then((g) => {
       lateDoneAt = tokensOfLong;
@@ -166,14 +154,7 @@ describe("prover/engine continuous batching", () => {
     let seen = 0;
     const victim = batched.generate(request(7, { maxTokens: 200, signal: controller.signal, onToken: () => void seen++ }));
     const other = batched.generate(request(8, { maxTokens: 60 }));
-    await new Promise<void>((resolve) => {
-      const poll = setInterval(() => {
-        if (seen >= 5) {
-          clearInterval(poll);
-          resolve();
-        }
-      }, 1);
-    });
+    await until(() => seen >= 5);
     const running = batched.batchStats()!.running;
     controller.abort();
     assert.equal(batched.batchStats()!.running, running - 1, "the slot is free as soon as the signal fires");

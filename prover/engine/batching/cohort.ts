@@ -33,11 +33,7 @@ export class Cohort {
   members: Member[] = [];
   private past: Map<string, ort.Tensor> | undefined;
 
-  constructor(
-    private readonly runner: ModelRunner,
-    private readonly hiddenSize: number,
-    private readonly vocabSize: number,
-  ) {}
+  constructor(private readonly runner: ModelRunner) {}
 
   get empty(): boolean {
     return this.members.length === 0;
@@ -75,8 +71,8 @@ export class Cohort {
     const started = performance.now();
     const out = await this.runner.forwardBatch({ rows, cols, inputIds, positionIds, attentionMask, past: this.runner.zeroPast(rows, base) });
     const ms = performance.now() - started;
-    const H = this.hiddenSize;
-    const V = this.vocabSize;
+    const H = this.runner.hiddenSize;
+    const V = this.runner.vocabSize;
     joiners.forEach((member, r) => {
       if (member.settled) return;
       const prompt = member.state.request.promptTokens.length;
@@ -103,8 +99,8 @@ export class Cohort {
     const out = await this.runner.forwardBatch({ rows, cols: 1, inputIds, positionIds, attentionMask, ...(this.past ? { past: this.past } : {}) });
     this.past = out.present;
     this.clock = T + 1;
-    const H = this.hiddenSize;
-    const V = this.vocabSize;
+    const H = this.runner.hiddenSize;
+    const V = this.runner.vocabSize;
     this.members.forEach((member, r) => {
       if (member.settled) return;
       guard(member, () => member.state.afterStep(out.hidden.subarray(r * H, (r + 1) * H), out.logits.subarray(r * V, (r + 1) * V)));

@@ -30,15 +30,9 @@ export const DEFAULT_BATCHING = Object.freeze({ maxBatch: 64, maxWaiting: 256, k
 
 export interface SchedulerModel {
   hiddenSize: number;
-  vocabSize: number;
   maxContext: number;
   toploc: ToplocParams;
   stopTokenIds: readonly number[];
-}
-
-interface Waiting {
-  member: Member;
-  onAbort: () => void;
 }
 
 /** Running figures, for /health, metrics and benchmarks. */
@@ -69,7 +63,7 @@ export interface SchedulerStats {
  * verifications interleave between steps.
  */
 export class BatchScheduler {
-  private readonly waiting: Waiting[] = [];
+  private readonly waiting: Member[] = [];
   private readonly cohorts: Cohort[] = [];
   private readonly stopTokens: ReadonlySet<number>;
   private readonly options: Required<BatchingOptions>;
@@ -157,12 +151,12 @@ export class BatchScheduler {
         this.kick();
       };
       const onAbort = (): void => {
-        const at = this.waiting.findIndex((w) => w.member === member);
+        const at = this.waiting.indexOf(member);
         if (at >= 0) this.waiting.splice(at, 1);
         member.reject(new GenerationAbortedError("generation was aborted by the caller", "signal"));
       };
       request.signal?.addEventListener("abort", onAbort, { once: true });
-      this.waiting.push({ member, onAbort });
+      this.waiting.push(member);
       this.unseen++;
       this.kick();
     });
@@ -188,7 +182,7 @@ export class BatchScheduler {
   /** One step boundary: drop settled rows, admit and prefill joiners, one decode forward per cohort. */
   private async iteration(): Promise<void> {
     const started = performance.now();
-    for (const cohort of this.cohorts) this.settle(cohort);
+    for (const cohort of this.cohorts) cohort.sweep();
     for (const [cohort, joiners, clock] of this.admit()) {
       try {
         await cohort.join(joiners, clock);
@@ -198,7 +192,7 @@ export class BatchScheduler {
         cohort.fail(error);
         continue;
       }
-      this.settle(cohort);
+      cohort.sweep();
     }
     let stepped = false;
     for (const cohort of this.cohorts) {
@@ -211,7 +205,7 @@ export class BatchScheduler {
         cohort.fail(error);
         continue;
       }
-      this.settle(cohort);
+      cohort.sweep();
     }
     for (let i = this.cohorts.length - 1; i >= 0; i--) if (this.cohorts[i]!.empty) this.cohorts.splice(i, 1);
     if (stepped) this.stepMs = 0.8 * this.stepMs + 0.2 * (performance.now() - started);
@@ -220,10 +214,6 @@ export class BatchScheduler {
   private count(rows: number): void {
     this.forwards++;
     this.rows += rows;
-  }
-
-  private settle(cohort: Cohort): void {
-    cohort.sweep();
   }
 
   /**
@@ -236,7 +226,7 @@ export class BatchScheduler {
     const bytesPerToken = this.runner.kvBytesPerToken;
     const maxContext = this.model.maxContext;
     while (this.waiting.length > 0 && this.running < this.options.maxBatch) {
-      const { member } = this.waiting[0]!;
+      const member = this.waiting[0]!;
       const prompt = member.state.request.promptTokens.length;
       const maxTokens = member.state.request.maxTokens;
       let placed: { cohort: Cohort; clock: number; bytes: number } | undefined;
@@ -260,7 +250,7 @@ export class BatchScheduler {
         }
       }
       if (!placed && this.cohorts.length < this.options.maxCohorts) {
-        placed = { cohort: new Cohort(this.runner, this.model.hiddenSize, this.model.vocabSize), clock: prompt, bytes: 2 * (prompt + maxTokens) * bytesPerToken };
+        placed = { cohort: new Cohort(this.runner), clock: prompt, bytes: 2 * (prompt + maxTokens) * bytesPerToken };
       }
       if (!placed) break;
       if (this.running > 0 && this.reserved + placed.bytes > this.options.kvCacheBytes) break;
@@ -281,7 +271,7 @@ export class BatchScheduler {
   close(): void {
     this.closed = true;
     const error = new EngineClosedError("the engine is closed", "engine");
-    for (const { member } of this.waiting.splice(0)) member.reject(error);
+    for (const member of this.waiting.splice(0)) member.reject(error);
     for (const cohort of this.cohorts) cohort.fail(error);
   }
 }
